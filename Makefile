@@ -1,0 +1,46 @@
+# Sovereign: every target creates the project's virtual environment first,
+# so a fresh clone needs only Python 3, make and git.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+BOARD   ?= m3
+STAMP   := $(VENV)/.installed
+
+.PHONY: all kernel test run bench bench-emulator chainload clean distclean venv
+
+all: kernel
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+kernel: $(STAMP)
+	$(PY) -m harness build --board $(BOARD)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+run: kernel
+	$(PY) -m harness run --board $(BOARD)
+
+bench: kernel
+	$(PY) -m harness bench --board $(BOARD)
+
+bench-emulator: kernel
+	$(PY) -m harness bench-emulator --board $(BOARD)
+
+# Chainload onto a real M3 through m1n1's proxy:
+#   make chainload M1N1DIR=~/src/m1n1 M1N1DEVICE=/dev/ttyACM0
+chainload: kernel
+	$(PY) -m harness chainload --board $(BOARD)
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV)

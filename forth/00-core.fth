@@ -1,0 +1,68 @@
+: \   source nip >in ! ; immediate
+: (   41 parse 2drop ; immediate
+\ Sovereign Forth: the language beyond the assembly core, compiled at boot
+\ line by line from the image.  The two words above come first so that
+\ everything after them can carry comments.
+\
+\ The assembly core (kernel/forth/) provides the primitives, the compiler's
+\ code generation and the interpreter; control structures are built here
+\ from its instruction templates, (if) (do) (loop) ..., and branch
+\ encoders: AArch64 b, b.cond and cbz with their offsets.
+
+: ['] ( "name" -- ) ' postpone literal ; immediate compile-only
+: char ( "c" -- c ) parse-name drop c@ ;
+: [char] ( "c" -- ) char postpone literal ; immediate compile-only
+: bl ( -- 32 ) 32 ;
+: true ( -- -1 ) -1 ;
+: false ( -- 0 ) 0 ;
+: decimal ( -- ) 10 base ! ;
+: hex ( -- ) 16 base ! ;
+: recurse ( -- ) latestxt compile, ; immediate compile-only
+
+\ ---- branches -----------------------------------------------------------
+\ Offsets are in instructions from the branch itself.
+: >off ( dest src -- n ) - 2 arshift ;
+: b, ( dest -- ) here >off 67108863 and 335544320 or i, ;      \ b dest
+: b.cond, ( dest cond -- ) swap here >off 524287 and 5 lshift or 1409286144 or i, ;
+: cbz0, ( dest -- ) here >off 524287 and 5 lshift 3019898880 or i, ;   \ cbz x0, dest
+\ resolve ( orig dest -- ) patch a forward branch at orig to reach dest:
+\ b has a 26-bit offset at bit 0, b.cond and cbz a 19-bit one at bit 5.
+\ (Written without IF, which is defined with it.)
+: resolve ( orig dest -- )
+  over - 2 arshift                      ( orig n )
+  over l@ dup 2080374784 and 335544320 = ( orig n inst b? )
+  rot 2dup 67108863 and and             ( orig inst b? n b-field )
+  -rot swap invert swap 524287 and 5 lshift and  ( orig inst b-field cond-field )
+  or or swap l! ;
+
+: ahead ( -- orig ) here 335544320 i, ; immediate compile-only
+: if ( flag -- ) ( C: -- orig ) postpone (if) here 3019898880 i, ; immediate compile-only
+: then ( C: orig -- ) here resolve ; immediate compile-only
+: else ( C: orig1 -- orig2 ) postpone ahead swap postpone then ; immediate compile-only
+: begin ( C: -- dest ) here ; immediate compile-only
+: again ( C: dest -- ) b, ; immediate compile-only
+: until ( flag -- ) ( C: dest -- ) postpone (if) cbz0, ; immediate compile-only
+: while ( flag -- ) ( C: dest -- orig dest ) postpone if swap ; immediate compile-only
+: repeat ( C: orig dest -- ) postpone again postpone then ; immediate compile-only
+
+\ ---- counted loops ---------------------------------------------------------
+\ Unresolved LEAVE branches form a chain through their own offset fields
+\ (0 ends it); DO starts a new chain, LOOP resolves it to the loop's exit.
+create leave-chain 0 ,
+: leave, ( -- ) here leave-chain @ ?dup if here >off 67108863 and else 0 then
+  335544320 or i, leave-chain ! ;
+: do ( limit index -- ) ( C: -- chain dest )
+  postpone (do) leave-chain @ 0 leave-chain ! here ; immediate compile-only
+: ?do ( limit index -- ) ( C: -- chain dest )
+  postpone (do) leave-chain @ 0 leave-chain !
+  postpone (?do) 1409286215 i, leave, here ; immediate compile-only  \ b.vc .+8
+: leave ( -- ) leave, ; immediate compile-only
+: resolve-leaves ( -- ) \ point every pending LEAVE at HERE
+  leave-chain @ begin ?dup while
+    dup l@ 67108863 and ?dup if 38 lshift 36 arshift over + else 0 then
+    swap 335544320 over l! here resolve
+  repeat ;
+: loop ( -- ) ( C: chain dest -- )
+  postpone (loop) 7 b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
+: +loop ( n -- ) ( C: chain dest -- )
+  postpone (+loop) 7 b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only

@@ -1,0 +1,134 @@
+"""Build the kernel: assemble kernel/, embed forth/, link, write the payloads.
+
+    python -m harness build [--board m3|virt]
+
+Outputs (board m3 in build/, other boards in build/<board>/):
+    kernel.elf    with symbols, linked at the board's LINK_BASE
+    kernel.bin    flat image, entry at offset 0x800 (m1n1 raw chainload)
+    kernel.macho  LC_SEGMENT_64 + LC_UNIXTHREAD (m1n1 proxy chainload.py)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
+
+from harness import BUILD, ROOT
+from harness import payload, toolchain
+
+KERNEL = ROOT / "kernel"
+FORTH = ROOT / "forth"
+LINKER_SCRIPT = ROOT / "linker" / "kernel.ld"
+
+# Link addresses: any value works for the m3 image (it is position
+# independent); QEMU's -kernel loads an ELF at its link address, above the
+# DTB at 0x40000000.
+BOARDS = {
+    "m3": {"link_base": 0x8_0000_0000},
+    "virt": {"link_base": 0x4020_0000},
+}
+
+# Relocations that would pin the image to its link address.
+ABSOLUTE_RELOCS = {257: "R_AARCH64_ABS64", 258: "R_AARCH64_ABS32", 259: "R_AARCH64_ABS16"}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Build:
+    board: str
+    out: Path
+    link_base: int
+
+    @property
+    def elf(self) -> Path:
+        return self.out / "kernel.elf"
+
+    @property
+    def bin(self) -> Path:
+        return self.out / "kernel.bin"
+
+    @property
+    def macho(self) -> Path:
+        return self.out / "kernel.macho"
+
+
+def output_dir(board: str) -> Path:
+    return BUILD if board == "m3" else BUILD / board
+
+
+def forth_sources() -> list[Path]:
+    """forth/*.fth in name order: the numeric prefixes set the boot order."""
+    return sorted(FORTH.glob("*.fth"))
+
+
+def write_forth_blob(dest: Path) -> None:
+    parts = []
+    for src in forth_sources():
+        text = src.read_bytes()
+        bad = [i for i, b in enumerate(text) if b < 0x20 and b not in (0x0A, 0x09)]
+        if bad:
+            line = text[: bad[0]].count(b"\n") + 1
+            raise BuildError(f"{src.relative_to(ROOT)}:{line}: control character "
+                             f"{text[bad[0]]:#04x} in Forth source")
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        parts.append(text)
+    dest.write_bytes(b"".join(parts))
+
+
+def check_position_independent(obj: Path) -> None:
+    with obj.open("rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        for section in elf.iter_sections():
+            if not isinstance(section, RelocationSection):
+                continue
+            target = elf.get_section(section["sh_info"])
+            if not target["sh_flags"] & 0x2:  # SHF_ALLOC: only what is loaded
+                continue
+            for rel in section.iter_relocations():
+                kind = rel["r_info_type"]
+                if kind in ABSOLUTE_RELOCS:
+                    sym = symtab.get_symbol(rel["r_info_sym"]).name if symtab else "?"
+                    raise BuildError(
+                        f"{obj.name}: {ABSOLUTE_RELOCS[kind]} against '{sym}' in "
+                        f"{section.name}: the image must be position independent "
+                        f"(use adr/adrp or a relative .quad a - .)")
+
+
+def build(board: str = "m3") -> Build:
+    if board not in BOARDS:
+        raise BuildError(f"unknown board '{board}' (known: {', '.join(BOARDS)})")
+    cfg = BOARDS[board]
+    out = output_dir(board)
+    objdir = out / "obj"
+    objdir.mkdir(parents=True, exist_ok=True)
+
+    blob = out / "forth.fth"
+    write_forth_blob(blob)
+
+    board_inc = KERNEL / "boards" / f"{board}.inc"
+    defines = {
+        "BOARD_INC": f'"{board_inc}"',
+        "FORTH_BLOB": f'"{blob}"',
+        f"BOARD_{board.upper()}": "1",
+    }
+    sources = sorted(KERNEL.glob("*.S")) + [KERNEL / "boards" / f"{board}.S"]
+    objects = []
+    for src in sources:
+        obj = objdir / (src.stem + ".o")
+        toolchain.assemble(src, obj, defines, [KERNEL])
+        check_position_independent(obj)
+        objects.append(obj)
+
+    result = Build(board, out, cfg["link_base"])
+    toolchain.link(objects, LINKER_SCRIPT, result.elf, {"LINK_BASE": cfg["link_base"]})
+    payload.write_bin(result.elf, result.bin)
+    payload.write_macho(result.elf, result.macho)
+    return result

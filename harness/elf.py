@@ -1,0 +1,48 @@
+"""Symbols of the linked kernel, for crash reports and measurement.
+
+The image runs at a load base chosen by m1n1, not at its link address, so
+every lookup takes the runtime address and the base it was loaded at.
+"""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+
+class Symbols:
+    def __init__(self, elf_path: Path):
+        with open(elf_path, "rb") as f:
+            elf = ELFFile(f)
+            self.link_base = min(seg["p_vaddr"] for seg in elf.iter_segments()
+                                 if seg["p_type"] == "PT_LOAD")
+            table = elf.get_section_by_name(".symtab")
+            syms = {}
+            for s in table.iter_symbols() if table else ():
+                name = s.name
+                if not name or s["st_shndx"] in ("SHN_UNDEF", "SHN_ABS"):
+                    continue
+                if name.startswith(("$", ".L")) or s["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
+                    continue
+                syms.setdefault(s["st_value"], name)
+        self._addrs = sorted(syms)
+        self._names = [syms[a] for a in self._addrs]
+        self._by_name = {n: a for a, n in syms.items()}
+
+    def address(self, name: str, load_base: int) -> int:
+        """Runtime address of a symbol in an image loaded at load_base."""
+        try:
+            return self._by_name[name] - self.link_base + load_base
+        except KeyError:
+            raise KeyError(f"no symbol '{name}' in the kernel ELF") from None
+
+    def describe(self, addr: int, load_base: int) -> str:
+        """'name+0xoff' for a runtime address, or '?' outside the image."""
+        link = addr - load_base + self.link_base
+        i = bisect.bisect_right(self._addrs, link) - 1
+        if i < 0 or link - self._addrs[i] > 0x10000:
+            return "?"
+        off = link - self._addrs[i]
+        return self._names[i] + (f"+{off:#x}" if off else "")

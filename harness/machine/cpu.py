@@ -1,0 +1,613 @@
+"""The emulated CPU core: unicorn's MAX AArch64 model running at EL2.
+
+El2Cpu hides the unicorn 2.1.4 quirks listed in shared/spec/emulation.md
+(each pinned by tests/test_emulator_workarounds.py):
+
+- it enters EL2h itself (PSTATE write + a CP_REG write to refresh flags);
+- it delivers synchronous exceptions architecturally from UC_HOOK_INTR,
+  with the syndrome read from QEMU's exception record (offset calibrated at
+  start-up);
+- it counts retired instructions exactly with a native block hook
+  (harness/native/blockhook.c), which also enforces the instruction limit
+  and raises event deadlines and IRQ/FIQ at block boundaries, because
+  unicorn has neither a usable timer nor an interrupt line;
+- it serves chosen system registers from Python through one MRS and one
+  MSR hook.
+
+Time never comes from the host: the clock is retired instructions plus the
+time skipped while waiting in WFI.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import hashlib
+import os
+import platform
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc, UcError
+from unicorn import arm64_const as A
+from unicorn.unicorn_py3.arch.arm64 import UcRegCP64
+from unicorn.unicorn_py3.unicorn import uclib
+
+from harness import toolchain
+from harness.machine import exceptions as exc
+from harness.machine.exceptions import EmulatorError, decode_esr  # noqa: F401  (re-exported)
+from harness.machine.sysregs import SysregDispatcher, sysreg_key
+
+ROOT = Path(__file__).resolve().parents[2]
+NATIVE_SRC = ROOT / "harness" / "native" / "blockhook.c"
+NATIVE_DIR = ROOT / "build" / "native"
+
+NO_LIMIT = (1 << 64) - 1
+_UNTIL = (1 << 64) - 1  # an end address execution never reaches
+_WFI = 0xD503207F
+
+# Flags and stop reasons shared with blockhook.c.
+_F_STOP, _F_IRQ, _F_FIQ = 1, 2, 4
+_STOP_LIMIT, _STOP_REQUESTED = 1, 2
+
+
+class StopReason(enum.Enum):
+    LIMIT = "limit"          # instructions >= limit
+    STOPPED = "stopped"      # request_stop()
+    WFI = "wfi"              # waiting for an interrupt and no event is due
+    EXCEPTION = "exception"  # on_exception refused delivery; see last_exception
+
+
+class SovState(ctypes.Structure):
+    """The public head of sov_state in blockhook.c (same order and types)."""
+
+    _fields_ = [
+        ("instructions", ctypes.c_uint64),
+        ("cycles_cons", ctypes.c_int64),
+        ("cycles_opt", ctypes.c_int64),
+        ("idle", ctypes.c_uint64),
+        ("limit", ctypes.c_uint64),
+        ("deadline", ctypes.c_uint64),
+        ("flags", ctypes.c_uint32),
+        ("stop_reason", ctypes.c_uint32),
+        ("blk_addr", ctypes.c_uint64),
+        ("blk_size", ctypes.c_uint32),
+        ("in_sysreg", ctypes.c_uint32),
+        ("blk_cons", ctypes.c_int64),
+        ("blk_opt", ctypes.c_int64),
+        ("mid_insns", ctypes.c_uint64),
+        ("mid_cons", ctypes.c_int64),
+        ("mid_opt", ctypes.c_int64),
+    ]
+
+
+_BOUNDARY_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint32)
+_COST_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32,
+                            ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64))
+_SR_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32)
+_SR_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64)
+
+_native_lib: ctypes.CDLL | None = None
+
+
+def native_library() -> ctypes.CDLL:
+    """Compile blockhook.c for the host with zig cc (once per source
+    version) and load it."""
+    global _native_lib
+    if _native_lib is not None:
+        return _native_lib
+    src = NATIVE_SRC.read_bytes()
+    tag = hashlib.sha256(src + platform.machine().encode() + platform.system().encode()).hexdigest()[:12]
+    ext = ".dylib" if platform.system() == "Darwin" else ".so"
+    out = NATIVE_DIR / f"blockhook-{tag}{ext}"
+    if not out.exists():
+        NATIVE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp{ext}")
+        toolchain.host_cc(NATIVE_SRC, tmp)
+        os.replace(tmp, out)  # atomic: parallel test workers may race here
+    lib = ctypes.CDLL(str(out))
+    vp, u32, u64, i32 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int
+    lib.sov_new.restype = ctypes.POINTER(SovState)
+    lib.sov_new.argtypes = [vp, vp, vp, i32, i32]
+    lib.sov_free.argtypes = [vp]
+    lib.sov_set_callbacks.argtypes = [vp, vp, vp, vp]
+    lib.sov_set_cost_fn.argtypes = [vp, vp]
+    lib.sov_invalidate_costs.argtypes = [vp, u64, u64]
+    lib.sov_uncount.argtypes = [vp, u64]
+    lib.sov_serve_sysreg.argtypes = [vp, u32, i32, i32]
+    lib.sov_attach.argtypes = [vp, vp, vp, ctypes.POINTER(ctypes.c_size_t)]
+    _native_lib = lib
+    return lib
+
+
+def _fn_addr(fn) -> int:
+    return ctypes.cast(fn, ctypes.c_void_p).value
+
+
+# Register names: everything unicorn has a direct id for, lower-cased
+# (x0..x30, sp, pc, pstate, nzcv, elr_el2, esr_el2, far_el2, vbar_el2,
+# sp_el0..3, ...), plus system registers reachable only as CP_REG.
+_DIRECT: dict[str, int] = {}
+for _name in dir(A):
+    if _name.startswith("UC_ARM64_REG_") and not any(
+            _name.endswith(s) for s in ("INVALID", "ENDING", "CP_REG")):
+        _DIRECT.setdefault(_name[len("UC_ARM64_REG_"):].lower(), getattr(A, _name))
+_CPREG: dict[str, tuple[int, int, int, int, int]] = {
+    "spsr_el1": (3, 0, 4, 0, 0),
+    "spsr_el2": (3, 4, 4, 0, 0),
+    "sctlr_el1": (3, 0, 1, 0, 0),
+    "sctlr_el2": (3, 4, 1, 0, 0),
+    "hcr_el2": (3, 4, 1, 1, 0),
+    "cptr_el2": (3, 4, 1, 1, 2),
+    "tcr_el1": (3, 0, 2, 0, 2),
+    "tcr_el2": (3, 4, 2, 0, 2),
+    "ttbr0_el2": (3, 4, 2, 0, 0),
+    "ttbr1_el2": (3, 4, 2, 0, 1),
+    "vttbr_el2": (3, 4, 2, 1, 0),
+    "vtcr_el2": (3, 4, 2, 1, 2),
+    "mair_el2": (3, 4, 10, 2, 0),
+    "hpfar_el2": (3, 4, 6, 0, 4),
+    "tpidr_el2": (3, 4, 13, 0, 2),
+    "cnthctl_el2": (3, 4, 14, 1, 0),
+    "cntvoff_el2": (3, 4, 14, 0, 3),
+    "scr_el3": (3, 6, 1, 1, 0),
+    "midr_el1": (3, 0, 0, 0, 0),
+    "mpidr_el1": (3, 0, 0, 0, 5),
+}
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """The last exception, for crash reports."""
+
+    kind: str          # udef, svc, hvc, smc, brk, prefetch_abort, data_abort, irq, fiq
+    esr: int
+    far: int | None
+    elr: int
+    from_el: int
+    target_el: int
+    delivered: bool
+
+    def describe(self) -> str:
+        text = f"{self.kind} at {self.elr:#x} (EL{self.from_el} -> EL{self.target_el})"
+        if self.kind not in ("irq", "fiq"):
+            text += f": ESR {self.esr:#010x} {decode_esr(self.esr)}"
+        if self.far is not None:
+            text += f", FAR {self.far:#x}"
+        return text
+
+
+class El2Cpu:
+    """One M3 core, emulated by unicorn, at EL2.  See the module doc."""
+
+    def __init__(self):
+        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM, A.UC_CPU_ARM64_MAX)
+        self._uch = self.uc._uch
+        self._buf = ctypes.c_uint64()
+        self._buf_addr = ctypes.addressof(self._buf)
+        self._cp = UcRegCP64()
+        self._cp_addr = ctypes.addressof(self._cp)
+        exc.enter_el2(self.uc)
+
+        self.record_offset = exc.calibrate_record_offset()
+        self._ctx = exc.ContextReader(self.uc)
+
+        lib = self._lib = native_library()
+        self._st_ptr = lib.sov_new(_fn_addr(uclib.uc_emu_stop), _fn_addr(uclib.uc_reg_read),
+                                   _fn_addr(uclib.uc_reg_write), A.UC_ARM64_REG_PC,
+                                   A.UC_ARM64_REG_PSTATE)
+        if not self._st_ptr:
+            raise MemoryError("sov_new")
+        self._st = self._st_ptr.contents
+        self._stp = ctypes.cast(self._st_ptr, ctypes.c_void_p).value
+        # ctypes callbacks must outlive the hooks: keep them on self.
+        self._cb_boundary = _BOUNDARY_FN(self._boundary)
+        self._cb_sr_read = _SR_READ_FN(self._sysreg_read_cb)
+        self._cb_sr_write = _SR_WRITE_FN(self._sysreg_write_cb)
+        self._cb_cost = None
+        lib.sov_set_callbacks(self._stp, _fn_addr(self._cb_boundary),
+                              _fn_addr(self._cb_sr_read), _fn_addr(self._cb_sr_write))
+        self._hooks = (ctypes.c_size_t * 3)()
+        err = lib.sov_attach(self._stp, self._uch.value, _fn_addr(uclib.uc_hook_add), self._hooks)
+        if err:
+            raise EmulatorError(f"registering the native hooks failed: {UcError(err)}")
+        self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
+
+        self.sysregs = SysregDispatcher(
+            lambda key, r, w: lib.sov_serve_sysreg(self._stp, key, int(r), int(w)))
+        self._deadline_cb: Callable[[], None] | None = None
+        self._exception_policy: Callable[[str, int, int, int], bool] = self.default_exception_policy
+        self._cb_error: BaseException | None = None
+        self._refused = False
+        self._policy_target = 2
+        self.last_exception: ExceptionInfo | None = None
+
+    def __del__(self):
+        lib, st = getattr(self, "_lib", None), getattr(self, "_stp", None)
+        uc = getattr(self, "uc", None)
+        if lib is not None and st:
+            # The hooks point at the state: remove them before freeing it.
+            for h in getattr(self, "_hooks", ()):
+                if h and uc is not None:
+                    uclib.uc_hook_del(self._uch, h)
+            lib.sov_free(st)
+            self._stp = None
+
+    # ---- memory -------------------------------------------------------
+
+    def map_ram(self, base: int, size: int) -> None:
+        self.uc.mem_map(base, size)
+
+    def map_mmio(self, base: int, size: int, read_fn: Callable[[int, int], int],
+                 write_fn: Callable[[int, int, int], None]) -> None:
+        """Device registers served by read_fn(offset, size) -> int and
+        write_fn(offset, size, value).  Inside these callbacks
+        `instructions` still includes the rest of the current block
+        (unicorn does not sync PC for MMIO, so the exact point is unknown)."""
+        self.uc.mmio_map(base, size,
+                         lambda uc, off, sz, _: read_fn(off, sz), None,
+                         lambda uc, off, sz, val, _: write_fn(off, sz, val), None)
+
+    # ---- registers ----------------------------------------------------
+
+    def reg_read(self, name: str) -> int:
+        rid = _DIRECT.get(name)
+        if rid is not None:
+            self._buf.value = 0  # 32-bit registers fill only the low half
+            err = uclib.uc_reg_read(self._uch, rid, self._buf_addr)
+            if err:
+                raise UcError(err)
+            return self._buf.value
+        if name in _CPREG:
+            return self.sysreg_read(*_CPREG[name])
+        raise KeyError(f"unknown register {name!r}")
+
+    def reg_write(self, name: str, value: int) -> None:
+        rid = _DIRECT.get(name)
+        if rid is not None:
+            self._buf.value = value & ((1 << 64) - 1)
+            err = uclib.uc_reg_write(self._uch, rid, self._buf_addr)
+            if err:
+                raise UcError(err)
+            return
+        if name in _CPREG:
+            return self.sysreg_write(*_CPREG[name], value)
+        raise KeyError(f"unknown register {name!r}")
+
+    def sysreg_read(self, op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
+        cp = self._cp
+        cp.op0, cp.op1, cp.crn, cp.crm, cp.op2, cp.val = op0, op1, crn, crm, op2, 0
+        err = uclib.uc_reg_read(self._uch, A.UC_ARM64_REG_CP_REG, self._cp_addr)
+        if err:
+            raise UcError(err)
+        return cp.val
+
+    def sysreg_write(self, op0: int, op1: int, crn: int, crm: int, op2: int, value: int) -> None:
+        """CP_REG write.  Note that every CP_REG write also rebuilds QEMU's
+        cached per-EL flags (see refresh_flags)."""
+        cp = self._cp
+        cp.op0, cp.op1, cp.crn, cp.crm, cp.op2 = op0, op1, crn, crm, op2
+        cp.val = value & ((1 << 64) - 1)
+        err = uclib.uc_reg_write(self._uch, A.UC_ARM64_REG_CP_REG, self._cp_addr)
+        if err:
+            raise UcError(err)
+
+    def refresh_flags(self) -> None:
+        """Make QEMU re-derive its cached EL/SP flags after a PSTATE write:
+        rewrite SCR_EL3 with its own value (any CP_REG write does it)."""
+        scr = _CPREG["scr_el3"]
+        self.sysreg_write(*scr, self.sysreg_read(*scr))
+
+    def on_sysreg(self, op0: int, op1: int, crn: int, crm: int, op2: int,
+                  read: Callable[[], int] | None = None,
+                  write: Callable[[int], None] | None = None) -> None:
+        """Serve MRS (read() -> int) and/or MSR (write(value)) of one system
+        register from Python instead of unicorn.  During these callbacks
+        `instructions` and the cycle counts are exact as of just before the
+        MRS/MSR."""
+        self.sysregs.register(op0, op1, crn, crm, op2, read, write)
+
+    # ---- counters -----------------------------------------------------
+
+    @property
+    def instructions(self) -> int:
+        st = self._st
+        return st.instructions - st.mid_insns
+
+    @property
+    def cycles_conservative(self) -> int:
+        st = self._st
+        return st.cycles_cons - st.mid_cons
+
+    @property
+    def cycles_optimistic_x1000(self) -> int:
+        st = self._st
+        return st.cycles_opt - st.mid_opt
+
+    @property
+    def cycles_optimistic(self) -> float:
+        return self.cycles_optimistic_x1000 / 1000
+
+    @property
+    def now(self) -> int:
+        """Emulated time in instruction units: retired instructions plus the
+        time skipped in WFI.  Event deadlines are on this clock."""
+        st = self._st
+        return st.instructions - st.mid_insns + st.idle
+
+    def set_block_cost_fn(self, fn: Callable[[int, int], tuple[int, int]] | None) -> None:
+        """fn(address, size_in_bytes) -> (conservative_cycles,
+        optimistic_cycles_x1000), called once per distinct block (the native
+        hook caches by (address, size)).  None restores one cycle per
+        instruction.  Resets the cache."""
+        if fn is None:
+            self._cb_cost = None
+            self._lib.sov_set_cost_fn(self._stp, None)
+            return
+
+        def cost(addr, size, cons_p, opt_p):
+            try:
+                cons, opt = fn(addr, size)
+                cons_p[0], opt_p[0] = int(cons), int(opt)
+            except BaseException as e:  # noqa: BLE001 - reported after the run
+                self._callback_failed(e)
+
+        self._cb_cost = _COST_FN(cost)
+        if self._lib.sov_set_cost_fn(self._stp, _fn_addr(self._cb_cost)):
+            raise MemoryError("cost table")
+
+    def invalidate_costs(self, lo: int, hi: int) -> None:
+        """Forget the cached costs of blocks overlapping [lo, hi), e.g.
+        after code there was rewritten."""
+        if self._lib.sov_invalidate_costs(self._stp, lo, hi):
+            raise MemoryError("cost table")
+
+    # ---- events and interrupts -----------------------------------------
+
+    def set_event_deadline(self, instr_count: int | None, callback: Callable[[], None] | None = None) -> None:
+        """Call callback() at the first block boundary where now >= instr_count
+        (one deadline at a time; None clears it).  The deadline is cleared
+        before the callback runs, which may set the next one."""
+        self._deadline_cb = callback if instr_count is not None else None
+        self._st.deadline = NO_LIMIT if instr_count is None else max(0, instr_count)
+
+    @property
+    def event_deadline(self) -> int | None:
+        d = self._st.deadline
+        return None if d == NO_LIMIT else d
+
+    def raise_irq(self) -> None:
+        self._st.flags |= _F_IRQ
+
+    def lower_irq(self) -> None:
+        self._st.flags &= ~_F_IRQ
+
+    def raise_fiq(self) -> None:
+        self._st.flags |= _F_FIQ
+
+    def lower_fiq(self) -> None:
+        self._st.flags &= ~_F_FIQ
+
+    def request_stop(self) -> None:
+        """Stop at the next block boundary.  Deliberately not uc.emu_stop():
+        from an MMIO callback that abandons the access mid-instruction and
+        re-executes it (side effects twice) on the next run."""
+        self._st.flags |= _F_STOP
+
+    def _callback_failed(self, e: BaseException) -> None:
+        if self._cb_error is None:
+            self._cb_error = e
+        self._st.flags |= _F_STOP
+
+    def _boundary(self, addr: int, size: int) -> int:
+        """Called by the native hook at a block boundary when a deadline has
+        passed or an interrupt may be deliverable.  Returns 1 if PC was
+        redirected (the block will not run)."""
+        try:
+            st = self._st
+            if st.instructions + st.idle >= st.deadline:
+                cb, self._deadline_cb = self._deadline_cb, None
+                st.deadline = NO_LIMIT
+                if cb is not None:
+                    cb()
+            return 1 if self._deliver_interrupt(addr) else 0
+        except BaseException as e:  # noqa: BLE001
+            self._callback_failed(e)
+            return 1
+
+    def _deliver_interrupt(self, return_pc: int) -> bool:
+        """Take a pending FIQ (Apple's timers and IPIs) or IRQ if the
+        architecture lets it in now.  Routing: at EL2 PSTATE.I/F mask; below
+        EL2, HCR_EL2.TGE or IMO/FMO send it to EL2 regardless of PSTATE,
+        otherwise it goes to EL1 and PSTATE masks."""
+        flags = self._st.flags
+        if not flags & (_F_IRQ | _F_FIQ):
+            return False
+        pstate = self.reg_read("pstate")
+        el = (pstate >> 2) & 3
+        hcr = self.reg_read("hcr_el2") if el < 2 else 0
+        for bit, kind, mask, route, offset in ((_F_FIQ, "fiq", exc.PSTATE_F, exc.HCR_FMO, exc.VEC_FIQ),
+                                               (_F_IRQ, "irq", exc.PSTATE_I, exc.HCR_IMO, exc.VEC_IRQ)):
+            if not flags & bit:
+                continue
+            target = 2 if el == 2 or hcr & (exc.HCR_TGE | route) else 1
+            if target == el and pstate & mask:
+                continue
+            self.last_exception = ExceptionInfo(kind, 0, None, return_pc, el, target, True)
+            exc.take_exception(self, target, offset, return_pc)
+            return True
+        return False
+
+    # ---- synchronous exceptions -----------------------------------------
+
+    def on_exception(self, fn: Callable[[str, int, int, int], bool] | None) -> None:
+        """fn(kind, esr, far, elr) -> bool decides each synchronous
+        exception: True delivers it, False stops the run with
+        StopReason.EXCEPTION (last_exception says what happened).  None
+        restores default_exception_policy."""
+        self._exception_policy = fn or self.default_exception_policy
+
+    def default_exception_policy(self, kind: str, esr: int, far: int, elr: int) -> bool:
+        """Deliver, unless no vector table is installed (VBAR_ELx = 0) or the
+        fault comes from inside the vector table itself (a recursive fault
+        would loop forever)."""
+        vbar = self.reg_read(f"vbar_el{self._policy_target}")
+        return vbar != 0 and not vbar <= elr < vbar + 0x800
+
+    def _on_intr(self, uc, intno: int, _user) -> None:
+        pc = self.reg_read("pc")
+        kind = exc.INTR_KINDS.get(intno)
+        if kind is None:
+            raise EmulatorError(f"unexpected QEMU exception number {intno}", pc)
+        # The block was counted whole on entry; the faulting instruction and
+        # the rest did not retire.  SVC/HVC/SMC leave PC past themselves, so
+        # they count as executed.  A prefetch abort happens before its block
+        # is entered, so there is nothing to take back.
+        if kind != "prefetch_abort":
+            self._lib.sov_uncount(self._stp, pc)
+        rec = exc.read_record(self._ctx, self.record_offset)
+        esr = rec.syndrome
+        if (esr >> 26) == 0x07:
+            esr &= ~0xFFFFF  # QEMU-internal AArch32 bits (as its own entry code does)
+        far = rec.vaddress if kind in exc.ABORT_KINDS else None
+        from_el = (self.reg_read("pstate") >> 2) & 3
+        # Target EL from QEMU; EL3 (SMC with no secure monitor, since an M3
+        # has no EL3) is taken to EL2, the highest EL this machine has.
+        target = min(max(rec.target_el, 1), 2)
+        self._policy_target = target
+        deliver = bool(self._exception_policy(kind, esr, far or 0, pc))
+        self.last_exception = ExceptionInfo(kind, esr, far, pc, from_el, target, deliver)
+        if not deliver:
+            self._refused = True
+            self._st.flags |= _F_STOP
+            self.uc.emu_stop()
+            return
+        exc.take_exception(self, target, exc.VEC_SYNC, pc, esr=esr, far=far)
+
+    # ---- running ---------------------------------------------------------
+
+    def run(self, pc: int | None, limit: int) -> StopReason:
+        """Run from pc (None: the current PC) until `instructions` reaches
+        `limit` (an absolute count, checked at block boundaries, so a run may
+        end up to one block past it), request_stop(), a WFI with no event
+        to wait for, or a refused exception.  Raises EmulatorError on
+        anything unicorn cannot go on from (e.g. unmapped memory)."""
+        st = self._st
+        st.limit = min(limit, NO_LIMIT)
+        st.stop_reason = 0
+        st.flags &= ~_F_STOP
+        self._refused = False
+        self._cb_error = None
+        start = self.reg_read("pc") if pc is None else pc
+        while True:
+            try:
+                self.uc.emu_start(start, _UNTIL)
+            except UcError as e:
+                here = self.reg_read("pc")
+                self._lib.sov_uncount(self._stp, here)
+                raise EmulatorError(f"unicorn stopped: {e}", here) from None
+            if self._cb_error is not None:
+                raise self._cb_error
+            if self._refused:
+                return StopReason.EXCEPTION
+            if st.stop_reason == _STOP_LIMIT:
+                return StopReason.LIMIT
+            if st.flags & _F_STOP:
+                return StopReason.STOPPED
+            start = self.reg_read("pc")
+            self._check_wfi(start)
+            if not self._wait_for_interrupt():
+                return StopReason.STOPPED if st.flags & _F_STOP else StopReason.WFI
+            if self._cb_error is not None:
+                raise self._cb_error
+            if st.flags & _F_STOP:
+                return StopReason.STOPPED
+
+    def _check_wfi(self, pc: int) -> None:
+        """emu_start returned by itself: the only way that should happen is
+        WFI (QEMU halts the CPU, PC after the WFI)."""
+        try:
+            word = struct.unpack("<I", self.uc.mem_read(pc - 4, 4))[0]
+        except UcError:
+            return  # not readable as a physical address (MMU on): trust it
+        if word != _WFI:
+            raise EmulatorError("emulation ended for no known reason", pc)
+
+    def _wait_for_interrupt(self) -> bool:
+        """WFI: fast-forward time to the next event until an interrupt is
+        pending (masked or not: WFI wakes on either).  False if nothing can
+        ever wake the core."""
+        st = self._st
+        while not st.flags & (_F_IRQ | _F_FIQ):
+            if st.deadline == NO_LIMIT or st.flags & _F_STOP:
+                return False
+            now = st.instructions + st.idle
+            if st.deadline > now:
+                st.idle += st.deadline - now
+            cb, self._deadline_cb = self._deadline_cb, None
+            st.deadline = NO_LIMIT
+            if cb is not None:
+                try:
+                    cb()
+                except BaseException as e:  # noqa: BLE001
+                    self._callback_failed(e)
+                    return True
+        return True
+
+    # ---- sysreg callbacks from the native hook ---------------------------
+
+    def _sysreg_read_cb(self, key: int) -> int:
+        try:
+            return self.sysregs.on_read(key)
+        except BaseException as e:  # noqa: BLE001
+            self._callback_failed(e)
+            return 0
+
+    def _sysreg_write_cb(self, key: int, value: int) -> None:
+        try:
+            self.sysregs.on_write(key, value)
+        except BaseException as e:  # noqa: BLE001
+            self._callback_failed(e)
+
+
+# ---------------------------------------------------------------------------
+# Speed measurement (make bench-emulator)
+# ---------------------------------------------------------------------------
+
+def _loop_code(body: int) -> bytes:
+    """`1: add x1, x1, #1` x body; `subs x0, x0, #1`; `b.ne 1b`; `b .`,
+    hand-encoded so the measurement needs no assembler."""
+    words = [0x91000421] * body + [0xF1000400]
+    back = -(body + 1)  # b.ne to the first add
+    words.append(0x54000001 | ((back & 0x7FFFF) << 5))
+    words.append(0x14000000)  # b .
+    return b"".join(struct.pack("<I", w) for w in words)
+
+
+def measure_speed(instructions: int = 100_000_000, cost_fn: bool = False) -> dict[str, float]:
+    """Emulated M instructions per host second on straight-line loops with
+    16- and 4-instruction blocks (host time is used for this report only,
+    never by the emulation)."""
+    results = {}
+    for block in (16, 4):
+        cpu = El2Cpu()
+        base = 0x8_0000_0000
+        cpu.map_ram(base, 0x4000)
+        cpu.uc.mem_write(base, _loop_code(block - 2))
+        cpu.reg_write("x0", (1 << 63))  # never reaches zero within the limit
+        if cost_fn:
+            cpu.set_block_cost_fn(lambda a, s: (s // 4, s // 4 * 250))
+        t0 = time.perf_counter()
+        reason = cpu.run(base, instructions)
+        dt = time.perf_counter() - t0
+        assert reason is StopReason.LIMIT, reason
+        results[f"{block}-insn blocks M/s"] = cpu.instructions / dt / 1e6
+    return results
+
+
+if __name__ == "__main__":
+    for k, v in measure_speed().items():
+        print(f"{k}: {v:.0f}")

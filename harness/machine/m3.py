@@ -1,0 +1,222 @@
+"""The emulated Apple M3 (t8122) as m1n1 hands it to a chainloaded kernel.
+
+One P-core (El2Cpu) at EL2 with the state m1n1 leaves: MMU off, DAIF
+masked, HCR_EL2 = m1n1's value (E2H and TGE set), VBAR_EL2 and SP still
+inside m1n1 (here a stand-in that reports any exception taken into it).
+DRAM at 0x8_0000_0000, the image at a 16 KiB-aligned base, the 4 zero
+bytes, SEPFW, preoslog and boot_args after it exactly where chainload.py
+puts them, a framebuffer outside usable RAM, the S5L UART, and the generic
+timer on deterministic time.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import bootargs, payload
+from harness.elf import Symbols
+from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, decode_esr
+from harness.machine.uart import S5lUart
+
+DRAM_BASE = 0x8_0000_0000
+DEFAULT_MEM_SIZE = 2 << 30
+DEFAULT_LOAD_BASE = 0x8_0200_4000        # 16 KiB aligned, deliberately not 32 MiB
+UART_BASE = 0x2_A120_0000
+FB = bootargs.Video(base=0x8_F000_0000, display=0, stride=1920 * 4, width=1920, height=1080, depth=30)
+M1N1_HCR_EL2 = 0x0000_0324_8800_0038     # src/chickens.c / hv: E2H | TGE | ...
+CNTFRQ_HZ = 24_000_000                   # what CNTFRQ_EL0 reads; the kernel must not assume it
+CPU_HZ = 3_500_000_000                   # the modelled core clock (cycle-model.md)
+STANDIN = DRAM_BASE + 0x4000             # m1n1's vectors and stack, as far as we are concerned
+DEFAULT_LIMIT = 2_000_000_000
+
+# System registers as (op0, op1, CRn, CRm, op2)
+HCR_EL2 = (3, 4, 1, 1, 0)
+VBAR_EL2 = (3, 4, 12, 0, 0)
+CNTFRQ_EL0 = (3, 3, 14, 0, 0)
+CNTPCT_EL0 = (3, 3, 14, 0, 1)
+CNTVCT_EL0 = (3, 3, 14, 0, 2)
+
+
+class MachineError(RuntimeError):
+    """Bad machine configuration (caught before anything runs)."""
+
+
+@dataclass
+class RunResult:
+    """How a run ended.  `status`:
+    idle   the console waits for input and all input was consumed (success)
+    limit  the instruction limit was reached (a hang)
+    crash  the kernel panicked or took an exception it could not handle
+    """
+    status: str
+    output: str
+    instructions: int
+    report: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "idle"
+
+
+@dataclass
+class M3Config:
+    load_base: int = DEFAULT_LOAD_BASE
+    mem_size: int = DEFAULT_MEM_SIZE
+    cmdline: str = ""
+    bootargs_revision: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+class M3:
+    def __init__(self, elf: Path, config: M3Config | None = None, tx_sink=None):
+        self.config = cfg = config or M3Config()
+        if cfg.load_base % 0x4000 or not DRAM_BASE + 0x10000 <= cfg.load_base:
+            raise MachineError(f"load base {cfg.load_base:#x} must be 16 KiB aligned and inside DRAM "
+                               f"above {DRAM_BASE + 0x10000:#x}")
+        self.elf = Path(elf)
+        self.symbols = Symbols(self.elf)
+        image, _link_base, entry_offset = payload.flat_image(self.elf)
+        self.image_size = len(image)
+        self.after = bootargs.layout_after_image(cfg.load_base, len(image))
+        if self.after.top_of_kernel_data + (64 << 20) > DRAM_BASE + cfg.mem_size:
+            raise MachineError(f"memory size {cfg.mem_size:#x} leaves no room above the image")
+
+        self.cpu = cpu = El2Cpu()
+        cpu.map_ram(DRAM_BASE, cfg.mem_size)
+        fb_size = (FB.stride * FB.height + 0x3FFF) & ~0x3FFF
+        cpu.map_ram(FB.base, fb_size)
+        self.uart = S5lUart(UART_BASE, tx_sink=tx_sink, on_rx_empty=self._rx_empty)
+        cpu.map_mmio(UART_BASE, self.uart.size, self.uart.read, self.uart.write)
+
+        cpu.uc.mem_write(cfg.load_base, image)
+        args = bootargs.build_boot_args(
+            revision=cfg.bootargs_revision, virt_base=0xFFFF_FE00_0000_0000 + (cfg.load_base - DRAM_BASE),
+            phys_base=DRAM_BASE, mem_size=cfg.mem_size, top_of_kernel_data=self.after.top_of_kernel_data,
+            video=FB, machine_type=0, devtree=0, devtree_size=0, cmdline=cfg.cmdline,
+            boot_flags=0, mem_size_actual=cfg.mem_size)
+        self.boot_args = self.after.boot_args
+        cpu.uc.mem_write(self.boot_args, args)
+
+        # m1n1's state at the hand-over.
+        self._write_standin()
+        cpu.sysreg_write(*HCR_EL2, M1N1_HCR_EL2)
+        cpu.sysreg_write(*VBAR_EL2, STANDIN)
+        cpu.reg_write("sp", STANDIN + 0x4000)
+        cpu.reg_write("x0", self.boot_args)
+        cpu.on_exception(self._exception_policy)
+        self.entry = cfg.load_base + entry_offset
+
+        # The generic timer on emulated time (unicorn's reads host time).
+        cpu.on_sysreg(*CNTFRQ_EL0, read=lambda: CNTFRQ_HZ)
+        cpu.on_sysreg(*CNTPCT_EL0, read=self.counter)
+        cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
+
+        self.halt_pc = self.symbols.address("kernel_halted", cfg.load_base)
+        self.started = False
+        self.waiting_for_input = False
+        self.crash_regs: dict[str, int] | None = None
+
+    # ---- pieces -----------------------------------------------------------
+
+    def _write_standin(self) -> None:
+        # A vector table of `b .`: never meant to run.  The exception policy
+        # stops the run before anything is delivered here.
+        self.cpu.uc.mem_write(STANDIN, struct.pack("<I", 0x14000000) * 0x200)
+
+    def counter(self) -> int:
+        """CNTPCT: the modelled core clock divided down to CNTFRQ."""
+        return self.cpu.now * CNTFRQ_HZ // CPU_HZ
+
+    def _rx_empty(self, uart) -> None:
+        self.waiting_for_input = True
+        self.cpu.request_stop()
+
+    def _exception_policy(self, kind: str, esr: int, far: int, elr: int) -> bool:
+        vbar = self.cpu.reg_read("vbar_el2")
+        if vbar == STANDIN:
+            self.crash_regs = self._registers()
+            return False  # taken before the kernel installed its vectors
+        return self.cpu.default_exception_policy(kind, esr, far, elr)
+
+    def _registers(self) -> dict[str, int]:
+        regs = {f"x{i}": self.cpu.reg_read(f"x{i}") for i in range(31)}
+        regs["sp"] = self.cpu.reg_read("sp")
+        regs["pc"] = self.cpu.reg_read("pc")
+        return regs
+
+    def feed(self, data: bytes) -> None:
+        self.uart.feed(data)
+
+    @property
+    def output(self) -> str:
+        return _text(self.uart.output)
+
+    def describe(self, addr: int) -> str:
+        return self.symbols.describe(addr, self.config.load_base)
+
+    # ---- running ------------------------------------------------------------
+
+    def run(self, limit: int = DEFAULT_LIMIT) -> RunResult:
+        """Run until the console waits for input nobody has fed, the kernel
+        crashes, or `limit` more instructions have retired."""
+        self.waiting_for_input = False
+        start = self.cpu.instructions
+        pc = None if self.started else self.entry
+        self.started = True
+        try:
+            why = self.cpu.run(pc, start + limit)
+        except EmulatorError as e:
+            return self._result("crash", self._report(f"emulation stopped: {e}"))
+        if why is StopReason.STOPPED and self.waiting_for_input:
+            return self._result("idle")
+        if why is StopReason.LIMIT:
+            pc = self.cpu.reg_read("pc")
+            return self._result("limit", f"instruction limit reached: {limit:,} instructions without "
+                                         f"coming back to the console; pc {pc:#x} {self.describe(pc)}")
+        if why is StopReason.WFI and self.halt_pc <= self.cpu.reg_read("pc") <= self.halt_pc + 8:
+            return self._result("crash", self._report("kernel panic", from_frame=True))
+        if why is StopReason.EXCEPTION:
+            return self._result("crash", self._report("exception taken into m1n1's vectors "
+                                                      "(before the kernel installed its own)"))
+        pc = self.cpu.reg_read("pc")
+        return self._result("crash", self._report(f"the core stopped ({why.value}) at pc {pc:#x}"))
+
+    def run_script(self, text: str | bytes, limit: int = DEFAULT_LIMIT) -> RunResult:
+        self.feed(text.encode() if isinstance(text, str) else text)
+        return self.run(limit)
+
+    def _result(self, status: str, report: str = "") -> RunResult:
+        return RunResult(status, self.output, self.cpu.instructions, report)
+
+    def _report(self, what: str, from_frame: bool = False) -> str:
+        """Exception class decoded, ELR and FAR with symbols, registers."""
+        lines = [f"CRASH: {what}"]
+        info = self.cpu.last_exception
+        regs = self.crash_regs or self._registers()
+        if from_frame:
+            # kernel/vectors.S panic keeps the exception frame in x20:
+            # x0-x30, SP_EL0, ELR, SPSR, ESR, FAR.
+            frame = self.cpu.reg_read("x20")
+            words = struct.unpack("<36Q", self.cpu.uc.mem_read(frame, 36 * 8))
+            regs = {f"x{i}": words[i] for i in range(31)}
+            regs["sp_el0"] = words[31]
+            elr, esr, far = words[32], words[34], words[35]
+            lines.append(f"  class: {decode_esr(esr)} (ESR {esr:#010x})")
+            lines.append(f"  ELR {elr:#x} {self.describe(elr)}")
+            lines.append(f"  FAR {far:#x} {self.describe(far)}")
+        elif info is not None:
+            lines.append(f"  class: {decode_esr(info.esr)} (ESR {info.esr:#010x})")
+            lines.append(f"  ELR {info.elr:#x} {self.describe(info.elr)}")
+            if info.far is not None:
+                lines.append(f"  FAR {info.far:#x} {self.describe(info.far)}")
+        names = list(regs)
+        for i in range(0, len(names), 4):
+            lines.append("  " + "  ".join(f"{n:>6} {regs[n]:#018x}" for n in names[i:i + 4]))
+        return "\n".join(lines)
+
+
+def _text(raw: bytes) -> str:
+    """UART bytes as text: CR LF (what a serial terminal wants) becomes LF."""
+    return raw.decode("utf-8", "replace").replace("\r\n", "\n")

@@ -1,0 +1,23 @@
+/*
+ * The Forth core: every word written in assembly, one file per topic,
+ * assembled as one unit so the dictionary chain runs through them all.
+ * The rest of the language is Forth in forth/, compiled at boot.
+ */
+#include "macros.inc"
+#include BOARD_INC
+
+#include "forth/stack.S"
+#include "forth/arith.S"
+#include "forth/memory.S"
+#include "forth/io.S"
+#include "forth/dict.S"
+#include "forth/compiler.S"
+#include "forth/interp.S"
+#include "forth/cold.S"
+
+/* The newest assembly-defined header, relative to here. */
+    .section .rodata
+    .balign 8
+    .globl dict_head
+dict_head:
+    .quad   dict_last - dict_head

@@ -1,0 +1,186 @@
+/*
+ * forth_cold: from the booted kernel to the console.  Lays out the Forth
+ * memory in free RAM, switches to EL2t (SP_EL0 becomes the return stack,
+ * exception handlers keep SP_EL2), prints the banner, compiles forth/
+ * from the image and enters QUIT.
+ */
+
+#define DSTACK_SIZE   (64 * 1024)
+#define RSTACK_SIZE   (64 * 1024)
+#define DICT_SIZE     (16 * 1024 * 1024)
+#define STACK_SLACK   64      /* cells above the base an underflow may touch */
+
+    .text
+    .globl forth_cold
+forth_cold:
+    ladr    up, main_user
+
+    /* data stack */
+    movq    x0, (DSTACK_SIZE + 16384)
+    bl      early_alloc
+    add     x1, x0, #(STACK_SLACK * 8)
+    str     x1, [up, #U_SLIMIT]
+    add     x1, x0, #DSTACK_SIZE
+    str     x1, [up, #U_S0]
+    mov     dsp, x1
+    mov     tos, #0
+
+    /* return stack */
+    mov     x0, #RSTACK_SIZE
+    bl      early_alloc
+    add     x1, x0, #1024
+    str     x1, [up, #U_RLIMIT]
+    add     x1, x0, #RSTACK_SIZE
+    str     x1, [up, #U_R0]
+    msr     sp_el0, x1
+    msr     spsel, #0               /* EL2t from here on */
+
+    /* dictionary space */
+    movq    x0, DICT_SIZE
+    bl      early_alloc
+    ladr    x1, dp
+    str     x0, [x1]
+    movq    x2, DICT_SIZE
+    add     x0, x0, x2
+    str     x0, [x1, #8]
+    ladr    x0, dict_head           /* the assembly-built dictionary */
+    ldr     x1, [x0]
+    add     x0, x0, x1
+    ladr    x1, latest
+    str     x0, [x1]
+
+    mov     x0, #10
+    str     x0, [up, #U_BASE]
+    str     xzr, [up, #U_STATE]
+    str     xzr, [up, #U_HANDLER]
+    str     xzr, [up, #U_SOURCEID]
+
+    bl      banner
+
+    /* compile forth/ (embedded in the image), line by line */
+    ladr    x0, blob_pos
+    ladr    x1, forth_blob
+    str     x1, [x0]
+    mov     x0, #1
+    str     x0, [up, #U_SOURCEID]
+    str     xzr, [up, #U_SRCLEN]
+    str     xzr, [up, #U_TOIN]
+1:  bl      blob_next_line
+    cbz     x0, 3f
+    ladr    x0, w_interpret
+    dpush   x0
+    bl      w_catch
+    cbnz    tos, 2f
+    ldr     tos, [dsp], #8
+    b       1b
+2:  mov     x0, tos                 /* an error in forth/: say where, go on */
+    bl      report_error
+    ladr    x0, msg_boot_line
+    bl      console_puts
+    ladr    x0, blob_line
+    ldr     x0, [x0]
+    bl      console_dec
+    bl      console_newline
+    bl      reset_after_error
+    mov     x0, #1
+    str     x0, [up, #U_SOURCEID]
+    b       1b
+3:  str     xzr, [up, #U_SOURCEID]
+    ladr    x0, msg_ready
+    bl      console_puts
+    bl      console_newline
+    b       quit
+
+/* blob_next_line ( -- x0 = -1 with SOURCE set to the next line | 0 at end )
+   Clobbers x0-x4. */
+    .globl blob_next_line
+blob_next_line:
+    ladr    x4, blob_pos
+    ldr     x0, [x4]
+    ladr    x1, forth_blob_end
+    cmp     x0, x1
+    b.hs    9f
+    mov     x2, x0
+1:  cmp     x2, x1
+    b.hs    2f
+    ldrb    w3, [x2]
+    cmp     w3, #'\n'
+    b.eq    2f
+    add     x2, x2, #1
+    b       1b
+2:  str     x0, [up, #U_SOURCE]
+    sub     x3, x2, x0
+    str     x3, [up, #U_SRCLEN]
+    str     xzr, [up, #U_TOIN]
+    add     x2, x2, #1
+    str     x2, [x4]
+    ldr     x3, [x4, #8]
+    add     x3, x3, #1
+    str     x3, [x4, #8]
+    mov     x0, #-1
+    ret
+9:  mov     x0, #0
+    ret
+
+/* banner: what we are, where, and how much memory */
+banner:
+    mov     x19, x30
+    bl      console_newline
+    ladr    x0, msg_banner
+    bl      console_puts
+    ladr    x0, board_name
+    bl      console_puts
+    ladr    x0, msg_at_el
+    bl      console_puts
+    mrs     x0, CurrentEL
+    lsr     x0, x0, #2
+    bl      console_dec
+    bl      console_newline
+    ladr    x20, boot_info
+    ladr    x0, msg_memory
+    bl      console_puts
+    ldr     x0, [x20, #BI_MEM_SIZE]
+    lsr     x0, x0, #20
+    bl      console_dec
+    ladr    x0, msg_mib_at
+    bl      console_puts
+    ldr     x0, [x20, #BI_PHYS_BASE]
+    bl      console_hex
+    ladr    x0, msg_loaded
+    bl      console_puts
+    ldr     x0, [x20, #BI_LOAD_BASE]
+    bl      console_hex
+    ladr    x0, msg_free
+    bl      console_puts
+    ldr     x0, [x20, #BI_FREE0]
+    bl      console_hex
+    bl      console_newline
+    ret     x19
+
+    .section .rodata
+msg_banner:     .asciz "Sovereign Forth kernel on "
+msg_at_el:      .asciz ", EL"
+msg_memory:     .asciz "memory: "
+msg_mib_at:     .asciz " MiB at "
+msg_loaded:     .asciz ", loaded at "
+msg_free:       .asciz ", free from "
+msg_ready:      .asciz "ready"
+msg_boot_line:  .asciz "  in forth/ at boot source line "
+
+    .balign 8
+    .globl forth_blob, forth_blob_end
+forth_blob:
+    .incbin FORTH_BLOB
+forth_blob_end:
+    .byte 0
+
+    .data
+    .balign 8
+blob_pos:   .quad 0, 0      /* next byte of the boot source, line number */
+blob_line = blob_pos + 8
+
+    .bss
+    .balign 16
+    .globl main_user
+main_user:  .space U_SIZE
+    .text

@@ -1,0 +1,528 @@
+/*
+ * The compiler: subroutine-threaded native code.  A colon definition is
+ *   str x30, [sp, #-8]!   ...calls (bl) and inlined bodies...   ldr x30, [sp], #8; ret
+ * Literals load straight into tos.  Instruction templates below are
+ * assembled here, never hand-encoded, and copied by the compiler.
+ */
+
+    .text
+    .balign 4
+tmpl_push:      str     tos, [dsp, #-8]!
+tmpl_prologue:  str     x30, [sp, #-8]!
+tmpl_epilogue:  ldr     x30, [sp], #8
+tmpl_ret:       ret
+tmpl_nop:       nop
+tmpl_blr16:     blr     x16
+tmpl_adr_x0:    adr     x0, . + 16      /* DOES>: the does-code's address */
+
+#define OP_BL    0x94000000
+#define OP_B     0x14000000
+#define OP_MOVZ  0xD2800000             /* 64-bit movz Xd, #imm16, lsl #hw*16 */
+#define OP_MOVN  0x92800000
+#define OP_MOVK  0xF2800000
+#define REG_TOS  26
+
+/* emit_template ( x0 = template address ) Clobbers x0-x2. */
+emit_template:
+    ldr     w0, [x0]
+    b       emit_inst
+
+/* compile_movimm ( x0 = value, w1 = register ): the shortest movz/movn/movk
+   sequence.  Clobbers x0-x9, x11. */
+    .globl compile_movimm
+compile_movimm:
+    mov     x9, x30
+    mov     x6, x0
+    mov     w7, w1
+    /* Halfwords that are all ones favour movn. */
+    mov     x11, #0xffff
+    mov     x3, #0                  /* count of 0xffff halfwords */
+    mov     x4, #0
+1:  lsr     x5, x6, x4
+    and     x5, x5, #0xffff
+    cmp     x5, x11
+    cinc    x3, x3, eq
+    add     x4, x4, #16
+    cmp     x4, #64
+    b.lo    1b
+    cmp     x3, #2
+    b.hs    5f
+    /* movz: first non-zero halfword (or 0), then movk the others */
+    mov     x4, #0                  /* halfword index */
+    mov     x8, #0                  /* emitted anything */
+2:  lsl     x5, x4, #4
+    lsr     x5, x6, x5
+    and     x5, x5, #0xffff
+    cbz     x5, 3f
+    movz    w0, #(OP_MOVZ >> 16), lsl #16
+    movz    w2, #(OP_MOVK >> 16), lsl #16
+    cmp     x8, #0
+    csel    w0, w0, w2, eq
+    orr     w0, w0, w4, lsl #21
+    orr     w0, w0, w5, lsl #5
+    orr     w0, w0, w7
+    bl      emit_inst
+    mov     x8, #1
+3:  add     x4, x4, #1
+    cmp     x4, #4
+    b.lo    2b
+    cbnz    x8, 4f
+    movz    w0, #(OP_MOVZ >> 16), lsl #16   /* the value 0 */
+    orr     w0, w0, w7
+    bl      emit_inst
+4:  ret     x9
+    /* movn on the inverted value, then movk the halfwords not 0xffff */
+5:  mvn     x6, x6
+    mov     x4, #0
+    mov     x8, #0
+6:  lsl     x5, x4, #4
+    lsr     x5, x6, x5
+    and     x5, x5, #0xffff
+    cbz     x5, 7f
+    cbnz    x8, 8f
+    movz    w0, #(OP_MOVN >> 16), lsl #16
+    orr     w0, w0, w4, lsl #21
+    orr     w0, w0, w5, lsl #5
+    orr     w0, w0, w7
+    bl      emit_inst
+    mov     x8, #1
+    b       7f
+8:  eor     x5, x5, #0xffff         /* movk writes the true halfword */
+    movz    w0, #(OP_MOVK >> 16), lsl #16
+    orr     w0, w0, w4, lsl #21
+    orr     w0, w0, w5, lsl #5
+    orr     w0, w0, w7
+    bl      emit_inst
+7:  add     x4, x4, #1
+    cmp     x4, #4
+    b.lo    6b
+    cbnz    x8, 4b
+    movz    w0, #(OP_MOVN >> 16), lsl #16   /* the value -1 */
+    orr     w0, w0, w7
+    bl      emit_inst
+    ret     x9
+
+/* compile_literal ( x0 = value ): push tos, load the value. Clobbers x0-x10. */
+    .globl compile_literal
+compile_literal:
+    mov     x10, x30
+    mov     x6, x0
+    ladr    x0, tmpl_push
+    ldr     w0, [x0]
+    bl      emit_inst
+    mov     x0, x6
+    mov     w1, #REG_TOS
+    bl      compile_movimm
+    ret     x10
+
+/* compile_call ( x0 = target ): bl when in range, else a far call through
+   x16.  Clobbers x0-x10. */
+    .globl compile_call
+compile_call:
+    mov     x10, x30
+    ladr    x1, dp
+    ldr     x1, [x1]
+    sub     x2, x0, x1              /* displacement */
+    asr     x3, x2, #27
+    cmn     x3, #1                  /* -2^27 <= disp < 2^27 ? */
+    ccmp    x3, #0, #4, ne
+    b.ne    1f
+    ubfx    x2, x2, #2, #26
+    movz    w0, #(OP_BL >> 16), lsl #16
+    orr     w0, w0, w2
+    bl      emit_inst
+    ret     x10
+1:  mov     w1, #16
+    bl      compile_movimm
+    ladr    x0, tmpl_blr16
+    bl      emit_template
+    ret     x10
+
+/* compile_xt ( x0 = xt ): inline the body of short primitives, call the
+   rest.  Clobbers x0-x10. */
+    .globl compile_xt
+compile_xt:
+    ldrb    w1, [x0, #XT_INLINE]
+    cbz     w1, compile_call
+    ladr    x2, dp
+    ldr     x3, [x2]
+1:  ldr     w4, [x0], #4
+    str     w4, [x3], #4
+    subs    w1, w1, #1
+    b.ne    1b
+    str     x3, [x2]
+    ret
+
+/* compile, ( xt -- ) */
+word "compile,", w_compilecomma
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    b       compile_xt
+endword w_compilecomma
+
+/* literal ( x -- ) compile: ( -- x ) at run time */
+word "literal", w_literal, F_IMMEDIATE|F_COMPILE_ONLY
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    b       compile_literal
+endword w_literal
+
+/* [ ( -- ) interpret */
+word "[", w_lbracket, F_IMMEDIATE
+    str     xzr, [up, #U_STATE]
+    ret
+endword w_lbracket
+
+/* ] ( -- ) compile */
+word "]", w_rbracket
+    mov     x0, #-1
+    str     x0, [up, #U_STATE]
+    ret
+endword w_rbracket
+
+/* : ( "name" -- colon-sys ) start a hidden definition */
+word ":", w_colon
+    enter
+    bl      parse_name_x
+    mov     x2, #F_HIDDEN
+    ladr    x3, colon_state          /* for rollback if the definition fails */
+    ladr    x4, latest
+    ldr     x4, [x4]
+    str     x4, [x3, #8]            /* latest before */
+    ladr    x4, dp
+    ldr     x4, [x4]
+    str     x4, [x3]                /* HERE before */
+    bl      make_header
+    ladr    x0, latest
+    ldr     x0, [x0]
+    ladr    x3, colon_state
+    str     x0, [x3, #16]           /* the header being defined */
+    ladr    x0, dp
+    ldr     x0, [x0]
+    str     x0, [x3, #32]           /* its xt */
+    str     dsp, [x3, #24]          /* control-stack check for ; */
+    ladr    x0, tmpl_prologue
+    bl      emit_template
+    mov     x0, #-1
+    str     x0, [up, #U_STATE]
+    leave
+endword w_colon
+
+/* :noname ( -- xt colon-sys ) */
+word ":noname", w_noname
+    enter
+    ladr    x3, colon_state
+    ladr    x4, latest
+    ldr     x4, [x4]
+    str     x4, [x3, #8]
+    ladr    x4, dp
+    ldr     x0, [x4]
+    add     x0, x0, #3
+    and     x0, x0, #~3
+    str     x0, [x4]
+    str     x0, [x3]
+    str     xzr, [x3, #16]          /* no header */
+    str     x0, [x3, #32]           /* the xt */
+    dpush   x0
+    str     dsp, [x3, #24]
+    ladr    x0, tmpl_prologue
+    bl      emit_template
+    mov     x0, #-1
+    str     x0, [up, #U_STATE]
+    leave
+endword w_noname
+
+/* ; ( colon-sys -- ) end the definition and reveal it */
+word ";", w_semicolon, F_IMMEDIATE|F_COMPILE_ONLY
+    enter
+    ladr    x3, colon_state
+    ldr     x0, [x3, #24]
+    cmp     x0, dsp
+    b.ne    9f                      /* unbalanced control structure */
+    ladr    x0, tmpl_epilogue
+    bl      emit_template
+    ladr    x0, tmpl_ret
+    bl      emit_template
+    ladr    x3, colon_state
+    ldr     x0, [x3, #16]
+    cbz     x0, 1f
+    ldrb    w1, [x0, #H_NLEN]       /* reveal: clear F_HIDDEN */
+    add     x1, x1, #(H_NAME + 3)
+    add     x1, x0, x1
+    and     x1, x1, #~3
+    ldrb    w2, [x1]
+    and     w2, w2, #~F_HIDDEN
+    strb    w2, [x1]
+1:  str     xzr, [x3, #16]
+    str     xzr, [x3, #24]
+    str     xzr, [up, #U_STATE]
+    ldr     x0, [x3]                /* make the new code visible to fetch */
+    ladr    x1, dp
+    ldr     x1, [x1]
+    bl      sync_icache
+    leave
+9:  mov     x0, #-22
+    b       throw_x0
+endword w_semicolon
+
+/* immediate ( -- ) mark the newest word */
+word "immediate", w_immediate
+    mov     x2, #F_IMMEDIATE
+    b       set_latest_flag
+endword w_immediate
+
+/* compile-only ( -- ) */
+word "compile-only", w_compileonly
+    mov     x2, #F_COMPILE_ONLY
+    b       set_latest_flag
+endword w_compileonly
+
+set_latest_flag:
+    ladr    x0, latest
+    ldr     x0, [x0]
+    ldrb    w1, [x0, #H_NLEN]
+    add     x1, x1, #(H_NAME + 3)
+    add     x1, x0, x1
+    and     x1, x1, #~3
+    ldrb    w3, [x1]
+    orr     w3, w3, w2
+    strb    w3, [x1]
+    ret
+
+/* exit ( -- ) return from the current definition */
+word "exit", w_exit, F_IMMEDIATE|F_COMPILE_ONLY
+    mov     x5, x30
+    ladr    x0, tmpl_epilogue
+    bl      emit_template
+    ladr    x0, tmpl_ret
+    bl      emit_template
+    ret     x5
+endword w_exit
+
+/* execute ( xt -- ) */
+word "execute", w_execute
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    br      x0
+endword w_execute
+
+/* create ( "name" -- ) a word that pushes its data field address:
+ *   xt+0 str tos,[dsp,#-8]!   xt+4 adr tos,data   xt+8 ret (DOES> patches a b)
+ * and the data field is the next cell boundary. */
+word "create", w_create
+    enter
+    bl      parse_name_x
+    mov     x2, #0
+    bl      make_header
+    bl      build_create_code
+    leave
+endword w_create
+
+    .globl build_create_code
+build_create_code:
+    mov     x11, x30
+    ladr    x12, dp
+    ldr     x13, [x12]              /* xt */
+    add     x14, x13, #12 + 7
+    and     x14, x14, #~7           /* data field */
+    ladr    x0, tmpl_push
+    bl      emit_template
+    sub     x0, x14, x13
+    sub     x0, x0, #4              /* adr offset from xt+4 */
+    and     x1, x0, #3
+    lsr     x0, x0, #2
+    mov     w2, #0x10000000         /* adr */
+    orr     w2, w2, w1, lsl #29     /* immlo */
+    orr     w2, w2, w0, lsl #5      /* immhi */
+    mov     w0, #REG_TOS
+    orr     w0, w2, w0
+    bl      emit_inst
+    ladr    x0, tmpl_ret
+    bl      emit_template
+    ladr    x0, tmpl_nop
+    ldr     x1, [x12]
+    cmp     x1, x14
+    b.hs    1f
+    bl      emit_template
+1:  mov     x0, x13
+    mov     x1, x14
+    bl      sync_icache
+    ret     x11
+
+/* >body ( xt -- a ) */
+word ">body", w_tobody, F_INLINE
+    add     tos, tos, #12 + 7
+    and     tos, tos, #~7
+    ret
+endword w_tobody
+
+/* does> ( -- ) compile: end the defining part; the code after DOES> runs
+   with the data field on the stack for every word the definition creates */
+word "does>", w_does, F_IMMEDIATE|F_COMPILE_ONLY
+    mov     x5, x30
+    ladr    x0, tmpl_adr_x0
+    bl      emit_template
+    ladr    x0, do_does
+    bl      compile_call
+    ladr    x0, tmpl_epilogue
+    bl      emit_template
+    ladr    x0, tmpl_ret
+    bl      emit_template
+    ladr    x0, tmpl_prologue
+    bl      emit_template
+    ret     x5
+endword w_does
+
+/* do_does ( x0 = does-code ): patch the newest word's ret into b does-code */
+do_does:
+    mov     x6, x30
+    ladr    x1, latest
+    ldr     x1, [x1]
+    ldrb    w2, [x1, #H_NLEN]
+    add     x2, x2, #(H_NAME + 3 + 4)
+    add     x2, x1, x2
+    and     x2, x2, #~3             /* its xt */
+    add     x2, x2, #8
+    sub     x3, x0, x2
+    ubfx    x3, x3, #2, #26
+    movz    w4, #(OP_B >> 16), lsl #16
+    orr     w4, w4, w3
+    str     w4, [x2]
+    mov     x0, x2
+    add     x1, x2, #4
+    bl      sync_icache
+    ret     x6
+
+/*
+ * sync_icache ( x0 = start, x1 = end ): make freshly written code visible
+ * to instruction fetch (clean D to the point of unification, invalidate I).
+ * Apple cores have 64-byte lines.  Clobbers x0-x2.
+ */
+    .globl sync_icache
+sync_icache:
+    and     x2, x0, #~63
+1:  cmp     x2, x1
+    b.hs    2f
+    dc      cvau, x2
+    add     x2, x2, #64
+    b       1b
+2:  dsb     ish
+    and     x2, x0, #~63
+3:  cmp     x2, x1
+    b.hs    4f
+    ic      ivau, x2
+    add     x2, x2, #64
+    b       3b
+4:  dsb     ish
+    isb
+    ret
+
+/* colon_state: HERE and LATEST before the definition (for rollback on an
+   error), the header being defined, the data-stack depth at :, the xt */
+    .data
+    .balign 8
+    .globl colon_state
+colon_state: .quad 0, 0, 0, 0, 0
+    .text
+
+/* ' ( "name" -- xt ) THROW -13 when unknown */
+word "'", w_tick
+    mov     x11, x30
+    bl      parse_name_x
+    ladr    x2, err_word
+    stp     x0, x1, [x2]
+    cbz     x1, 1f
+    bl      find_name
+    cbz     x0, 1f
+    dpush   x0
+    ret     x11
+1:  mov     x0, #-13
+    b       throw_x0
+endword w_tick
+
+/* postpone ( "name" -- ) compile the compilation semantics of name */
+word "postpone", w_postpone, F_IMMEDIATE|F_COMPILE_ONLY
+    mov     x12, x30
+    bl      w_tick                  /* ( xt ) */
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    ldrb    w1, [x0, #XT_FLAGS]
+    tbz     w1, #0, 1f
+    mov     x30, x12                /* immediate: compile it now */
+    b       compile_xt
+1:  bl      compile_literal         /* otherwise: compile "xt compile," */
+    ladr    x0, w_compilecomma
+    mov     x30, x12
+    b       compile_call
+endword w_postpone
+
+/* latestxt ( -- xt ) the definition being (or last) compiled */
+word "latestxt", w_latestxt
+    ladr    x0, colon_state
+    ldr     x0, [x0, #32]
+    dpush   x0
+    ret
+endword w_latestxt
+
+/*
+ * Code templates for control structures (inlined, compile-only).  The
+ * branches themselves are encoded by forth/ (b, cbz, b.cond with offsets).
+ */
+
+/* (if) ( x -- ) move the flag out of tos for the cbz that follows */
+word "(if)", w_pif, F_INLINE|F_COMPILE_ONLY
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    ret
+endword w_pif
+
+/* (do) ( limit index -- ) ( R: -- outer-loop ) start a counted loop: the
+   index is biased so LOOP is adds + b.vc (overflow = crossing the limit) */
+word "(do)", w_pdo, F_INLINE|F_COMPILE_ONLY
+    stp     lix, llim, [sp, #-16]!
+    ldr     x0, [dsp], #8
+    eor     llim, x0, #0x8000000000000000
+    sub     lix, tos, llim
+    ldr     tos, [dsp], #8
+    ret
+endword w_pdo
+
+/* (?do) sets V when index = limit (b.vc over the leave that follows) */
+word "(?do)", w_pqdo, F_INLINE|F_COMPILE_ONLY
+    cmp     lix, #1
+    ret
+endword w_pqdo
+
+/* (loop) ( -- ) step by one; V set when the loop ends */
+word "(loop)", w_ploop, F_INLINE|F_COMPILE_ONLY
+    adds    lix, lix, #1
+    ret
+endword w_ploop
+
+/* (+loop) ( n -- ) step by n; V set when the limit boundary is crossed */
+word "(+loop)", w_pploop, F_INLINE|F_COMPILE_ONLY
+    adds    lix, lix, tos
+    ldr     tos, [dsp], #8
+    ret
+endword w_pploop
+
+/* unloop ( -- ) ( R: loop -- ) */
+word "unloop", w_unloop, F_INLINE|F_COMPILE_ONLY
+    ldp     lix, llim, [sp], #16
+    ret
+endword w_unloop
+
+/* i ( -- n ) the innermost loop index */
+word "i", w_i, F_INLINE|F_COMPILE_ONLY
+    str     tos, [dsp, #-8]!
+    add     tos, lix, llim
+    ret
+endword w_i
+
+/* j ( -- n ) the next outer loop index */
+word "j", w_j, F_INLINE|F_COMPILE_ONLY
+    str     tos, [dsp, #-8]!
+    ldp     x0, x1, [sp]
+    add     tos, x0, x1
+    ret
+endword w_j

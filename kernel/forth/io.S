@@ -1,0 +1,59 @@
+/* Character I/O on the board's console UART. */
+
+/* emit ( c -- ) */
+word "emit", w_emit
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    b       console_putc
+endword w_emit
+
+/* key ( -- c ) waits */
+word "key", w_key
+    mov     x5, x30
+    bl      console_getc
+    dpush   x0
+    ret     x5
+endword w_key
+
+/* key? ( -- flag ) */
+word "key?", w_keyq
+    mov     x5, x30
+    bl      uart_rx_ready
+    cmp     x0, #0
+    csetm   x0, ne
+    dpush   x0
+    ret     x5
+endword w_keyq
+
+/* type ( a u -- ) */
+word "type", w_type
+    ldr     x0, [dsp], #8
+    mov     x1, tos
+    ldr     tos, [dsp], #8
+    b       console_write
+endword w_type
+
+/* cr ( -- ) */
+word "cr", w_cr
+    b       console_newline
+endword w_cr
+
+/* space ( -- ) */
+word "space", w_space
+    mov     x0, #' '
+    b       console_putc
+endword w_space
+
+/* spaces ( n -- ) */
+word "spaces", w_spaces
+    mov     x6, x30
+    mov     x7, tos
+    ldr     tos, [dsp], #8
+1:  cmp     x7, #0
+    b.le    2f
+    mov     x0, #' '
+    bl      console_putc
+    sub     x7, x7, #1
+    b       1b
+2:  ret     x6
+endword w_spaces

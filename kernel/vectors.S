@@ -1,0 +1,209 @@
+/*
+ * Exception vectors (VBAR_EL2).
+ *
+ * Forth runs in EL2t (SP_EL0), so its faults arrive at the "current EL,
+ * SP0" entries and are handled on SP_EL2, which a broken Forth stack
+ * cannot touch.  A fault in Forth becomes a THROW: the console prints the
+ * standard message with the decoded cause and carries on.  A fault in the
+ * kernel itself (EL2h, on SP_EL2) is a panic: a full report on the
+ * console, then the core halts at kernel_halted, where the emulated M3
+ * reports it too.
+ */
+#include "macros.inc"
+#include BOARD_INC
+
+/* Exception frame on SP_EL2: x0-x30, SP_EL0, ELR, SPSR, ESR, FAR */
+#define EF_X(n)   ((n) * 8)
+#define EF_SP0    (31 * 8)
+#define EF_ELR    (32 * 8)
+#define EF_SPSR   (33 * 8)
+#define EF_ESR    (34 * 8)
+#define EF_FAR    (35 * 8)
+#define EF_SIZE   (36 * 8)
+
+.macro save_frame
+    sub     sp, sp, #EF_SIZE
+    stp     x0, x1, [sp, #EF_X(0)]
+    stp     x2, x3, [sp, #EF_X(2)]
+    stp     x4, x5, [sp, #EF_X(4)]
+    stp     x6, x7, [sp, #EF_X(6)]
+    stp     x8, x9, [sp, #EF_X(8)]
+    stp     x10, x11, [sp, #EF_X(10)]
+    stp     x12, x13, [sp, #EF_X(12)]
+    stp     x14, x15, [sp, #EF_X(14)]
+    stp     x16, x17, [sp, #EF_X(16)]
+    stp     x18, x19, [sp, #EF_X(18)]
+    stp     x20, x21, [sp, #EF_X(20)]
+    stp     x22, x23, [sp, #EF_X(22)]
+    stp     x24, x25, [sp, #EF_X(24)]
+    stp     x26, x27, [sp, #EF_X(26)]
+    stp     x28, x29, [sp, #EF_X(28)]
+    mrs     x0, sp_el0
+    stp     x30, x0, [sp, #EF_X(30)]
+    mrs     x0, elr_el2
+    mrs     x1, spsr_el2
+    stp     x0, x1, [sp, #EF_ELR]
+    mrs     x0, esr_el2
+    mrs     x1, far_el2
+    stp     x0, x1, [sp, #EF_ESR]
+.endm
+
+.macro ventry target
+    .balign 0x80
+    b       \target
+.endm
+
+    .text
+    .balign 2048
+    .globl vectors
+vectors:
+    ventry  forth_sync          /* current EL, SP0: Forth */
+    ventry  unexpected_irq
+    ventry  unexpected_fiq
+    ventry  unexpected_serror
+    ventry  kernel_sync         /* current EL, SPx: the kernel itself */
+    ventry  unexpected_irq
+    ventry  unexpected_fiq
+    ventry  unexpected_serror
+    ventry  unexpected_lower    /* lower EL, AArch64: domains (later) */
+    ventry  unexpected_lower
+    ventry  unexpected_lower
+    ventry  unexpected_lower
+    ventry  unexpected_lower    /* lower EL, AArch32: never */
+    ventry  unexpected_lower
+    ventry  unexpected_lower
+    ventry  unexpected_lower
+
+/*
+ * A synchronous exception in Forth: record it, pick the THROW code and
+ * return into throw_x0 (still in EL2t) with it.
+ */
+forth_sync:
+    save_frame
+    ldr     x0, [sp, #EF_ESR]
+    ldr     x1, [sp, #EF_FAR]
+    ldr     x2, [sp, #EF_ELR]
+    ladr    x3, fault_info
+    mov     x4, #1
+    stp     x4, x0, [x3]
+    stp     x1, x2, [x3, #16]
+    lsr     x4, x0, #26             /* EC */
+    mov     x5, #-9                 /* aborts: invalid memory address */
+    cmp     x4, #0x00
+    mov     x6, #-256               /* undefined instruction */
+    csel    x5, x6, x5, eq
+    cmp     x4, #0x3c
+    mov     x6, #-258               /* BRK */
+    csel    x5, x6, x5, eq
+    mov     x6, #-23                /* PC or SP alignment */
+    cmp     x4, #0x22
+    csel    x5, x6, x5, eq
+    cmp     x4, #0x26
+    csel    x5, x6, x5, eq
+    /* a data abort just below the return stack is its overflow */
+    cmp     x4, #0x25
+    b.ne    1f
+    ldr     x6, [sp, #EF_SP0]
+    ldr     x7, [up, #U_RLIMIT]
+    cmp     x6, x7
+    mov     x6, #-5
+    csel    x5, x6, x5, lo
+1:  str     x5, [sp, #EF_X(0)]
+    ladr    x0, throw_x0
+    msr     elr_el2, x0
+    ldp     x0, x1, [sp, #EF_X(0)]
+    ldp     x2, x3, [sp, #EF_X(2)]
+    ldp     x4, x5, [sp, #EF_X(4)]
+    ldp     x6, x7, [sp, #EF_X(6)]
+    add     sp, sp, #EF_SIZE
+    eret
+
+/* A synchronous exception in the kernel itself: panic. */
+kernel_sync:
+    save_frame
+    ladr    x0, msg_kernel_fault
+    b       panic
+
+unexpected_irq:
+    save_frame
+    ladr    x0, msg_irq
+    b       panic
+unexpected_fiq:
+    save_frame
+    ladr    x0, msg_fiq
+    b       panic
+unexpected_serror:
+    save_frame
+    ladr    x0, msg_serror
+    b       panic
+unexpected_lower:
+    save_frame
+    ladr    x0, msg_lower
+    b       panic
+
+/*
+ * panic ( x0 = what, frame on SP_EL2 ): print the cause, ESR decoded,
+ * ELR, FAR and all registers, then halt.
+ */
+panic:
+    mov     x19, x0
+    mov     x20, sp
+    bl      console_newline
+    ladr    x0, msg_panic
+    bl      console_puts
+    mov     x0, x19
+    bl      console_puts
+    ladr    x0, msg_ec
+    bl      console_puts
+    ldr     x0, [x20, #EF_ESR]
+    lsr     x0, x0, #26
+    bl      ec_text
+    bl      console_puts
+    ladr    x0, msg_esr
+    bl      console_puts
+    ldr     x0, [x20, #EF_ESR]
+    bl      console_hex
+    ladr    x0, msg_elr
+    bl      console_puts
+    ldr     x0, [x20, #EF_ELR]
+    bl      console_hex
+    ladr    x0, msg_far
+    bl      console_puts
+    ldr     x0, [x20, #EF_FAR]
+    bl      console_hex
+    bl      console_newline
+    mov     x21, #0                 /* registers, four to a line */
+1:  mov     x0, #'x'
+    bl      console_putc
+    mov     x0, x21
+    bl      console_dec
+    mov     x0, #'='
+    bl      console_putc
+    ldr     x0, [x20, x21, lsl #3]
+    bl      console_hex
+    add     x21, x21, #1
+    tst     x21, #3
+    b.ne    2f
+    bl      console_newline
+    b       3f
+2:  mov     x0, #' '
+    bl      console_putc
+3:  cmp     x21, #31
+    b.lo    1b
+    bl      console_newline
+    .globl kernel_halted
+kernel_halted:                      /* the emulated M3 stops and reports here */
+    wfi
+    b       kernel_halted
+
+    .section .rodata
+msg_panic:          .asciz "KERNEL PANIC: "
+msg_kernel_fault:   .asciz "synchronous exception in the kernel"
+msg_irq:            .asciz "unexpected IRQ"
+msg_fiq:            .asciz "unexpected FIQ"
+msg_serror:         .asciz "SError"
+msg_lower:          .asciz "exception from a lower exception level"
+msg_ec:             .asciz "\r\n  class: "
+msg_esr:            .asciz " (ESR "
+msg_elr:            .asciz ")\r\n  ELR "
+msg_far:            .asciz "  FAR "

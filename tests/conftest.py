@@ -1,0 +1,54 @@
+"""Shared helpers for the emulator tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from asm_snippets import assemble_snippet  # noqa: E402
+
+CODE = 0x8_0000_0000      # where test snippets are linked and loaded
+RAM_SIZE = 0x20_0000      # 2 MiB of RAM at CODE
+
+
+def vector_table(label: str, el: int) -> str:
+    """A 2 KiB vector table whose 16 entries record where they were
+    entered (x28 = entry offset) and the exception registers of EL`el`
+    (x27 ESR, x26 ELR, x25 SPSR, x24 FAR), then execute WFI so a run ends
+    with StopReason.WFI and an exact instruction count (6 per entry)."""
+    out = [".balign 0x800", f"{label}:"]
+    for off in range(0, 0x800, 0x80):
+        out += [".balign 0x80", f" mov x28, #{off:#x}", f" mrs x27, esr_el{el}",
+                f" mrs x26, elr_el{el}", f" mrs x25, spsr_el{el}", f" mrs x24, far_el{el}",
+                " wfi", " b ."]
+    return "\n".join(out) + "\n"
+
+
+VECTOR_ENTRY_INSNS = 6  # mov + 4 mrs + wfi
+
+
+@pytest.fixture
+def make_cpu():
+    """make_cpu(source) -> (El2Cpu, symbols): the snippet (with EL2 and EL1
+    vector tables appended as `vectors` and `vectors_el1`) loaded at CODE,
+    VBAR_EL2 set, PC at _start."""
+    from harness.machine.cpu import El2Cpu
+
+    def make(source: str, vbar: bool = True):
+        code, syms = assemble_snippet(source + "\n" + vector_table("vectors", 2)
+                                      + vector_table("vectors_el1", 1), CODE)
+        cpu = El2Cpu()
+        cpu.map_ram(CODE, RAM_SIZE)
+        cpu.uc.mem_write(CODE, code)
+        if vbar:
+            cpu.reg_write("vbar_el2", syms["vectors"])
+        cpu.reg_write("vbar_el1", syms["vectors_el1"])
+        cpu.reg_write("sp", CODE + RAM_SIZE - 0x1000)
+        cpu.reg_write("pc", CODE)
+        return cpu, syms
+
+    return make
