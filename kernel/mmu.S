@@ -134,3 +134,47 @@ mmu_init:
     msr     sctlr_el2, x0
     isb
     ret     x23
+
+/*
+ * mmu_unmap_page ( x0 = address ): make the 16 KiB page holding x0 invalid
+ * (a guard page), first splitting its 32 MiB block into a level-3 table
+ * of 2048 pages with the same attributes.  The walk stays two levels deep.
+ * The block is replaced by the equivalent table in one store: same output
+ * addresses and attributes, so no break-before-make is needed for the
+ * pages that stay mapped (the code doing this may live in that block).
+ * Clobbers x0-x3, x10-x15.
+ */
+    .globl mmu_unmap_page
+mmu_unmap_page:
+    mov     x15, x30
+    mov     x14, x0
+    ladr    x10, boot_info
+    ldr     x10, [x10, #BI_L2TABLE]
+    ubfx    x11, x14, #BLOCK_SHIFT, #11
+    ldr     x12, [x10, x11, lsl #3]
+    and     x13, x12, #3
+    cmp     x13, #3
+    b.eq    2f                      /* already a table */
+    mov     x0, #16384
+    bl      early_alloc
+    mov     x13, x0
+    and     x1, x12, #~3
+    orr     x1, x1, #3              /* page descriptor, first page */
+    mov     x2, #0
+1:  str     x1, [x13, x2, lsl #3]
+    add     x1, x1, #16384
+    add     x2, x2, #1
+    cmp     x2, #2048
+    b.lo    1b
+    dsb     ishst
+    orr     x12, x13, #3            /* table descriptor */
+    str     x12, [x10, x11, lsl #3]
+    dsb     ishst
+2:  and     x13, x12, #0xFFFFFFFFC000
+    ubfx    x11, x14, #14, #11
+    str     xzr, [x13, x11, lsl #3]
+    dsb     ishst
+    tlbi    alle2
+    dsb     ish
+    isb
+    ret     x15

@@ -100,13 +100,32 @@ forth_sync:
     csel    x5, x6, x5, eq
     cmp     x4, #0x26
     csel    x5, x6, x5, eq
-    /* a data abort just below the return stack is its overflow */
+    /* a data abort in a stack's guard page is that stack's over- or
+       underflow: 16 KiB below its limit or above its base */
     cmp     x4, #0x25
     b.ne    1f
-    ldr     x6, [sp, #EF_SP0]
+    mov     x8, #16384
     ldr     x7, [up, #U_RLIMIT]
-    cmp     x6, x7
-    mov     x6, #-5
+    sub     x6, x7, x1
+    sub     x6, x6, #1
+    cmp     x6, x8
+    mov     x6, #-5                 /* return stack overflow */
+    csel    x5, x6, x5, lo
+    ldr     x7, [up, #U_R0]
+    sub     x6, x1, x7
+    cmp     x6, x8
+    mov     x6, #-6                 /* return stack underflow */
+    csel    x5, x6, x5, lo
+    ldr     x7, [up, #U_SLIMIT]
+    sub     x6, x7, x1
+    sub     x6, x6, #1
+    cmp     x6, x8
+    mov     x6, #-3                 /* data stack overflow */
+    csel    x5, x6, x5, lo
+    ldr     x7, [up, #U_S0]
+    sub     x6, x1, x7
+    cmp     x6, x8
+    mov     x6, #-4                 /* data stack underflow */
     csel    x5, x6, x5, lo
 1:  str     x5, [sp, #EF_X(0)]
     ladr    x0, throw_x0

@@ -52,3 +52,7 @@ def make_cpu():
         return cpu, syms
 
     return make
+
+
+# The real kernel, built once, booted in the emulated M3 (tests/kernel_support.py).
+from kernel_support import boot, console, kernel  # noqa: E402,F401

@@ -7,17 +7,15 @@ changes one of these behaviours, the matching test fails and names it.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 import time
 
 import pytest
-from unicorn import (UC_ARCH_ARM64, UC_HOOK_BLOCK, UC_HOOK_INSN, UC_HOOK_INTR, UC_MODE_ARM, Uc,
-                     UcError)
+from unicorn import UC_ARCH_ARM64, UC_HOOK_BLOCK, UC_HOOK_INSN, UC_HOOK_INTR, UC_MODE_ARM, Uc
 from unicorn import arm64_const as A
 
 from asm_snippets import assemble_snippet
-from conftest import CODE, RAM_SIZE, VECTOR_ENTRY_INSNS
+from conftest import CODE, VECTOR_ENTRY_INSNS
 from harness.machine import exceptions as exc
 from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, measure_speed
 from harness.machine.exceptions import decode_esr
@@ -717,3 +715,34 @@ def test_decode_esr_names():
 def test_native_counting_is_fast():
     speed = measure_speed(50_000_000)
     assert speed["16-insn blocks M/s"] > 30, speed
+
+
+# ------------------------------------------ counting, property-based check
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_NOP, _B_NEXT, _UDF, _MRS_PMC1 = 0xD503201F, 0x14000001, 0x00000000, 0xD53AF100  # mrs x0, s3_2_c15_c1_0
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(st.sampled_from([_NOP, _NOP, _NOP, _B_NEXT, _MRS_PMC1]), max_size=60),
+       deliver=st.booleans())
+def test_count_exact_for_random_straight_line_code(ops, deliver):
+    """Blocks split by branches and served MRS at random places, ending in a
+    fault: the count is the number of instructions before the fault, and
+    every PMC1 read sees exactly the instructions before it."""
+    cpu = El2Cpu()
+    cpu.map_ram(CODE, 0x10000)
+    words = ops + [_UDF]
+    cpu.uc.mem_write(CODE, b"".join(w.to_bytes(4, "little") for w in words))
+    vec = CODE + 0x8000
+    cpu.uc.mem_write(vec + 0x200, _NOP.to_bytes(4, "little") + 0xD503207F.to_bytes(4, "little"))
+    cpu.reg_write("vbar_el2", vec)
+    seen = []
+    cpu.on_sysreg(*APPLE_PMC1, read=lambda: seen.append(cpu.instructions) or 0)
+    if not deliver:
+        cpu.on_exception(lambda *a: False)
+    reason = cpu.run(CODE, 10_000)
+    assert reason is (StopReason.WFI if deliver else StopReason.EXCEPTION)
+    assert cpu.instructions == len(ops) + (2 if deliver else 0)
+    assert seen == [i for i, w in enumerate(ops) if w == _MRS_PMC1]

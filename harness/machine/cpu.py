@@ -27,6 +27,7 @@ import os
 import platform
 import struct
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,7 +40,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from harness import toolchain
 from harness.machine import exceptions as exc
 from harness.machine.exceptions import EmulatorError, decode_esr  # noqa: F401  (re-exported)
-from harness.machine.sysregs import SysregDispatcher, sysreg_key
+from harness.machine.sysregs import SysregDispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE_SRC = ROOT / "harness" / "native" / "blockhook.c"
@@ -47,7 +48,6 @@ NATIVE_DIR = ROOT / "build" / "native"
 
 NO_LIMIT = (1 << 64) - 1
 _UNTIL = (1 << 64) - 1  # an end address execution never reaches
-_WFI = 0xD503207F
 
 # Flags and stop reasons shared with blockhook.c.
 _F_STOP, _F_IRQ, _F_FIQ = 1, 2, 4
@@ -215,6 +215,11 @@ class El2Cpu:
         if err:
             raise EmulatorError(f"registering the native hooks failed: {UcError(err)}")
         self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        # The native state must live exactly as long as the Uc whose hooks
+        # point at it (the Uc also keeps this object alive through its
+        # Python hooks).  uc_close never calls hooks, so the order in which
+        # the two are released does not matter.
+        weakref.finalize(self.uc, lib.sov_free, self._stp)
 
         self.sysregs = SysregDispatcher(
             lambda key, r, w: lib.sov_serve_sysreg(self._stp, key, int(r), int(w)))
@@ -224,17 +229,6 @@ class El2Cpu:
         self._refused = False
         self._policy_target = 2
         self.last_exception: ExceptionInfo | None = None
-
-    def __del__(self):
-        lib, st = getattr(self, "_lib", None), getattr(self, "_stp", None)
-        uc = getattr(self, "uc", None)
-        if lib is not None and st:
-            # The hooks point at the state: remove them before freeing it.
-            for h in getattr(self, "_hooks", ()):
-                if h and uc is not None:
-                    uclib.uc_hook_del(self._uch, h)
-            lib.sov_free(st)
-            self._stp = None
 
     # ---- memory -------------------------------------------------------
 
@@ -254,6 +248,10 @@ class El2Cpu:
     # ---- registers ----------------------------------------------------
 
     def reg_read(self, name: str) -> int:
+        """By name: x0..x30, sp (the live stack pointer), pc, pstate, nzcv,
+        elr/esr/far/vbar_el1..2, sp_el0..3 (the banked copies: QEMU keeps the
+        live one in sp and the bank of the current stack is stale), and
+        the CP_REG-only registers in _CPREG (spsr_el2, hcr_el2, ...)."""
         rid = _DIRECT.get(name)
         if rid is not None:
             self._buf.value = 0  # 32-bit registers fill only the low half
@@ -528,13 +526,12 @@ class El2Cpu:
 
     def _check_wfi(self, pc: int) -> None:
         """emu_start returned by itself: the only way that should happen is
-        WFI (QEMU halts the CPU, PC after the WFI)."""
-        try:
-            word = struct.unpack("<I", self.uc.mem_read(pc - 4, 4))[0]
-        except UcError:
-            return  # not readable as a physical address (MMU on): trust it
-        if word != _WFI:
-            raise EmulatorError("emulation ended for no known reason", pc)
+        WFI, which ends its block and leaves PC after itself, i.e. at the end
+        of the last block counted.  (Compared as virtual addresses; reading
+        the instruction back would need a table walk.)"""
+        st = self._st
+        if pc != st.blk_addr + st.blk_size:
+            raise EmulatorError("emulation ended for no known reason (not at a WFI)", pc)
 
     def _wait_for_interrupt(self) -> bool:
         """WFI: fast-forward time to the next event until an interrupt is

@@ -70,7 +70,11 @@ class M3Config:
 
 
 class M3:
-    def __init__(self, elf: Path, config: M3Config | None = None, tx_sink=None):
+    def __init__(self, elf: Path, config: M3Config | None = None, tx_sink=None, on_input=None):
+        """tx_sink(byte) receives UART output as it is sent.  on_input() is
+        asked for more console input when the kernel polls an empty UART:
+        it returns bytes, or None to end the run (the default: a script has
+        nothing more to say)."""
         self.config = cfg = config or M3Config()
         if cfg.load_base % 0x4000 or not DRAM_BASE + 0x10000 <= cfg.load_base:
             raise MachineError(f"load base {cfg.load_base:#x} must be 16 KiB aligned and inside DRAM "
@@ -114,9 +118,11 @@ class M3:
         cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
 
         self.halt_pc = self.symbols.address("kernel_halted", cfg.load_base)
+        self.on_input = on_input
         self.started = False
         self.waiting_for_input = False
         self.crash_regs: dict[str, int] | None = None
+        self.refusal = ""
 
     # ---- pieces -----------------------------------------------------------
 
@@ -130,15 +136,23 @@ class M3:
         return self.cpu.now * CNTFRQ_HZ // CPU_HZ
 
     def _rx_empty(self, uart) -> None:
+        more = self.on_input() if self.on_input else None
+        if more:
+            uart.feed(more)
+            return
         self.waiting_for_input = True
         self.cpu.request_stop()
 
     def _exception_policy(self, kind: str, esr: int, far: int, elr: int) -> bool:
         vbar = self.cpu.reg_read("vbar_el2")
         if vbar == STANDIN:
-            self.crash_regs = self._registers()
-            return False  # taken before the kernel installed its vectors
-        return self.cpu.default_exception_policy(kind, esr, far, elr)
+            self.refusal = "exception taken into m1n1's vectors (before the kernel installed its own)"
+        elif not self.cpu.default_exception_policy(kind, esr, far, elr):
+            self.refusal = "exception inside the kernel's own vector table (a fault while taking a fault)"
+        else:
+            return True
+        self.crash_regs = self._registers()
+        return False
 
     def _registers(self) -> dict[str, int]:
         regs = {f"x{i}": self.cpu.reg_read(f"x{i}") for i in range(31)}
@@ -154,7 +168,38 @@ class M3:
         return _text(self.uart.output)
 
     def describe(self, addr: int) -> str:
-        return self.symbols.describe(addr, self.config.load_base)
+        """The ELF symbol for an address in the image, else the Forth word
+        (from the kernel's own dictionary) whose code holds it."""
+        name = self.symbols.describe(addr, self.config.load_base)
+        if name == "?":
+            word = self.forth_word_at(addr)
+            if word:
+                name = f"in Forth word {word[0]}+{addr - word[1]:#x}"
+        return name
+
+    def forth_words(self):
+        """(name, xt) of every word in the kernel's dictionary, newest first:
+        headers are link(8, relative) count(1) name, padded, 4 info bytes, xt
+        (kernel/macros.inc)."""
+        mem = self.cpu.uc.mem_read
+        try:
+            hdr = struct.unpack("<Q", mem(self.symbols.address("latest", self.config.load_base), 8))[0]
+            for _ in range(100_000):
+                if not hdr:
+                    break
+                link, n = struct.unpack("<qB", mem(hdr, 9))
+                name = bytes(mem(hdr + 9, n)).decode("latin-1")
+                yield name, ((hdr + 9 + n + 3) & ~3) + 4
+                hdr = hdr + link if link else 0
+        except Exception:  # noqa: BLE001 - a report must not fail on a broken dictionary
+            return
+
+    def forth_word_at(self, addr: int):
+        best = None
+        for name, xt in self.forth_words():
+            if xt <= addr and (best is None or xt > best[1]):
+                best = (name, xt)
+        return best
 
     # ---- running ------------------------------------------------------------
 
@@ -178,8 +223,7 @@ class M3:
         if why is StopReason.WFI and self.halt_pc <= self.cpu.reg_read("pc") <= self.halt_pc + 8:
             return self._result("crash", self._report("kernel panic", from_frame=True))
         if why is StopReason.EXCEPTION:
-            return self._result("crash", self._report("exception taken into m1n1's vectors "
-                                                      "(before the kernel installed its own)"))
+            return self._result("crash", self._report(self.refusal))
         pc = self.cpu.reg_read("pc")
         return self._result("crash", self._report(f"the core stopped ({why.value}) at pc {pc:#x}"))
 

@@ -8,31 +8,38 @@
 #define DSTACK_SIZE   (64 * 1024)
 #define RSTACK_SIZE   (64 * 1024)
 #define DICT_SIZE     (16 * 1024 * 1024)
-#define STACK_SLACK   64      /* cells above the base an underflow may touch */
+#define GUARD         16384
 
     .text
     .globl forth_cold
 forth_cold:
     ladr    up, main_user
 
-    /* data stack */
-    movq    x0, (DSTACK_SIZE + 16384)
+    /*
+     * The stacks, each between unmapped guard pages:
+     *   guard | return stack | guard | guard | data stack | guard
+     * so an overflow or underflow faults at once and becomes THROW -3 -4
+     * -5 or -6 (kernel/vectors.S tells them apart by the fault address).
+     */
+    movq    x0, (4 * GUARD + RSTACK_SIZE + GUARD + DSTACK_SIZE + GUARD)
     bl      early_alloc
-    add     x1, x0, #(STACK_SLACK * 8)
-    str     x1, [up, #U_SLIMIT]
-    add     x1, x0, #DSTACK_SIZE
-    str     x1, [up, #U_S0]
-    mov     dsp, x1
+    mov     x19, x0
+    bl      mmu_unmap_page          /* below the return stack */
+    add     x0, x19, #GUARD
+    str     x0, [up, #U_RLIMIT]
+    add     x0, x0, #RSTACK_SIZE
+    str     x0, [up, #U_R0]
+    msr     sp_el0, x0
+    bl      mmu_unmap_page          /* above it */
+    add     x0, x19, #(2 * GUARD + RSTACK_SIZE)
+    bl      mmu_unmap_page          /* below the data stack */
+    add     x0, x19, #(3 * GUARD + RSTACK_SIZE)
+    str     x0, [up, #U_SLIMIT]
+    add     x0, x0, #DSTACK_SIZE
+    str     x0, [up, #U_S0]
+    mov     dsp, x0
     mov     tos, #0
-
-    /* return stack */
-    mov     x0, #RSTACK_SIZE
-    bl      early_alloc
-    add     x1, x0, #1024
-    str     x1, [up, #U_RLIMIT]
-    add     x1, x0, #RSTACK_SIZE
-    str     x1, [up, #U_R0]
-    msr     sp_el0, x1
+    bl      mmu_unmap_page          /* above it */
     msr     spsel, #0               /* EL2t from here on */
 
     /* dictionary space */

@@ -561,6 +561,7 @@ quit_restart:
     b       1b
 5:  mov     x0, tos
     bl      report_error
+    bl      console_newline
     bl      reset_after_error
     b       1b
 

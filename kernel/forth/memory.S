@@ -225,3 +225,18 @@ emit_inst:
 dp:         .quad 0     /* HERE */
 dp_limit:   .quad 0     /* end of dictionary space */
     .text
+
+/* bootargs ( -- a ) the boot_args m1n1 passed in x0 */
+word "bootargs", w_bootargs
+    ladr    x0, boot_info
+    ldr     x0, [x0, #BI_ARGS]
+    dpush   x0
+    ret
+endword w_bootargs
+
+/* boot-info ( -- a ) what the kernel learnt at boot (kernel/macros.inc BI_*) */
+word "boot-info", w_bootinfo
+    ladr    x0, boot_info
+    dpush   x0
+    ret
+endword w_bootinfo

@@ -1,0 +1,185 @@
+"""Command line: python -m harness COMMAND (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import ROOT
+
+EXIT_CRASH = 3
+EXIT_HANG = 4
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.replace("_", ""), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def cmd_build(args) -> int:
+    from harness.build import build
+    b = build(args.board)
+    for p in (b.elf, b.bin, b.macho):
+        print(f"  {p.relative_to(ROOT)}  {p.stat().st_size:>8} bytes")
+    return 0
+
+
+def _kernel_elf(args) -> Path:
+    from harness.build import output_dir
+    elf = Path(args.elf) if args.elf else output_dir(args.board) / "kernel.elf"
+    if not elf.exists():
+        raise SystemExit(f"error: no kernel at {elf}: run `make kernel` first")
+    return elf
+
+
+def _machine(args, **kw):
+    from harness.machine.m3 import M3, M3Config, MachineError
+    if args.board != "m3":
+        raise SystemExit(f"error: `run` emulates board m3; board {args.board} runs under QEMU")
+    cfg = M3Config(load_base=args.load_base, mem_size=args.mem_size, cmdline=args.cmdline)
+    try:
+        return M3(_kernel_elf(args), cfg, **kw)
+    except (MachineError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _write_out(byte: int) -> None:
+    sys.stdout.buffer.write(bytes((byte,)))
+    if byte == 10:
+        sys.stdout.buffer.flush()
+
+
+def cmd_run(args) -> int:
+    """Script mode (--script FILE, --input TEXT, or piped stdin): feed it all,
+    run until the console waits for more.  Interactive mode (a terminal):
+    raw keystrokes to the UART; Ctrl-] or Ctrl-D leaves."""
+    script = None
+    if args.script:
+        try:
+            script = Path(args.script).read_bytes()
+        except OSError as e:
+            raise SystemExit(f"error: cannot read script: {e}") from None
+    elif args.input is not None:
+        script = args.input.encode() + b"\n"
+    elif not sys.stdin.isatty():
+        script = sys.stdin.buffer.read()
+
+    if script is not None:
+        m = _machine(args, tx_sink=_write_out)
+        m.feed(script)
+        result = m.run(args.limit)
+    else:
+        result = _interactive(args)
+    sys.stdout.buffer.flush()
+    print(f"\n[{result.status}: {result.instructions:,} instructions]", file=sys.stderr)
+    if result.status == "crash":
+        print(result.report, file=sys.stderr)
+        return EXIT_CRASH
+    if result.status == "limit":
+        print(f"hang: {result.report}", file=sys.stderr)
+        return EXIT_HANG
+    return 0
+
+
+def _interactive(args):
+    import termios
+    import tty
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def read_keys():
+        data = os.read(fd, 256)
+        if not data or data[:1] in (b"\x04", b"\x1d"):
+            return None
+        return data
+
+    print("Sovereign on the emulated M3: Ctrl-] or Ctrl-D leaves.", file=sys.stderr)
+    m = _machine(args, tx_sink=_write_out, on_input=read_keys)
+    try:
+        tty.setraw(fd)
+        return m.run(args.limit)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def cmd_bench_emulator(args) -> int:
+    from harness.machine.cpu import measure_speed
+    for name, value in measure_speed().items():
+        print(f"  {name:<40} {value:10.1f}")
+    return 0
+
+
+def cmd_chainload(args) -> int:
+    m1n1 = os.environ.get("M1N1DIR")
+    if not m1n1:
+        raise SystemExit("error: set M1N1DIR to a checkout of m1n1 (github.com/AsahiLinux/m1n1) "
+                         "and M1N1DEVICE to the serial device of the M3's DFU port, e.g.\n"
+                         "  make chainload M1N1DIR=~/src/m1n1 M1N1DEVICE=/dev/ttyACM0")
+    tool = Path(m1n1) / "proxyclient" / "tools" / "chainload.py"
+    if not tool.exists():
+        raise SystemExit(f"error: {tool} not found: is M1N1DIR an m1n1 checkout?")
+    macho = _kernel_elf(args).with_name("kernel.macho")
+    env = dict(os.environ)
+    if os.environ.get("M1N1DEVICE"):
+        env["M1N1DEVICE"] = os.environ["M1N1DEVICE"]
+    return subprocess.call([sys.executable, str(tool), str(macho)], env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--board", default="m3", choices=["m3", "virt"])
+
+    p = sub.add_parser("build", help="assemble and link the kernel, write the payloads")
+    common(p)
+    p.set_defaults(fn=cmd_build)
+
+    p = sub.add_parser("run", help="the Forth console on the emulated M3")
+    common(p)
+    p.add_argument("--script", help="feed this file through the console, then stop")
+    p.add_argument("--input", help="feed this line through the console, then stop")
+    p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
+    p.add_argument("--load-base", type=_int, default=None, help="16 KiB-aligned load address")
+    p.add_argument("--mem-size", type=_int, default=None, help="DRAM size in bytes")
+    p.add_argument("--cmdline", default="", help="boot_args command line")
+    p.add_argument("--limit", type=_int, default=None,
+                   help="instruction limit (a hang ends here; default 2e9 for scripts)")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("bench-emulator", help="emulated instructions per second, counting on")
+    common(p)
+    p.set_defaults(fn=cmd_bench_emulator)
+
+    p = sub.add_parser("chainload", help="send build/kernel.macho to a real M3 through m1n1's proxy")
+    common(p)
+    p.add_argument("--elf", help=argparse.SUPPRESS)
+    p.set_defaults(fn=cmd_chainload)
+
+    args = ap.parse_args(argv)
+    if args.command == "run":
+        from harness.machine.m3 import DEFAULT_LIMIT, DEFAULT_LOAD_BASE, DEFAULT_MEM_SIZE
+        if args.load_base is None:
+            args.load_base = DEFAULT_LOAD_BASE
+        if args.mem_size is None:
+            args.mem_size = DEFAULT_MEM_SIZE
+        if args.limit is None:
+            args.limit = DEFAULT_LIMIT if (args.script or args.input is not None
+                                          or not sys.stdin.isatty()) else 1 << 62
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a clear line, not a traceback, for expected failures
+        from harness.build import BuildError
+        from harness.toolchain import ToolchainError
+        if isinstance(e, (BuildError, ToolchainError)):
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        raise
