@@ -23,7 +23,7 @@ kernel: $(STAMP)
 	$(PY) -m harness build --board $(BOARD)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 run: kernel
 	$(PY) -m harness run --board $(BOARD)

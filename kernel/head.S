@@ -6,21 +6,10 @@
  *   x0 = boot_args (physical), EL2, MMU and caches off, DAIF masked,
  *   HCR_EL2.E2H = TGE = 1 (VHE), VBAR_EL2 and SP still inside m1n1.
  * The image runs wherever it was loaded: PC-relative addressing only.
+ * What x0 points at is the board's business (board_boot_info).
  */
 #include "macros.inc"
 #include BOARD_INC
-
-/* boot_args offsets (XNU layout, shared/spec/m1n1-boot.md) */
-#define BA_REVISION     0x00
-#define BA_PHYS_BASE    0x10
-#define BA_MEM_SIZE     0x18
-#define BA_TOP_KDATA    0x20
-#define BA_VIDEO_BASE   0x28
-#define BA_VIDEO_STRIDE 0x38
-#define BA_VIDEO_WIDTH  0x40
-#define BA_VIDEO_HEIGHT 0x48
-#define BA_VIDEO_DEPTH  0x50
-#define BA_CMDLINE      0x6c
 
     .section .head, "ax"
     .globl _head
@@ -69,30 +58,8 @@ _start:
     add     x2, x2, :lo12:__image_end
     str     x2, [x1, #BI_IMAGE_END]
 
-    ldr     x2, [x19, #BA_PHYS_BASE]
-    str     x2, [x1, #BI_PHYS_BASE]
-    ldr     x3, [x19, #BA_MEM_SIZE]
-    str     x3, [x1, #BI_MEM_SIZE]
-    add     x3, x2, x3
-    str     x3, [x1, #BI_MEM_END]
-    ldr     x2, [x19, #BA_TOP_KDATA]
-    mov     x3, #0x3fff             /* free memory: 16 KiB aligned above */
-    add     x2, x2, x3              /* everything m1n1 placed after us */
-    and     x2, x2, #~0x3fff
-    str     x2, [x1, #BI_FREE]
-    str     x2, [x1, #BI_FREE0]
-    add     x2, x19, #BA_CMDLINE
-    str     x2, [x1, #BI_CMDLINE]
-    ldr     x2, [x19, #BA_VIDEO_BASE]
-    str     x2, [x1, #BI_FB_BASE]
-    ldr     x2, [x19, #BA_VIDEO_STRIDE]
-    str     x2, [x1, #BI_FB_STRIDE]
-    ldr     x2, [x19, #BA_VIDEO_WIDTH]
-    str     x2, [x1, #BI_FB_WIDTH]
-    ldr     x2, [x19, #BA_VIDEO_HEIGHT]
-    str     x2, [x1, #BI_FB_HEIGHT]
-    ldr     x2, [x19, #BA_VIDEO_DEPTH]
-    str     x2, [x1, #BI_FB_DEPTH]
+    mov     x0, x19
+    bl      board_boot_info         /* memory, free RAM, console, framebuffer */
 
     bl      mmu_init                /* identity map, MMU and caches on */
     bl      forth_cold              /* never returns */

@@ -14,7 +14,7 @@ import lief
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from harness import BUILD, ROOT
+from harness import ROOT
 from harness.payload import PayloadError, flat_image, macho_bytes, write_bin, write_macho
 from m1n1_rules import NotLikeM1n1, read_macho_like_m1n1
 
@@ -293,24 +293,21 @@ def test_no_pt_load_in_real_fixture(fixture_elf, tmp_path):
         flat_image(write(tmp_path, bytes(elf)))
 
 
-# --- the real kernel, once `python -m harness build` has produced it ----------------------
+# --- the real kernel's payloads (built by the session's `kernel` fixture) -------------
 
-KERNEL_ELF = BUILD / "kernel.elf"
-
-
-@pytest.mark.skipif(not KERNEL_ELF.exists(),
-                    reason=f"{KERNEL_ELF} not built yet (run `.venv/bin/python -m harness build`)")
-def test_real_kernel_payloads(tmp_path):
-    image, base, entry = flat_image(KERNEL_ELF)
+def test_real_kernel_payloads(kernel):
+    """build/kernel.bin is the ELF laid flat, and the Mach-O, read by LIEF and
+    by m1n1's rules, gives the same bytes and entry."""
+    image, base, entry = flat_image(kernel.elf)
     assert entry == 0x800 and len(image) % 0x4000 == 0
-    _, lentry, limage, _ = lief_elf_image(KERNEL_ELF)
+    _, lentry, limage, _ = lief_elf_image(kernel.elf)
     assert image == limage and lentry == base + 0x800
-    kernel_bin = BUILD / "kernel.bin"
-    if kernel_bin.exists():
-        assert kernel_bin.read_bytes() == image, "build/kernel.bin is not the ELF's flat image"
-    macho_path = BUILD / "kernel.macho"
-    macho = macho_path.read_bytes() if macho_path.exists() else macho_bytes(KERNEL_ELF)
+    assert kernel.bin.read_bytes() == image, "build/kernel.bin is not the ELF's flat image"
+    macho = kernel.macho.read_bytes()
     with lief_macho(macho) as m:
         assert not m.has_main_command and m.thread_command.flavor == 6
         assert m.thread_command.pc == base + 0x800
     assert read_macho_like_m1n1(macho) == (image, 0x800)
+    assert image[8:24] == b"SOVEREIGN-KERNEL"
+    size, bss, entry_off = struct.unpack_from("<3Q", image, 0x18)
+    assert (size, entry_off) == (len(image), 0x800) and 0 < bss < size

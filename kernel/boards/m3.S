@@ -5,7 +5,53 @@
 #include "macros.inc"
 #include BOARD_INC
 
+/* boot_args offsets (XNU layout, shared/spec/m1n1-boot.md) */
+#define BA_REVISION     0x00
+#define BA_PHYS_BASE    0x10
+#define BA_MEM_SIZE     0x18
+#define BA_TOP_KDATA    0x20
+#define BA_VIDEO_BASE   0x28
+#define BA_VIDEO_STRIDE 0x38
+#define BA_VIDEO_WIDTH  0x40
+#define BA_VIDEO_HEIGHT 0x48
+#define BA_VIDEO_DEPTH  0x50
+#define BA_CMDLINE      0x6c            /* not 0x70: m1n1 passes the bytes as XNU lays them */
+
     .text
+
+/*
+ * board_boot_info ( x0 = what m1n1 passed: boot_args ): fill boot_info
+ * with memory, free RAM (16 KiB aligned above everything m1n1 put after
+ * the image), the command line and the framebuffer.  Clobbers x0-x3.
+ */
+    .globl board_boot_info
+board_boot_info:
+    ladr    x1, boot_info
+    ldr     x2, [x0, #BA_PHYS_BASE]
+    str     x2, [x1, #BI_PHYS_BASE]
+    ldr     x3, [x0, #BA_MEM_SIZE]
+    str     x3, [x1, #BI_MEM_SIZE]
+    add     x3, x2, x3
+    str     x3, [x1, #BI_MEM_END]
+    ldr     x2, [x0, #BA_TOP_KDATA]
+    mov     x3, #0x3fff
+    add     x2, x2, x3
+    and     x2, x2, #~0x3fff
+    str     x2, [x1, #BI_FREE]
+    str     x2, [x1, #BI_FREE0]
+    add     x2, x0, #BA_CMDLINE
+    str     x2, [x1, #BI_CMDLINE]
+    ldr     x2, [x0, #BA_VIDEO_BASE]
+    str     x2, [x1, #BI_FB_BASE]
+    ldr     x2, [x0, #BA_VIDEO_STRIDE]
+    str     x2, [x1, #BI_FB_STRIDE]
+    ldr     x2, [x0, #BA_VIDEO_WIDTH]
+    str     x2, [x1, #BI_FB_WIDTH]
+    ldr     x2, [x0, #BA_VIDEO_HEIGHT]
+    str     x2, [x1, #BI_FB_HEIGHT]
+    ldr     x2, [x0, #BA_VIDEO_DEPTH]
+    str     x2, [x1, #BI_FB_DEPTH]
+    ret
 
 /* uart_putc ( w0 = byte ): wait for room, then transmit. Clobbers x1, x2. */
     .globl uart_putc
