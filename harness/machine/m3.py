@@ -37,6 +37,9 @@ VBAR_EL2 = (3, 4, 12, 0, 0)
 CNTFRQ_EL0 = (3, 3, 14, 0, 0)
 CNTPCT_EL0 = (3, 3, 14, 0, 1)
 CNTVCT_EL0 = (3, 3, 14, 0, 2)
+PMCR0 = (3, 1, 15, 0, 0)                 # Apple PMU control: bit 0 enables PMC0, bit 1 PMC1
+PMC0 = (3, 2, 15, 0, 0)                  # cycles
+PMC1 = (3, 2, 15, 1, 0)                  # retired instructions
 
 
 class MachineError(RuntimeError):
@@ -47,6 +50,7 @@ class MachineError(RuntimeError):
 class RunResult:
     """How a run ended.  `status`:
     idle   the console waits for input and all input was consumed (success)
+    off    the kernel switched the machine off (BYE)
     limit  the instruction limit was reached (a hang)
     crash  the kernel panicked or took an exception it could not handle
     """
@@ -57,7 +61,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "idle"
+        return self.status in ("idle", "off")
 
 
 @dataclass
@@ -116,8 +120,10 @@ class M3:
         cpu.on_sysreg(*CNTFRQ_EL0, read=lambda: CNTFRQ_HZ)
         cpu.on_sysreg(*CNTPCT_EL0, read=self.counter)
         cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
+        self.pmu = ApplePmu(cpu)
 
         self.halt_pc = self.symbols.address("kernel_halted", cfg.load_base)
+        self.off_pc = self.symbols.address("powered_off", cfg.load_base)
         self.on_input = on_input
         self.started = False
         self.waiting_for_input = False
@@ -220,6 +226,8 @@ class M3:
             pc = self.cpu.reg_read("pc")
             return self._result("limit", f"instruction limit reached: {limit:,} instructions without "
                                          f"coming back to the console; pc {pc:#x} {self.describe(pc)}")
+        if why is StopReason.WFI and self.off_pc <= self.cpu.reg_read("pc") <= self.off_pc + 8:
+            return self._result("off")
         if why is StopReason.WFI and self.halt_pc <= self.cpu.reg_read("pc") <= self.halt_pc + 8:
             return self._result("crash", self._report("kernel panic", from_frame=True))
         if why is StopReason.EXCEPTION:
@@ -259,6 +267,39 @@ class M3:
         for i in range(0, len(names), 4):
             lines.append("  " + "  ".join(f"{n:>6} {regs[n]:#018x}" for n in names[i:i + 4]))
         return "\n".join(lines)
+
+
+class ApplePmu:
+    """PMCR0, PMC0 and PMC1 served from the model: PMC1 counts retired
+    instructions exactly, PMC0 the modelled cycles (conservative model; one
+    per instruction until a cost function is installed).  A counter counts
+    while its PMCR0 enable bit is set and keeps its value otherwise; writes
+    set it."""
+
+    def __init__(self, cpu: El2Cpu):
+        self.cpu = cpu
+        self.pmcr0 = 0
+        self._base = [0, 0]     # counter value when it was last (re)started
+        self._mark = [0, 0]     # source reading at that moment
+        cpu.on_sysreg(*PMCR0, read=lambda: self.pmcr0, write=self._write_pmcr0)
+        cpu.on_sysreg(*PMC0, read=lambda: self._read(0), write=lambda v: self._write(0, v))
+        cpu.on_sysreg(*PMC1, read=lambda: self._read(1), write=lambda v: self._write(1, v))
+
+    def _source(self, i: int) -> int:
+        return self.cpu.cycles_conservative if i == 0 else self.cpu.instructions
+
+    def _read(self, i: int) -> int:
+        if self.pmcr0 >> i & 1:
+            return (self._base[i] + self._source(i) - self._mark[i]) & (2**64 - 1)
+        return self._base[i]
+
+    def _write(self, i: int, value: int) -> None:
+        self._base[i], self._mark[i] = value, self._source(i)
+
+    def _write_pmcr0(self, value: int) -> None:
+        for i in (0, 1):
+            self._write(i, self._read(i))   # freeze or restart at the current value
+        self.pmcr0 = value
 
 
 def _text(raw: bytes) -> str:

@@ -95,3 +95,45 @@ board_mmio:
     .globl board_name
 board_name:
     .asciz  BOARD_NAME
+
+/*
+ * Counters for the benchmark words: the Apple PMU.  PMC0 counts core
+ * cycles, PMC1 retired instructions once PMCR0 enables them (bits 0 and 1).
+ * In the emulated M3 the harness serves these registers from its model.
+ */
+#define PMCR0_EL1   S3_1_C15_C0_0
+#define PMC0_EL1    S3_2_C15_C0_0
+#define PMC1_EL1    S3_2_C15_C1_0
+
+    .text
+    .globl board_counters_init
+board_counters_init:
+    mrs     x0, PMCR0_EL1
+    orr     x0, x0, #3              /* enable PMC0 (cycles) and PMC1 (instructions) */
+    msr     PMCR0_EL1, x0
+    isb
+    ret
+
+/* board_cycles ( -- x0 ) */
+    .globl board_cycles
+board_cycles:
+    mrs     x0, PMC0_EL1
+    ret
+
+/* board_instructions ( -- x0 ) */
+    .globl board_instructions
+board_instructions:
+    mrs     x0, PMC1_EL1
+    ret
+
+/*
+ * board_poweroff: nothing to switch off through m1n1's proxy, so the core
+ * parks here; the emulated M3 ends the run cleanly when it arrives.
+ */
+    .globl board_poweroff
+board_poweroff:
+    msr     daifset, #0xf
+    .globl powered_off
+powered_off:
+    wfi
+    b       powered_off

@@ -62,6 +62,7 @@ forth_cold:
     str     xzr, [up, #U_HANDLER]
     str     xzr, [up, #U_SOURCEID]
 
+    bl      board_counters_init
     bl      banner
 
     /* compile forth/ (embedded in the image), line by line */

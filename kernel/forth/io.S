@@ -57,3 +57,25 @@ word "spaces", w_spaces
     b       1b
 2:  ret     x6
 endword w_spaces
+
+/* bye ( -- ) switch the machine off (QEMU: PSCI SYSTEM_OFF; M3: park the core) */
+word "bye", w_bye
+    bl      console_newline
+    b       board_poweroff
+endword w_bye
+
+/* cycles ( -- u ) the core cycle counter (Apple PMC0, ARM PMCCNTR) */
+word "cycles", w_cycles
+    mov     x5, x30
+    bl      board_cycles
+    dpush   x0
+    ret     x5
+endword w_cycles
+
+/* instructions ( -- u ) the retired-instruction counter (Apple PMC1, ARM INST_RETIRED) */
+word "instructions", w_instructions
+    mov     x5, x30
+    bl      board_instructions
+    dpush   x0
+    ret     x5
+endword w_instructions
