@@ -1,6 +1,8 @@
 """Sovereign harness: build, payloads, the emulated M3, measurement."""
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build"
+# SOVEREIGN_BUILD moves the build output (e.g. to keep parallel work apart).
+BUILD = Path(os.environ.get("SOVEREIGN_BUILD", ROOT / "build")).resolve()

@@ -25,7 +25,8 @@ def cmd_build(args) -> int:
     from harness.build import build
     b = build(args.board)
     for p in (b.elf, b.bin, b.macho):
-        print(f"  {p.relative_to(ROOT)}  {p.stat().st_size:>8} bytes")
+        shown = p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
+        print(f"  {shown}  {p.stat().st_size:>8} bytes")
     return 0
 
 
@@ -107,6 +108,22 @@ def _interactive(args):
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+def cmd_bench(args) -> int:
+    from harness import bench
+    elf = _kernel_elf(args)
+    rows = bench.run(elf)
+    print(bench.table(rows))
+    out = elf.with_name("bench.json")
+    bench.write_json(rows, out)
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nconservative cycles are the budget figure (harness/costs.py); {shown} has every figure")
+    over = [r.primitive for r in rows if r.within_budget is False]
+    if over:
+        print(f"OVER BUDGET: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_bench_emulator(args) -> int:
     from harness.machine.cpu import measure_speed
     for name, value in measure_speed().items():
@@ -152,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=_int, default=None,
                    help="instruction limit (a hang ends here; default 2e9 for scripts)")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("bench", help="the budget table: every seed primitive measured in the emulated M3")
+    common(p)
+    p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
+    p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("bench-emulator", help="emulated instructions per second, counting on")
     common(p)

@@ -14,6 +14,7 @@
 #include "forth/compiler.S"
 #include "forth/interp.S"
 #include "forth/cold.S"
+#include "forth/bench.S"
 
 /* The newest assembly-defined header, relative to here. */
     .section .rodata

@@ -229,6 +229,7 @@ class El2Cpu:
         self._refused = False
         self._policy_target = 2
         self.last_exception: ExceptionInfo | None = None
+        self.exception_entry_cost = (0, 0)
 
     # ---- memory -------------------------------------------------------
 
@@ -356,6 +357,14 @@ class El2Cpu:
         self._cb_cost = _COST_FN(cost)
         if self._lib.sov_set_cost_fn(self._stp, _fn_addr(self._cb_cost)):
             raise MemoryError("cost table")
+
+    def charge_exception_entry(self) -> None:
+        """Add the cost model's exception-entry cycles (set in
+        exception_entry_cost as (conservative, optimistic_x1000)): entry is
+        done by the harness, not by an instruction the block costs saw."""
+        cons, opt = self.exception_entry_cost
+        self._st.cycles_cons += cons
+        self._st.cycles_opt += opt
 
     def invalidate_costs(self, lo: int, hi: int) -> None:
         """Forget the cached costs of blocks overlapping [lo, hi), e.g.

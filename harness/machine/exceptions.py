@@ -189,6 +189,7 @@ def take_exception(cpu, target_el: int, kind_offset: int, elr: int,
     PSTATE becomes ELxh with DAIF masked (NZCV etc. cleared, as QEMU does)
     and PAN set as the Arm ARM says; then a CP_REG write rebuilds QEMU's
     cached flags, which a PSTATE write alone does not."""
+    cpu.charge_exception_entry()
     old = cpu.reg_read("pstate")
     from_el = (old >> 2) & 3
     cpu.reg_write(f"sp_el{from_el if old & PSTATE_SP else 0}", cpu.reg_read("sp"))

@@ -12,10 +12,13 @@ timer on deterministic time.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from unicorn import UC_HOOK_CODE
+
 from harness import bootargs, payload
+from harness.costs import CostModel
 from harness.elf import Symbols
 from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, decode_esr
 from harness.machine.uart import S5lUart
@@ -70,7 +73,8 @@ class M3Config:
     mem_size: int = DEFAULT_MEM_SIZE
     cmdline: str = ""
     bootargs_revision: int = 2
-    extra: dict = field(default_factory=dict)
+    costs: CostModel | None = None          # the cycle model (default: the standard table)
+    pmc0: str = "conservative"              # what PMC0 counts (ApplePmu.cycle_source)
 
 
 class M3:
@@ -120,7 +124,15 @@ class M3:
         cpu.on_sysreg(*CNTFRQ_EL0, read=lambda: CNTFRQ_HZ)
         cpu.on_sysreg(*CNTPCT_EL0, read=self.counter)
         cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
-        self.pmu = ApplePmu(cpu)
+        self.pmu = ApplePmu(cpu, cfg.pmc0)
+
+        # The cycle model charges every block once; code the kernel rewrites
+        # passes through sync_icache (as it must on hardware), which drops
+        # the cached costs of that range.
+        self.costs = cfg.costs or CostModel()
+        self.costs.install(cpu)
+        sync = self.symbols.address("sync_icache", cfg.load_base)
+        cpu.uc.hook_add(UC_HOOK_CODE, self._code_rewritten, begin=sync, end=sync)
 
         self.halt_pc = self.symbols.address("kernel_halted", cfg.load_base)
         self.off_pc = self.symbols.address("powered_off", cfg.load_base)
@@ -140,6 +152,9 @@ class M3:
     def counter(self) -> int:
         """CNTPCT: the modelled core clock divided down to CNTFRQ."""
         return self.cpu.now * CNTFRQ_HZ // CPU_HZ
+
+    def _code_rewritten(self, uc, address, size, _user) -> None:
+        self.cpu.invalidate_costs(self.cpu.reg_read("x0"), self.cpu.reg_read("x1"))
 
     def _rx_empty(self, uart) -> None:
         more = self.on_input() if self.on_input else None
@@ -271,13 +286,18 @@ class M3:
 
 class ApplePmu:
     """PMCR0, PMC0 and PMC1 served from the model: PMC1 counts retired
-    instructions exactly, PMC0 the modelled cycles (conservative model; one
-    per instruction until a cost function is installed).  A counter counts
-    while its PMCR0 enable bit is set and keeps its value otherwise; writes
-    set it."""
+    instructions exactly, PMC0 the modelled cycles.  A counter counts while
+    its PMCR0 enable bit is set and keeps its value otherwise; writes set it.
 
-    def __init__(self, cpu: El2Cpu):
+    cycle_source picks the model PMC0 reports: "conservative" (the budget
+    model, whole cycles) or "optimistic_milli" (the lower bound, in
+    thousandths of a cycle: the benchmark driver runs twice, once each)."""
+
+    def __init__(self, cpu: El2Cpu, cycle_source: str = "conservative"):
+        if cycle_source not in ("conservative", "optimistic_milli"):
+            raise ValueError(f"unknown cycle source {cycle_source!r}")
         self.cpu = cpu
+        self.cycle_source = cycle_source
         self.pmcr0 = 0
         self._base = [0, 0]     # counter value when it was last (re)started
         self._mark = [0, 0]     # source reading at that moment
@@ -286,7 +306,11 @@ class ApplePmu:
         cpu.on_sysreg(*PMC1, read=lambda: self._read(1), write=lambda v: self._write(1, v))
 
     def _source(self, i: int) -> int:
-        return self.cpu.cycles_conservative if i == 0 else self.cpu.instructions
+        if i == 1:
+            return self.cpu.instructions
+        if self.cycle_source == "conservative":
+            return self.cpu.cycles_conservative
+        return self.cpu.cycles_optimistic_x1000
 
     def _read(self, i: int) -> int:
         if self.pmcr0 >> i & 1:
