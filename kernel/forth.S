@@ -15,6 +15,7 @@
 #include "forth/interp.S"
 #include "forth/cold.S"
 #include "forth/bench.S"
+#include "forth/alloc.S"
 
 /* The newest assembly-defined header, relative to here. */
     .section .rodata

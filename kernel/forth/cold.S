@@ -63,6 +63,7 @@ forth_cold:
     str     xzr, [up, #U_SOURCEID]
 
     bl      board_counters_init
+    bl      alloc_init              /* pages and blocks from what is left */
     bl      banner
 
     /* compile forth/ (embedded in the image), line by line */

@@ -1,0 +1,69 @@
+"""The page and block allocators, driven from the console with random
+sequences (hypothesis): no block handed out twice, alignment, no overlap
+(each block is stamped and checked), and all memory back in the free lists
+once everything is freed."""
+
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from harness.machine.m3 import DRAM_BASE, M3
+
+BLOCK, PAGE = 4096, 16384
+
+ops = st.lists(st.tuples(st.sampled_from(["block", "page", "free"]), st.integers(0, 1 << 30)),
+               min_size=1, max_size=60)
+
+
+def _numbers(text):
+    return [int(x) for x in re.findall(r"-?\d+", text)]
+
+
+def say(m, line):
+    """Type one line; the numbers the console printed for it (after the
+    echo of the line itself)."""
+    before = len(m.output)
+    r = m.run_script(line + "\n")
+    assert r.ok, r.report
+    out = m.output[before:]
+    assert out.startswith(line + " "), out
+    out = out[len(line) + 1:]
+    assert "error" not in out, out
+    return _numbers(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops)
+def test_allocators_random_sequences(kernel, seq):
+    m = M3(kernel.elf)
+    assert m.run(50_000_000).ok
+    untouched0, split0, pages0, blocks0 = say(m, "mem-stats . . . .")
+    live = {}                           # address -> (kind, stamp)
+    stamp = 1
+    for op, pick in seq:
+        if op == "free":
+            if not live:
+                continue
+            addr = sorted(live)[pick % len(live)]
+            kind, value = live.pop(addr)
+            size = BLOCK if kind == "block" else PAGE
+            # the stamp at both ends survived everything since: no overlap
+            got = say(m, f"{addr} @ . {addr + size - 8} @ . {addr} {kind}-free")
+            assert got == [value, value], f"{kind} at {addr:#x} was overwritten"
+            continue
+        size = BLOCK if op == "block" else PAGE
+        addr, = say(m, f"{op}-alloc dup . dup {stamp} swap ! dup {size} + 8 - {stamp} swap ! drop")
+        assert addr % size == 0, f"{op} {addr:#x} misaligned"
+        assert DRAM_BASE < addr < DRAM_BASE + m.config.mem_size
+        for other, (kind, _) in live.items():
+            osize = BLOCK if kind == "block" else PAGE
+            assert addr + size <= other or other + osize <= addr, f"{addr:#x} overlaps {other:#x}"
+        live[addr] = (op, stamp)
+        stamp += 1
+    for addr, (kind, _) in list(live.items()):
+        say(m, f"{addr} {kind}-free")
+    untouched, split, pages, blocks = say(m, "mem-stats . . . .")
+    # every byte is either untouched, a free page, or a free block of a split page
+    pages_taken = (untouched0 - untouched) // PAGE
+    assert blocks == 4 * split
+    assert pages + split == pages_taken
