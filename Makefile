@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 BOARD   ?= m3
 STAMP   := $(VENV)/.installed
 
-.PHONY: all kernel test run bench bench-emulator chainload clean distclean venv
+.PHONY: all kernel test run qemu bench bench-emulator chainload clean distclean venv
 
 all: kernel
 
@@ -27,6 +27,12 @@ test: $(STAMP)
 
 run: kernel
 	$(PY) -m harness run --board $(BOARD)
+
+# The virt board under QEMU (qemu-system-aarch64), console on the terminal:
+#   make qemu            (Ctrl-A x leaves)
+qemu: $(STAMP)
+	$(PY) -m harness build --board virt
+	$(PY) -m harness qemu $(QEMU_ARGS)
 
 bench: kernel
 	$(PY) -m harness bench --board $(BOARD)

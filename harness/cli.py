@@ -41,7 +41,8 @@ def _kernel_elf(args) -> Path:
 def _machine(args, **kw):
     from harness.machine.m3 import M3, M3Config, MachineError
     if args.board != "m3":
-        raise SystemExit(f"error: `run` emulates board m3; board {args.board} runs under QEMU")
+        raise SystemExit(f"error: `run` emulates board m3 interactively; board {args.board} runs under "
+                         f"QEMU: `make qemu`, or `run --board virt` with a script")
     cfg = M3Config(load_base=args.load_base, mem_size=args.mem_size, cmdline=args.cmdline)
     try:
         return M3(_kernel_elf(args), cfg, **kw)
@@ -70,7 +71,9 @@ def cmd_run(args) -> int:
     elif not sys.stdin.isatty():
         script = sys.stdin.buffer.read()
 
-    if script is not None:
+    if script is not None and args.board == "virt":
+        result = _run_qemu_script(args, script)
+    elif script is not None:
         m = _machine(args, tx_sink=_write_out)
         m.feed(script)
         result = m.run(args.limit)
@@ -85,6 +88,33 @@ def cmd_run(args) -> int:
         print(f"hang: {result.report}", file=sys.stderr)
         return EXIT_HANG
     return 0
+
+
+def _run_qemu_script(args, script: bytes):
+    """`run --board virt`: the same script through the kernel under QEMU."""
+    from harness.qemu import QemuError, QemuVirt
+    try:
+        with QemuVirt(_kernel_elf(args), mem_size=args.mem_size, cmdline=args.cmdline,
+                      tx_sink=_write_out) as q:
+            return q.run_script(script, args.limit)
+    except QemuError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def cmd_qemu(args) -> int:
+    """The virt board under QEMU with the console on this terminal."""
+    from harness.qemu import INSTALL_HINT, qemu_binary, qemu_command
+    if qemu_binary() is None:
+        raise SystemExit(f"error: {INSTALL_HINT}")
+    cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
+                       icount=not args.accel, accel=args.accel)
+    cmd += ["-serial", "mon:stdio"]
+    print("Sovereign on QEMU virt: Ctrl-A x leaves, Ctrl-A c toggles the QEMU monitor.",
+          file=sys.stderr)
+    print("  " + " ".join(cmd), file=sys.stderr)
+    if args.dry_run:
+        return 0
+    return subprocess.call(cmd)
 
 
 def _interactive(args):
@@ -175,6 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
     p.set_defaults(fn=cmd_bench)
 
+    p = sub.add_parser("qemu", help="the virt board under QEMU, console on this terminal")
+    p.add_argument("--elf", help="kernel ELF (default: build/virt/kernel.elf)")
+    p.add_argument("--mem-size", type=_int, default=256 << 20, help="RAM size in bytes")
+    p.add_argument("--cmdline", default="", help="/chosen/bootargs")
+    p.add_argument("--accel", default=None,
+                   help="e.g. hvf (the Phase 2 path on an M3/M4 Mac); default TCG with -icount")
+    p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    p.set_defaults(fn=cmd_qemu, board="virt")
+
     p = sub.add_parser("bench-emulator", help="emulated instructions per second, counting on")
     common(p)
     p.set_defaults(fn=cmd_bench_emulator)
@@ -190,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.load_base is None:
             args.load_base = DEFAULT_LOAD_BASE
         if args.mem_size is None:
-            args.mem_size = DEFAULT_MEM_SIZE
+            args.mem_size = DEFAULT_MEM_SIZE if args.board == "m3" else 256 << 20
         if args.limit is None:
             args.limit = DEFAULT_LIMIT if (args.script or args.input is not None
                                           or not sys.stdin.isatty()) else 1 << 62

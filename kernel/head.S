@@ -23,6 +23,9 @@ _head:
     .section .text.entry, "ax"
     .globl _start
 _start:
+#ifdef BOARD_ENTRY
+    BOARD_ENTRY                     /* the board's first word: may clobber x1 only */
+#endif
     mov     x19, x0                 /* boot_args */
     adr     x20, _head              /* where we were loaded */
 

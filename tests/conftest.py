@@ -57,6 +57,8 @@ def make_cpu():
 
 # The real kernel, built once, booted in the emulated M3 (tests/kernel_support.py).
 from kernel_support import boot, console, kernel  # noqa: E402,F401
+# The virt board under QEMU, and consoles on both machines (tests/qemu_support.py).
+from qemu_support import any_console, qemu_boot, qemu_console, virt_kernel  # noqa: E402,F401
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,6 +2,14 @@
 
 import re
 
+import pytest
+
+
+@pytest.fixture
+def console(any_console):
+    """Every test here runs on the emulated M3 and on the virt board under QEMU."""
+    return any_console
+
 
 def test_unknown_word_then_next_line_works(console):
     out = console.send("1 2 frobnicate 3")

@@ -1,0 +1,443 @@
+/*
+ * Board virt: QEMU's virt machine at EL2 (-M virt,virtualization=on,
+ * gic-version=3 -cpu max).  PL011 console, GICv3, PSCI over SMC, the ARM
+ * PMU.  Everything else in the kernel is shared with the other boards.
+ */
+#include "macros.inc"
+#include BOARD_INC
+
+/* Flattened device tree (big-endian) */
+#define FDT_MAGIC_LE    0xedfe0dd0      /* 0xd00dfeed as a little-endian load sees it */
+#define FDT_BEGIN_NODE  1
+#define FDT_END_NODE    2
+#define FDT_PROP        3
+#define FDT_NOP         4
+
+    .text
+
+/*
+ * board_boot_info ( x0 = what QEMU's loader passed: the DTB, or 0 ):
+ * memory from the DTB's first /memory node (root #address-cells and
+ * #size-cells honoured), the command line from /chosen/bootargs, free RAM
+ * 16 KiB aligned above both the image and the DTB, no framebuffer.  Then
+ * the console FIFO and the interrupt controller.  MMU off: every load here
+ * is naturally aligned (32-bit big-endian cells).  Clobbers x0-x17.
+ */
+    .globl board_boot_info
+board_boot_info:
+    mov     x17, x30
+    movq    x2, FDT_MAGIC_LE
+    cbz     x0, 1f
+    ldr     w3, [x0]
+    cmp     w3, w2
+    b.eq    2f
+1:  movq    x0, DRAM_BASE           /* QEMU leaves the DTB at the base of RAM */
+    ldr     w3, [x0]
+    cmp     w3, w2
+    b.ne    no_dtb
+2:  ladr    x16, boot_info
+    str     x0, [x16, #BI_ARGS]     /* boot_args on m3, the DTB here */
+    ldr     w1, [x0, #4]            /* totalsize */
+    rev     w1, w1
+    add     x15, x0, x1             /* end of the DTB */
+    ldr     w1, [x0, #8]
+    rev     w1, w1
+    add     x10, x0, x1             /* x10: structure block cursor */
+    ldr     w1, [x0, #12]
+    rev     w1, w1
+    add     x11, x0, x1             /* x11: strings block */
+    mov     x12, #0                 /* depth */
+    mov     x13, #0                 /* depth-1 node: 1 memory, 2 chosen */
+    mov     x8, #2                  /* #address-cells (root) */
+    mov     x9, #1                  /* #size-cells (root) */
+    mov     x14, #0                 /* memory found */
+
+next_token:
+    ldr     w1, [x10], #4
+    rev     w1, w1
+    cmp     w1, #FDT_NOP
+    b.eq    next_token
+    cmp     w1, #FDT_BEGIN_NODE
+    b.eq    begin_node
+    cmp     w1, #FDT_END_NODE
+    b.eq    end_node
+    cmp     w1, #FDT_PROP
+    b.eq    prop
+    b       fdt_done                /* FDT_END or anything unknown */
+
+begin_node:
+    add     x12, x12, #1
+    cmp     x12, #2
+    b.ne    skip_name
+    mov     x13, #0
+    mov     x0, x10
+    ladr    x1, str_memory
+    bl      str_prefix
+    cbz     x0, 3f
+    ldrb    w2, [x10, #6]           /* "memory" or "memory@..." */
+    cmp     w2, #'@'
+    ccmp    w2, #0, #4, ne          /* Z if '@', else w2 == 0 */
+    b.ne    3f
+    mov     x13, #1
+    b       skip_name
+3:  mov     x0, x10
+    ladr    x1, str_chosen
+    bl      str_prefix
+    cbz     x0, skip_name
+    ldrb    w2, [x10, #6]
+    cbnz    w2, skip_name
+    mov     x13, #2
+skip_name:
+    ldrb    w2, [x10], #1
+    cbnz    w2, skip_name
+    add     x10, x10, #3
+    and     x10, x10, #~3
+    b       next_token
+
+end_node:
+    sub     x12, x12, #1
+    b       next_token
+
+prop:
+    ldr     w2, [x10]               /* value length */
+    rev     w2, w2
+    ldr     w3, [x10, #4]           /* name offset */
+    rev     w3, w3
+    add     x4, x10, #8             /* x4: value */
+    add     x10, x4, x2
+    add     x10, x10, #3
+    and     x10, x10, #~3
+    add     x5, x11, x3             /* x5: name */
+    cmp     x12, #1
+    b.ne    4f
+    mov     x0, x5                  /* root properties */
+    ladr    x1, str_addr_cells
+    bl      str_equal
+    cbz     x0, 3f
+    ldr     w8, [x4]
+    rev     w8, w8
+    b       next_token
+3:  mov     x0, x5
+    ladr    x1, str_size_cells
+    bl      str_equal
+    cbz     x0, next_token
+    ldr     w9, [x4]
+    rev     w9, w9
+    b       next_token
+4:  cmp     x12, #2
+    b.ne    next_token
+    cmp     x13, #1
+    b.ne    5f
+    cbnz    x14, next_token         /* the first memory node only */
+    mov     x0, x5
+    ladr    x1, str_reg
+    bl      str_equal
+    cbz     x0, next_token
+    mov     x0, x4
+    mov     x1, x8
+    bl      read_cells
+    str     x0, [x16, #BI_PHYS_BASE]
+    mov     x2, x0
+    mov     x0, x4
+    mov     x1, x9
+    bl      read_cells
+    str     x0, [x16, #BI_MEM_SIZE]
+    add     x0, x0, x2
+    str     x0, [x16, #BI_MEM_END]
+    mov     x14, #1
+    b       next_token
+5:  cmp     x13, #2
+    b.ne    next_token
+    mov     x0, x5
+    ladr    x1, str_bootargs
+    bl      str_equal
+    cbz     x0, next_token
+    str     x4, [x16, #BI_CMDLINE]
+    b       next_token
+
+fdt_done:
+    cbz     x14, no_dtb
+    /* free RAM: above the image and the DTB, 16 KiB aligned */
+    ldr     x0, [x16, #BI_IMAGE_END]
+    cmp     x0, x15
+    csel    x0, x0, x15, hs
+    mov     x1, #0x3fff
+    add     x0, x0, x1
+    and     x0, x0, #~0x3fff
+    str     x0, [x16, #BI_FREE]
+    str     x0, [x16, #BI_FREE0]
+    bl      uart_init
+    bl      gic_init
+    bl      timer_irq_selftest
+    ret     x17
+
+/* No usable device tree: say so on the console (QEMU's PL011 needs no
+   set-up) and stop, as a panic does. */
+no_dtb:
+    ladr    x3, msg_no_dtb
+1:  ldrb    w0, [x3], #1
+    cbz     w0, 2f
+    bl      uart_putc
+    b       1b
+2:  b       kernel_halted
+
+/* read_cells ( x0 = address, x1 = cells -- x0 = value; x4 advanced ) */
+read_cells:
+    mov     x0, #0
+1:  cbz     x1, 2f
+    ldr     w3, [x4], #4
+    rev     w3, w3
+    orr     x0, x3, x0, lsl #32
+    sub     x1, x1, #1
+    b       1b
+2:  ret
+
+/* str_prefix ( x0 = string, x1 = NUL-terminated prefix -- x0 = 1 if it
+   starts with it ); str_equal: the whole string equal.  Clobbers x0-x3. */
+str_prefix:
+    mov     x3, #0
+    b       1f
+str_equal:
+    mov     x3, #1
+1:  ldrb    w2, [x1], #1
+    cbz     w2, 2f
+    ldrb    w6, [x0], #1
+    cmp     w2, w6
+    b.eq    1b
+    mov     x0, #0
+    ret
+2:  cbz     x3, 3f
+    ldrb    w6, [x0]
+    cbz     w6, 3f
+    mov     x0, #0
+    ret
+3:  mov     x0, #1
+    ret
+
+/* uart_init: 8 bits, FIFOs on (16 bytes each way instead of one). */
+uart_init:
+    movq    x1, UART_BASE
+    mov     w0, #0x70               /* WLEN = 8 bits, FEN */
+    str     w0, [x1, #UARTLCR_H]
+    str     wzr, [x1, #UARTIMSC]    /* no UART interrupts until a driver asks */
+    ret
+
+/*
+ * gic_init: GICv3 for this core at EL2 (QEMU's GIC has one security state,
+ * GICD_CTLR.DS = 1): affinity routing and group 1 on in the distributor,
+ * the redistributor awake, the system-register CPU interface on, every
+ * priority let through.  The EL2 physical timer (PPI 26) and the UART
+ * (SPI 33) are group 1, priority 0x80, enabled, routed to this core; they
+ * reach the core only when their source asserts them (CNTHP_CTL, UARTIMSC)
+ * and PSTATE.I is clear.  Clobbers x0-x2.
+ */
+gic_init:
+    movq    x1, GICD_BASE
+    mov     w0, #0x12               /* ARE | EnableGrp1 */
+    str     w0, [x1]
+1:  ldr     w0, [x1]                /* RWP: wait for the write to take */
+    tbnz    w0, #31, 1b
+    mov     w0, #(1 << (INTID_UART - 32))
+    str     w0, [x1, #0x84]         /* GICD_IGROUPR1: group 1 */
+    mov     w0, #0x80
+    strb    w0, [x1, #(0x400 + INTID_UART)]    /* GICD_IPRIORITYR */
+    add     x2, x1, #0x6000
+    str     xzr, [x2, #(INTID_UART * 8)]       /* GICD_IROUTER: affinity 0.0.0.0 */
+    mov     w0, #(1 << (INTID_UART - 32))
+    str     w0, [x1, #0x104]        /* GICD_ISENABLER1 */
+
+    movq    x1, GICR_BASE
+    ldr     w0, [x1, #0x14]         /* GICR_WAKER: clear ProcessorSleep */
+    and     w0, w0, #~2
+    str     w0, [x1, #0x14]
+2:  ldr     w0, [x1, #0x14]
+    tbnz    w0, #2, 2b              /* ChildrenAsleep */
+    add     x1, x1, #0x10000        /* SGI_base */
+    mov     w0, #(1 << INTID_CNTHP)
+    str     w0, [x1, #0x80]         /* GICR_IGROUPR0: group 1 */
+    mov     w0, #0x80
+    strb    w0, [x1, #(0x400 + INTID_CNTHP)]   /* GICR_IPRIORITYR */
+    mov     w0, #(1 << INTID_CNTHP)
+    str     w0, [x1, #0x100]        /* GICR_ISENABLER0 */
+
+    mrs     x0, icc_sre_el2
+    orr     x0, x0, #0xf            /* SRE, DFB, DIB, Enable (EL1 may use it too) */
+    msr     icc_sre_el2, x0
+    isb
+    mov     x0, #0xff
+    msr     icc_pmr_el1, x0         /* let every priority through */
+    msr     icc_bpr1_el1, xzr
+    mov     x0, #1
+    msr     icc_igrpen1_el1, x0
+    isb
+    ret
+
+/*
+ * timer_irq_selftest: the EL2 physical timer's interrupt must come through
+ * the GIC: arm CNTHP 16 ticks ahead, poll ISR_EL1.I (IRQs stay masked),
+ * acknowledge, switch the timer off, end the interrupt.  Records the INTID
+ * taken (26 expected; 0 if nothing came within 2^20 polls) and the number of
+ * polls in timer_selftest, which the QEMU tests read.  Clobbers x0-x2.
+ */
+timer_irq_selftest:
+    ladr    x2, timer_selftest
+    msr     cnthp_ctl_el2, xzr
+    mrs     x0, cntpct_el0
+    add     x0, x0, #16
+    msr     cnthp_cval_el2, x0
+    mov     x0, #1                  /* ENABLE, not IMASK */
+    msr     cnthp_ctl_el2, x0
+    isb
+    mov     x1, #0
+1:  mrs     x0, isr_el1
+    tbnz    x0, #7, 2f              /* I: an IRQ is pending at this core */
+    add     x1, x1, #1
+    tbz     x1, #20, 1b
+    mov     x0, #0
+    b       3f
+2:  mrs     x0, icc_iar1_el1
+    msr     cnthp_ctl_el2, xzr      /* the line drops */
+    msr     icc_eoir1_el1, x0
+    isb
+3:  stp     x0, x1, [x2]
+    ret
+
+/* board_irq_ack ( -- x0 = INTID, 1023 if none ): take the highest pending
+   group-1 interrupt (works with PSTATE.I masked too). */
+    .globl board_irq_ack
+board_irq_ack:
+    mrs     x0, icc_iar1_el1
+    ret
+
+/* board_irq_eoi ( x0 = INTID ) */
+    .globl board_irq_eoi
+board_irq_eoi:
+    msr     icc_eoir1_el1, x0
+    isb
+    ret
+
+/* uart_putc ( w0 = byte ): wait for room, then transmit. Clobbers x1, x2. */
+    .globl uart_putc
+uart_putc:
+    movq    x1, UART_BASE
+1:  ldr     w2, [x1, #UARTFR]
+    tbnz    w2, #FR_TXFF, 1b
+    strb    w0, [x1, #UARTDR]
+    ret
+
+/* uart_rx_ready ( -- x0 = 1 if a byte waits ). Clobbers x1. */
+    .globl uart_rx_ready
+uart_rx_ready:
+    movq    x1, UART_BASE
+    ldr     w0, [x1, #UARTFR]
+    ubfx    x0, x0, #FR_RXFE, #1
+    eor     x0, x0, #1
+    ret
+
+/*
+ * uart_getc ( -- x0 = byte ): wait for a byte. Clobbers x1, x2.
+ * uart_rx_count counts the bytes taken; uart_rx_wait is the instruction
+ * that runs only while the console waits on an empty FIFO.  The QEMU
+ * runner (harness/qemu.py) puts a breakpoint there and calls the console
+ * idle when the count equals what it has sent: the same "all input
+ * consumed, waiting for more" as the emulated M3's.
+ */
+    .globl uart_getc
+uart_getc:
+    movq    x1, UART_BASE
+1:  ldr     w2, [x1, #UARTFR]
+    tbz     w2, #FR_RXFE, 2f
+    .globl uart_rx_wait
+uart_rx_wait:
+    b       1b
+2:  ldrb    w0, [x1, #UARTDR]
+    ladr    x1, uart_rx_count
+    ldr     x2, [x1]
+    add     x2, x2, #1
+    str     x2, [x1]
+    ret
+
+/*
+ * Device windows for the identity map: (base, size) pairs, 32 MiB aligned,
+ * ended by a zero size.  One window holds the GIC distributor and
+ * redistributors, the PL011, the RTC, fw_cfg and the GPIO block.
+ */
+    .section .rodata
+    .balign 8
+    .globl board_mmio
+board_mmio:
+    .quad   0x08000000, 0x2000000
+    .quad   0, 0
+
+    .globl board_name
+board_name:
+    .asciz  BOARD_NAME
+
+str_memory:     .asciz "memory"
+str_chosen:     .asciz "chosen"
+str_reg:        .asciz "reg"
+str_bootargs:   .asciz "bootargs"
+str_addr_cells: .asciz "#address-cells"
+str_size_cells: .asciz "#size-cells"
+msg_no_dtb:     .asciz "\r\nvirt: no device tree with a /memory node (in x0 or at the base of RAM)\r\n"
+
+    .bss
+    .balign 8
+    .globl uart_rx_count
+uart_rx_count:
+    .quad   0
+    .globl timer_selftest
+timer_selftest:                     /* INTID taken, polls waited */
+    .quad   0, 0
+
+/*
+ * Counters for the benchmark words: the ARM PMU.  PMCCNTR_EL0 counts
+ * cycles, event counter 0 INST_RETIRED (0x08); NSH (bit 27) in their
+ * filters makes both count at EL2.  MDCR_EL2: every counter belongs to
+ * the PMCR_EL0 enables (HPMN = N), no traps, counting at EL2 allowed.
+ * Under QEMU, INST_RETIRED counts only with -icount, and then exactly.
+ */
+#define PMU_NSH     (1 << 27)
+
+    .text
+    .globl board_counters_init
+board_counters_init:
+    mrs     x0, pmcr_el0
+    ubfx    x0, x0, #11, #5         /* N: the number of event counters */
+    msr     mdcr_el2, x0
+    movq    x0, (PMU_NSH | 0x08)
+    msr     pmevtyper0_el0, x0
+    mov     x0, #PMU_NSH
+    msr     pmccfiltr_el0, x0
+    mov     x0, #0xc7               /* E, P and C (reset), LC, LP: 64-bit counters */
+    msr     pmcr_el0, x0
+    movq    x0, (1 << 31 | 1)
+    msr     pmcntenset_el0, x0      /* cycle counter and event counter 0 */
+    isb
+    ret
+
+/* board_cycles ( -- x0 ) */
+    .globl board_cycles
+board_cycles:
+    mrs     x0, pmccntr_el0
+    ret
+
+/* board_instructions ( -- x0 ) */
+    .globl board_instructions
+board_instructions:
+    mrs     x0, pmevcntr0_el0
+    ret
+
+/*
+ * board_poweroff: PSCI SYSTEM_OFF through the SMC conduit; QEMU exits
+ * with status 0.  Should it return (no PSCI), the core parks as on m3.
+ */
+    .globl board_poweroff
+board_poweroff:
+    msr     daifset, #0xf
+    movq    x0, 0x84000008
+    smc     #0
+    .globl powered_off
+powered_off:
+    wfi
+    b       powered_off
