@@ -66,3 +66,23 @@ create leave-chain 0 ,
   postpone (loop) 7 b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
 : +loop ( n -- ) ( C: chain dest -- )
   postpone (+loop) 7 b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
+
+\ ---- more control structures ------------------------------------------------
+: case ( C: -- 0 ) 0 ; immediate compile-only
+: of ( x1 x2 -- | x1 ) ( C: n -- orig n+1 )
+  >r postpone over postpone = postpone if postpone drop r> 1+ ; immediate compile-only
+: endof ( C: orig1 n -- orig2 n ) >r postpone else r> ; immediate compile-only
+: endcase ( x -- ) ( C: orig1 .. origN N -- )
+  postpone drop 0 ?do postpone then loop ; immediate compile-only
+: [compile] ( "name" -- ) ' compile, ; immediate compile-only
+: cs-pick ( C: x_u .. x_0 u -- x_u .. x_0 x_u ) pick ;
+: cs-roll ( C: x_u .. x_0 u -- x_u-1 .. x_0 x_u ) roll ;
+
+\ ---- small words -------------------------------------------------------------
+: /string ( a u n -- a+n u-n ) tuck - >r + r> ;
+: place ( a u dst -- ) 2dup c! 1+ swap move ;
+: sgn ( n -- -1|0|1 ) dup 0< swap 0> - ;
+: bounds ( a u -- a+u a ) over + swap ;
+: environment? ( a u -- false ) 2drop false ;
+: latest-xt ( -- xt ) latest dup 8 + c@ + 16 + -4 and ;
+: flag-latest ( c -- ) latest-xt 4 - tuck c@ or swap c! ;

@@ -7,7 +7,7 @@ create pad-area 256 allot
 : <# ( -- ) pno-buf 256 + hld ! ;
 : hold ( c -- ) hld @ 1- dup pno-buf u< if -17 throw then dup hld ! c! ;
 : holds ( a u -- ) begin dup while 1- 2dup + c@ hold repeat 2drop ;
-: >digit ( u -- c ) dup 9 > 39 and + 48 + ;
+: >digit ( u -- c ) dup 9 > 7 and + 48 + ;
 : ud/mod ( ud u -- urem ud' ) >r 0 r@ um/mod r> swap >r um/mod r> ;
 : # ( ud -- ud' ) base @ ud/mod rot >digit hold ;
 : #s ( ud -- 0 0 ) begin # 2dup d0= until ;

@@ -10,18 +10,18 @@ endword \label
 .endm
 
 /* + ( a b -- a+b )   - ( a b -- a-b )   * ( a b -- a*b ) */
-binop "+", w_plus, add
-binop "-", w_minus, sub
-binop "*", w_star, mul
+binop "+", w_plus, add, F_INLINE|F_FOLDABLE|K_ADD
+binop "-", w_minus, sub, F_INLINE|F_FOLDABLE|K_SUB
+binop "*", w_star, mul, F_INLINE|F_FOLDABLE|K_POP
 /* and or xor ( a b -- a&b ... ) */
-binop "and", w_and, and
-binop "or", w_or, orr
-binop "xor", w_xor, eor
+binop "and", w_and, and, F_INLINE|F_FOLDABLE|K_POP
+binop "or", w_or, orr, F_INLINE|F_FOLDABLE|K_POP
+binop "xor", w_xor, eor, F_INLINE|F_FOLDABLE|K_POP
 /* lshift rshift ( x u -- x' ) logical shifts */
-binop "lshift", w_lshift, lsl
-binop "rshift", w_rshift, lsr
+binop "lshift", w_lshift, lsl, F_INLINE|F_FOLDABLE|K_LSL
+binop "rshift", w_rshift, lsr, F_INLINE|F_FOLDABLE|K_LSR
 /* arshift ( n u -- n' ) arithmetic shift right */
-binop "arshift", w_arshift, asr
+binop "arshift", w_arshift, asr, F_INLINE|F_FOLDABLE|K_ASR
 
 .macro unop name, label, insn:vararg
 word "\name", \label, F_INLINE|F_FOLDABLE
@@ -49,13 +49,13 @@ word "abs", w_abs, F_INLINE|F_FOLDABLE
 endword w_abs
 
 /* min max ( a b -- min|max ) signed */
-word "min", w_min, F_INLINE|F_FOLDABLE
+word "min", w_min, F_INLINE|F_FOLDABLE|K_POP
     ldr     x0, [dsp], #8
     cmp     x0, tos
     csel    tos, x0, tos, lt
     ret
 endword w_min
-word "max", w_max, F_INLINE|F_FOLDABLE
+word "max", w_max, F_INLINE|F_FOLDABLE|K_POP
     ldr     x0, [dsp], #8
     cmp     x0, tos
     csel    tos, x0, tos, gt
@@ -64,7 +64,7 @@ endword w_max
 
 /* Comparisons ( a b -- flag ): cmp second with top, all-ones when true. */
 .macro cmpop name, label, cond
-word "\name", \label, F_INLINE|F_FOLDABLE
+word "\name", \label, F_INLINE|F_FOLDABLE|K_CMP
     ldr     x0, [dsp], #8
     cmp     x0, tos
     csetm   tos, \cond

@@ -9,6 +9,7 @@
 #define RSTACK_SIZE   (64 * 1024)
 #define DICT_SIZE     (16 * 1024 * 1024)
 #define GUARD         16384
+#define HEAP_SIZE     (16 * 1024 * 1024)
 
     .text
     .globl forth_cold
@@ -50,11 +51,18 @@ forth_cold:
     movq    x2, DICT_SIZE
     add     x0, x0, x2
     str     x0, [x1, #8]
+    movq    x0, HEAP_SIZE           /* the kernel heap (ALLOCATE) */
+    bl      early_alloc
+    ladr    x1, heap_region
+    movq    x2, HEAP_SIZE
+    stp     x0, x2, [x1]
+
     ladr    x0, dict_head           /* the assembly-built dictionary */
     ldr     x1, [x0]
     add     x0, x0, x1
     ladr    x1, latest
     str     x0, [x1]
+    bl      dict_init
 
     mov     x0, #10
     str     x0, [up, #U_BASE]

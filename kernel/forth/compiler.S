@@ -102,17 +102,28 @@ compile_movimm:
     bl      emit_inst
     ret     x9
 
-/* compile_literal ( x0 = value ): push tos, load the value. Clobbers x0-x10. */
+/* compile_literal ( x0 = value ): push tos, load the value.  Remembers
+   where the literal's code is, so that a foldable word compiled right
+   after it can take the value as an immediate instead.  Clobbers x0-x10. */
     .globl compile_literal
 compile_literal:
     mov     x10, x30
     mov     x6, x0
+    ladr    x1, lit_state
+    ladr    x2, dp
+    ldr     x2, [x2]
+    stp     x2, xzr, [x1]           /* start; end is set when done */
+    str     x0, [x1, #16]           /* value */
     ladr    x0, tmpl_push
     ldr     w0, [x0]
     bl      emit_inst
     mov     x0, x6
     mov     w1, #REG_TOS
     bl      compile_movimm
+    ladr    x1, dp
+    ldr     x2, [x1]
+    ladr    x1, lit_state
+    str     x2, [x1, #8]
     ret     x10
 
 /* compile_call ( x0 = target ): bl when in range, else a far call through
@@ -138,10 +149,23 @@ compile_call:
     bl      emit_template
     ret     x10
 
-/* compile_xt ( x0 = xt ): inline the body of short primitives, call the
-   rest.  Clobbers x0-x10. */
+/*
+ * compile_xt ( x0 = xt ): inline the body of short primitives, call the
+ * rest.  A literal compiled just before a word with a fold kind (header
+ * flags, K_*) is folded into it:
+ *   5 +       add tos, tos, #5          (- too; negative values use sub)
+ *   3 lshift  lsl tos, tos, #3          (rshift, arshift)
+ *   10 <      cmp tos, #10; csetm tos, lt
+ *   x and     mov x0, tos; <x into tos>; and tos, x0, tos  (no push/pop)
+ * and a constant compiles as a literal of its value.
+ * Clobbers x0-x15.
+ */
     .globl compile_xt
 compile_xt:
+    ldrb    w1, [x0, #XT_FLAGS]
+    tst     w1, #F_KIND
+    b.ne    compile_folding
+compile_plain:
     ldrb    w1, [x0, #XT_INLINE]
     cbz     w1, compile_call
     ladr    x2, dp
@@ -152,6 +176,153 @@ compile_xt:
     b.ne    1b
     str     x3, [x2]
     ret
+
+compile_folding:
+    tbnz    w1, #2, 1f
+    and     w2, w1, #F_KIND                 /* not inline: a constant? */
+    cmp     w2, #K_CONST
+    b.eq    compile_constant
+    b       compile_plain
+1:
+    ladr    x2, lit_state
+    ldr     x3, [x2, #8]
+    ladr    x4, dp
+    ldr     x5, [x4]
+    cmp     x3, x5
+    b.ne    compile_plain                   /* no literal right before */
+    ldr     x3, [x2]
+    str     x3, [x4]                        /* take the literal back */
+    str     xzr, [x2, #8]
+    ldr     x15, [x2, #16]                  /* its value */
+    mov     x7, x15
+    mov     x12, x0
+    mov     x13, x30
+    mov     w14, #(REG_TOS << 5 | REG_TOS)  /* Rn = Rd = tos */
+    and     w6, w1, #F_KIND
+    cmp     w6, #K_ADD
+    b.eq    20f
+    cmp     w6, #K_SUB
+    b.eq    21f
+    cmp     w6, #K_LSL
+    b.eq    22f
+    cmp     w6, #K_LSR
+    b.eq    23f
+    cmp     w6, #K_ASR
+    b.eq    24f
+    cmp     w6, #K_CMP
+    b.eq    25f
+    b       30f
+21: neg     x7, x7                          /* x - v = x + -v */
+20: cmp     x7, #4096
+    b.lo    26f
+    neg     x8, x7
+    cmp     x8, #4096
+    b.hs    30f
+    movz    w0, #0xD100, lsl #16            /* sub tos, tos, #-v */
+    orr     w0, w0, w8, lsl #10
+    b       29f
+26: movz    w0, #0x9100, lsl #16            /* add tos, tos, #v */
+    orr     w0, w0, w7, lsl #10
+29: orr     w0, w0, w14
+    bl      emit_inst
+    ret     x13
+22: cmp     x7, #64                         /* lsl #v = ubfm #(-v & 63), #(63 - v) */
+    b.hs    30f
+    neg     x8, x7
+    and     x8, x8, #63
+    mov     x9, #63
+    sub     x9, x9, x7
+    movz    w0, #0xD340, lsl #16
+    orr     w0, w0, w8, lsl #16
+    orr     w0, w0, w9, lsl #10
+    b       29b
+23: movz    w0, #0xD340, lsl #16            /* lsr #v = ubfm #v, #63 */
+    b       27f
+24: movz    w0, #0x9340, lsl #16            /* asr #v = sbfm #v, #63 */
+27: cmp     x7, #64
+    b.hs    30f
+    orr     w0, w0, w7, lsl #16
+    orr     w0, w0, #(63 << 10)
+    b       29b
+25: cmp     x7, #4096                       /* cmp tos, #v  or  cmn tos, #-v */
+    b.lo    28f
+    neg     x8, x7
+    cmp     x8, #4096
+    b.hs    30f
+    movz    w0, #0xB100, lsl #16
+    orr     w0, w0, w8, lsl #10
+    b       31f
+28: movz    w0, #0xF100, lsl #16
+    orr     w0, w0, w7, lsl #10
+31: mov     w1, #(REG_TOS << 5 | 31)
+    orr     w0, w0, w1
+    bl      emit_inst
+    ldr     w0, [x12, #8]                   /* the csetm */
+    bl      emit_inst
+    ret     x13
+30: movz    w0, #0x03E0                     /* mov x0, tos */
+    movk    w0, #0xAA1A, lsl #16
+    bl      emit_inst
+    mov     x0, x15
+    mov     w1, #REG_TOS
+    bl      compile_movimm
+    ldrb    w1, [x12, #XT_INLINE]           /* the body after its pop */
+    add     x0, x12, #4
+    subs    w1, w1, #1
+    b.eq    33f
+    ladr    x2, dp
+    ldr     x3, [x2]
+32: ldr     w4, [x0], #4
+    str     w4, [x3], #4
+    subs    w1, w1, #1
+    b.ne    32b
+    str     x3, [x2]
+33: ret     x13
+
+/* a constant (see CONSTANT): its value is at align8(xt + 12) */
+compile_constant:
+    add     x0, x0, #12 + 7
+    and     x0, x0, #~7
+    ldr     x0, [x0]
+    b       compile_literal
+
+/* constant ( x "name" -- )  name: ( -- x )
+ *   xt: str tos, [dsp, #-8]!   ldr tos, value   ret   (nop)   value
+ * Compiled, it is a literal (so it folds like one). */
+word "constant", w_constant
+    enter
+    bl      parse_name_x
+    mov     x2, #K_CONST
+    bl      make_header
+    ladr    x12, dp
+    ldr     x13, [x12]              /* xt */
+    ladr    x0, tmpl_push
+    bl      emit_template
+    add     x14, x13, #12 + 7
+    and     x14, x14, #~7           /* where the value goes */
+    sub     x0, x14, x13
+    sub     x0, x0, #4              /* ldr (literal) offset from xt+4 */
+    lsl     w0, w0, #3              /* imm19 at bit 5 */
+    movz    w1, #0x5800, lsl #16
+    orr     w0, w0, w1
+    mov     w1, #REG_TOS
+    orr     w0, w0, w1
+    bl      emit_inst
+    ladr    x0, tmpl_ret
+    bl      emit_template
+    ldr     x1, [x12]
+    cmp     x1, x14
+    b.hs    1f
+    ladr    x0, tmpl_nop
+    bl      emit_template
+1:  str     tos, [x14], #8
+    str     x14, [x12]
+    ldr     tos, [dsp], #8
+    mov     x0, x13
+    mov     x1, x14
+    bl      sync_icache
+    leave
+endword w_constant
 
 /* compile, ( xt -- ) */
 word "compile,", w_compilecomma
@@ -217,10 +388,12 @@ word ":noname", w_noname
     str     x4, [x3, #8]
     ladr    x4, dp
     ldr     x0, [x4]
+    str     x0, [x3]
     add     x0, x0, #3
     and     x0, x0, #~3
+    movz    w1, #0xA500, lsl #16    /* the info bytes below an xt: no flags, */
+    str     w1, [x0], #4            /* not inline, no name */
     str     x0, [x4]
-    str     x0, [x3]
     str     xzr, [x3, #16]          /* no header */
     str     x0, [x3, #32]           /* the xt */
     dpush   x0
@@ -423,6 +596,10 @@ sync_icache:
     .balign 8
     .globl colon_state
 colon_state: .quad 0, 0, 0, 0, 0
+/* lit_state: where the last compiled literal's code starts and ends (0:
+   none to fold), and its value */
+    .globl lit_state
+lit_state:  .quad 0, 0, 0
     .text
 
 /* ' ( "name" -- xt ) THROW -13 when unknown */

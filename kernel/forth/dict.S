@@ -1,13 +1,38 @@
 /* The dictionary: headers, search, and walking from code back to names. */
 
+#define HASH_BUCKETS 1024
+
+/*
+ * name_hash ( x0 = address, x1 = length -- x2 = address of the bucket )
+ * Case-insensitive (bit 5 of every byte is ignored, so names equal under
+ * a-z/A-Z folding hash alike).  Clobbers x3-x5.
+ */
+name_hash:
+    mov     x3, x1
+    mov     x4, #0
+1:  cmp     x4, x1
+    b.hs    2f
+    ldrb    w5, [x0, x4]
+    and     w5, w5, #~0x20
+    add     x3, x3, x3, lsl #5      /* h * 33 ^ c */
+    eor     x3, x3, x5
+    add     x4, x4, #1
+    b       1b
+2:  eor     x3, x3, x3, lsr #10
+    and     x3, x3, #(HASH_BUCKETS - 1)
+    ladr    x2, dict_hash
+    add     x2, x2, x3, lsl #3
+    ret
+
 /*
  * find_name ( x0 = address, x1 = length -- x0 = xt or 0, x1 = flags )
- * Case-insensitive search from the newest word; hidden words are skipped.
- * Clobbers x0-x9.
+ * Case-insensitive search of the name's hash bucket, newest first; hidden
+ * words are skipped.  Clobbers x0-x9.
  */
     .globl find_name
 find_name:
-    ladr    x2, latest
+    mov     x9, x30
+    bl      name_hash
     ldr     x2, [x2]
 1:  cbz     x2, 9f
     ldrb    w3, [x2, #H_NLEN]
@@ -19,6 +44,8 @@ find_name:
     b.eq    4f
     ldrb    w6, [x4, x5]
     ldrb    w7, [x0, x5]
+    cmp     w6, w7
+    b.eq    3f
     sub     w8, w6, #'a'            /* fold both to upper case */
     cmp     w8, #26
     sub     w8, w6, #32
@@ -29,23 +56,91 @@ find_name:
     csel    w7, w8, w7, lo
     cmp     w6, w7
     b.ne    5f
-    add     x5, x5, #1
+3:  add     x5, x5, #1
     b       2b
-4:  add     x9, x2, #(H_NAME + 3 + 4) /* xt = align4(header + 9 + n) + 4 */
-    add     x9, x9, x1
-    and     x9, x9, #~3
-    ldrb    w8, [x9, #XT_FLAGS]
+4:  add     x3, x2, #(H_NAME + 3 + 4) /* xt = align4(header + 9 + n) + 4 */
+    add     x3, x3, x1
+    and     x3, x3, #~3
+    ldrb    w8, [x3, #XT_FLAGS]
     tbnz    w8, #3, 5f              /* F_HIDDEN */
-    mov     x0, x9
+    mov     x0, x3
     mov     x1, x8
-    ret
-5:  ldr     x3, [x2, #H_LINK]
-    cbz     x3, 9f
-    add     x2, x2, x3
+    ret     x9
+5:  ldr     x2, [x2, #-8]           /* the hash chain */
     b       1b
 9:  mov     x0, #0
     mov     x1, #0
-    ret
+    ret     x9
+
+/* hash_insert ( x0 = header ): make it the newest of its bucket.
+   Clobbers x0-x7. */
+hash_insert:
+    mov     x7, x30
+    mov     x6, x0
+    add     x0, x6, #H_NAME
+    ldrb    w1, [x6, #H_NLEN]
+    bl      name_hash
+    ldr     x3, [x2]
+    str     x3, [x6, #-8]
+    str     x6, [x2]
+    ret     x7
+
+/* dict_init: hash the assembly-built dictionary (newest first, each header
+   appended to its bucket's chain so the newer of two equal names wins).
+   Clobbers x0-x11. */
+    .globl dict_init
+dict_init:
+    mov     x10, x30
+    ladr    x11, latest
+    ldr     x11, [x11]
+1:  cbz     x11, 9f
+    add     x0, x11, #H_NAME
+    ldrb    w1, [x11, #H_NLEN]
+    bl      name_hash
+    str     xzr, [x11, #-8]
+2:  ldr     x3, [x2]                /* x2: the slot that ends the chain */
+    cbz     x3, 3f
+    sub     x2, x3, #8
+    b       2b
+3:  str     x11, [x2]
+    ldr     x3, [x11, #H_LINK]
+    cbz     x3, 9f
+    add     x11, x11, x3
+    b       1b
+9:  ret     x10
+
+/*
+ * dict_forget_to ( x0 = header ): remove every word newer than it from the
+ * dictionary and the hash table (an interrupted definition, MARKER).
+ * Clobbers x0-x9.
+ */
+    .globl dict_forget_to
+dict_forget_to:
+    mov     x9, x30
+    mov     x8, x0
+    ladr    x7, latest
+1:  ldr     x6, [x7]
+    cmp     x6, x8
+    b.eq    9f
+    cbz     x6, 9f
+    add     x0, x6, #H_NAME
+    ldrb    w1, [x6, #H_NLEN]
+    bl      name_hash
+2:  ldr     x3, [x2]                /* find the slot that points at it */
+    cbz     x3, 4f
+    cmp     x3, x6
+    b.eq    3f
+    sub     x2, x3, #8
+    b       2b
+3:  ldr     x3, [x6, #-8]
+    str     x3, [x2]
+4:  ldr     x3, [x6, #H_LINK]
+    add     x4, x6, x3
+    cmp     x3, #0
+    csel    x4, xzr, x4, eq
+    str     x4, [x7]
+    b       1b
+9:  ret     x9
 
 /* header_of ( x0 = xt -- x0 = header ) Clobbers x1. */
     .globl header_of
@@ -87,7 +182,7 @@ word_containing:
  * make_header ( x0 = name, x1 = length, x2 = flags )
  * Lay a header at HERE (cell aligned), link it as the newest word and
  * leave HERE at the xt.  Empty names are THROW -16, names over 255
- * characters THROW -19.  Clobbers x0-x7.
+ * characters THROW -19.  Clobbers x0-x8.
  */
     .globl make_header
 make_header:
@@ -96,8 +191,8 @@ make_header:
     b.hi    7f
     ladr    x3, dp
     ldr     x4, [x3]
-    add     x4, x4, #7
-    and     x4, x4, #~7             /* the header */
+    add     x4, x4, #7 + 8
+    and     x4, x4, #~7             /* the header, after its hash link */
     add     x5, x4, x1
     add     x5, x5, #(H_NAME + 3 + 4 + 256)
     ldr     x6, [x3, #8]            /* dp_limit: room for header and some code */
@@ -130,7 +225,8 @@ make_header:
     strb    w7, [x6], #1
     str     x6, [x3]                /* HERE = xt */
     str     x4, [x5]                /* latest */
-    ret
+    mov     x0, x4
+    b       hash_insert
 6:  mov     x0, #-8
     b       throw_x0
 7:  mov     x0, #-19
@@ -206,8 +302,23 @@ word "find-name", w_findname
     ret     x10
 endword w_findname
 
+
+/* forget-to ( header a -- ) drop every word newer than header, HERE = a
+   (MARKER) */
+word "forget-to", w_forgetto
+    mov     x12, x30
+    ladr    x0, dp
+    str     tos, [x0]
+    ldr     x0, [dsp], #8
+    ldr     tos, [dsp], #8
+    bl      dict_forget_to
+    ret     x12
+endword w_forgetto
     .data
     .balign 8
     .globl latest
 latest:     .quad 0     /* header of the newest word */
+    .bss
+    .balign 8
+dict_hash:  .space HASH_BUCKETS * 8     /* newest header of each bucket */
     .text

@@ -266,8 +266,12 @@ endword w_interpret
 
 /*
  * CATCH / THROW.  A CATCH frame on the return stack:
- *   [sp+0] previous handler  [sp+8] dsp  [sp+16] tos  [sp+24] lix
+ *   [sp+0] previous handler  [sp+8] dsp  [sp+16] unused  [sp+24] lix
  *   [sp+32] llim  [sp+40] return address
+ * The saved dsp points at the cell that was the top of the stack below
+ * the xt; THROW reloads tos from there, so the restored stack has the
+ * depth it had and whatever the cells hold now (as in a Forth whose whole
+ * stack is in memory).
  */
 #define CF_SIZE 48
 
@@ -275,11 +279,11 @@ endword w_interpret
 word "catch", w_catch
     sub     sp, sp, #CF_SIZE
     mov     x0, tos
-    ldr     tos, [dsp], #8
     ldr     x1, [up, #U_HANDLER]
     stp     x1, dsp, [sp]
-    stp     tos, lix, [sp, #16]
+    stp     xzr, lix, [sp, #16]
     stp     llim, x30, [sp, #32]
+    ldr     tos, [dsp], #8
     mov     x1, sp
     str     x1, [up, #U_HANDLER]
     blr     x0
@@ -309,14 +313,21 @@ throw_x0:
     mov     sp, x1
     ldp     x1, dsp, [sp]
     str     x1, [up, #U_HANDLER]
-    ldp     tos, lix, [sp, #16]
+    ldr     lix, [sp, #24]
     ldp     llim, x30, [sp, #32]
     add     sp, sp, #CF_SIZE
-    dpush   x0
+    mov     tos, x0
     ret
 1:  /* no CATCH at all: report and restart the console */
     bl      report_error
     b       quit_restart
+
+/* quit ( -- ) ( R: i*x -- ) empty the return stack, interpret from the
+   console */
+word "quit", w_quit
+    str     xzr, [up, #U_STATE]
+    b       quit_restart
+endword w_quit
 
 /* abort ( -- ) */
 word "abort", w_abort
@@ -496,12 +507,12 @@ word "evaluate", w_evaluate
     ldr     x0, [dsp], #8
     str     x0, [up, #U_SOURCE]
     str     tos, [up, #U_SRCLEN]
+    ldr     tos, [dsp], #8
     str     xzr, [up, #U_TOIN]
     mov     x0, #-1
     str     x0, [up, #U_SOURCEID]
-    ladr    x0, interpret_word_xt
-    str     x0, [dsp, #-8]!         /* catch ( xt -- n ) with interpret */
-    ladr    tos, w_interpret
+    ladr    x0, w_interpret         /* catch ( xt -- n ) with interpret */
+    dpush   x0
     bl      w_catch
     ldp     x0, x1, [sp]            /* restore the source either way */
     str     x0, [up, #U_SOURCE]
@@ -513,7 +524,6 @@ word "evaluate", w_evaluate
     bl      w_throw                 /* rethrow a non-zero code */
     leave
 endword w_evaluate
-interpret_word_xt:
 
 /* Console transcript words used by QUIT and the boot. */
 
@@ -576,14 +586,16 @@ reset_after_error:
     ladr    x1, colon_state
     ldr     x2, [x1, #24]
     cbz     x2, 1f
+    mov     x10, x30
     ldr     x2, [x1]                /* HERE and LATEST as before the : */
     ladr    x3, dp
     str     x2, [x3]
-    ldr     x2, [x1, #8]
-    ladr    x3, latest
-    str     x2, [x3]
+    ldr     x0, [x1, #8]
+    bl      dict_forget_to
+    ladr    x1, colon_state
     stp     xzr, xzr, [x1]
     stp     xzr, xzr, [x1, #16]
+    mov     x30, x10
 1:  ret
 
 /*

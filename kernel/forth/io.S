@@ -79,3 +79,34 @@ word "instructions", w_instructions
     dpush   x0
     ret     x5
 endword w_instructions
+
+/* ms ( u -- ) wait u milliseconds on the generic timer (CNTPCT at CNTFRQ:
+   in the emulated M3 deterministic time, from retired instructions) */
+word "ms", w_ms
+    mrs     x0, cntfrq_el0
+    mul     x0, x0, tos
+    mov     x1, #1000
+    udiv    x0, x0, x1
+    isb
+    mrs     x1, cntpct_el0
+    add     x0, x0, x1
+1:  isb
+    mrs     x1, cntpct_el0
+    cmp     x1, x0
+    b.lo    1b
+    ldr     tos, [dsp], #8
+    ret
+endword w_ms
+
+/* ticks ( -- u ) the generic timer's count;  ticks/s ( -- u ) its rate */
+word "ticks", w_ticks
+    isb
+    mrs     x0, cntpct_el0
+    dpush   x0
+    ret
+endword w_ticks
+word "ticks/s", w_tickspers
+    mrs     x0, cntfrq_el0
+    dpush   x0
+    ret
+endword w_tickspers

@@ -71,6 +71,8 @@ endword w_2store
 
 /* here ( -- a ) */
 word "here", w_here
+    ladr    x0, lit_state           /* HERE may become a branch target: */
+    str     xzr, [x0, #8]           /* a literal before it must stay */
     ladr    x0, dp
     ldr     x0, [x0]
     dpush   x0
@@ -224,7 +226,29 @@ emit_inst:
     .globl dp
 dp:         .quad 0     /* HERE */
 dp_limit:   .quad 0     /* end of dictionary space */
+    .globl heap_region
+heap_region: .quad 0, 0 /* the kernel heap: base, size (forth_cold) */
     .text
+
+/* unused ( -- u ) bytes left in the dictionary */
+word "unused", w_unused
+    ladr    x0, dp
+    ldp     x1, x2, [x0]
+    sub     x0, x2, x1
+    dpush   x0
+    ret
+endword w_unused
+
+/* heap-region ( -- a u ) the memory ALLOCATE manages (forth/40-memory.fth) */
+word "heap-region", w_heapregion
+    ladr    x0, heap_region
+    ldp     x0, x1, [x0]
+    stp     x0, tos, [dsp, #-16]!
+    ldr     tos, [dsp], #8
+    str     tos, [dsp, #-8]!
+    mov     tos, x1
+    ret
+endword w_heapregion
 
 /* bootargs ( -- a ) the boot_args m1n1 passed in x0 */
 word "bootargs", w_bootargs

@@ -177,3 +177,47 @@ word "rp@", w_rpfetch, F_INLINE
     mov     tos, sp
     ret
 endword w_rpfetch
+
+/* roll ( xu xu-1 .. x0 u -- xu-1 .. x0 xu ) */
+word "roll", w_roll
+    add     x2, dsp, tos, lsl #3
+    ldr     x1, [x2]
+1:  cmp     x2, dsp
+    b.ls    2f
+    ldr     x3, [x2, #-8]
+    str     x3, [x2], #-8
+    b       1b
+2:  add     dsp, dsp, #8
+    mov     tos, x1
+    ret
+endword w_roll
+
+/* n>r ( i*x n -- ) ( R: -- i*x n )  (a called word's return address is in
+   x30, so this works on its caller's return stack) */
+word "n>r", w_ntor, F_COMPILE_ONLY
+    mov     x1, tos
+    mov     x2, tos
+1:  cbz     x2, 2f
+    ldr     x3, [dsp], #8
+    str     x3, [sp, #-8]!
+    sub     x2, x2, #1
+    b       1b
+2:  str     x1, [sp, #-8]!
+    ldr     tos, [dsp], #8
+    ret
+endword w_ntor
+
+/* nr> ( -- i*x n ) ( R: i*x n -- ) */
+word "nr>", w_nrfrom, F_COMPILE_ONLY
+    ldr     x1, [sp], #8
+    mov     x2, x1
+1:  cbz     x2, 2f
+    ldr     x3, [sp], #8
+    str     tos, [dsp, #-8]!
+    mov     tos, x3
+    sub     x2, x2, #1
+    b       1b
+2:  str     tos, [dsp, #-8]!
+    mov     tos, x1
+    ret
+endword w_nrfrom
