@@ -76,7 +76,8 @@ def qemu_command(elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
     """The command line shared by the runner and `make qemu` (which adds
     -nographic for a terminal console)."""
     exe = qemu_binary() or QEMU
-    cmd = [exe, "-M", MACHINE, "-cpu", "max", "-m", f"{mem_size >> 20}M",
+    cpu = "host" if accel in ("hvf", "kvm") else "max"   # a hardware accelerator runs the host's core
+    cmd = [exe, "-M", MACHINE, "-cpu", cpu, "-m", f"{mem_size >> 20}M",
            "-nodefaults", "-display", "none", "-kernel", str(elf)]
     if accel:
         cmd += ["-accel", accel]

@@ -3,6 +3,7 @@ device tree, the console through the runner, BYE as PSCI SYSTEM_OFF, the
 GIC and the EL2 timer as QEMU models them."""
 
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -106,4 +107,17 @@ def test_qemu_command_line():
     assert cmd[1:5] == ["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max"]
     assert cmd[cmd.index("-icount") + 1] == "shift=0,sleep=off"
     assert "-accel" not in cmd
-    assert "hvf" in qemu_command("k.elf", accel="hvf", icount=False)
+    hvf = qemu_command("k.elf", accel="hvf", icount=False)
+    assert hvf[hvf.index("-accel") + 1] == "hvf" and hvf[hvf.index("-cpu") + 1] == "host"
+    assert "-icount" not in hvf
+
+
+def test_without_qemu_the_reason_says_how_to_install_it(monkeypatch, tmp_path):
+    import harness.qemu as hq
+    monkeypatch.delenv("SOVEREIGN_QEMU", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert hq.qemu_binary() is None
+    with pytest.raises(hq.QemuError) as e:
+        QemuVirt(Path(__file__))
+    assert "apt-get install -y --no-install-recommends qemu-system-arm" in str(e.value)
+    assert "brew install qemu" in str(e.value)
