@@ -86,3 +86,4 @@ create leave-chain 0 ,
 : environment? ( a u -- false ) 2drop false ;
 : latest-xt ( -- xt ) latest dup 8 + c@ + 16 + -4 and ;
 : flag-latest ( c -- ) latest-xt 4 - tuck c@ or swap c! ;
+: clearstack ( i*x -- ) begin depth while drop repeat ;

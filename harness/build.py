@@ -10,6 +10,7 @@ Outputs (board m3 in build/, other boards in build/<board>/):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +118,8 @@ def build(board: str = "m3") -> Build:
     defines = {
         "BOARD_INC": f'"{board_inc}"',
         "FORTH_BLOB": f'"{blob}"',
+        # zig cc's cache does not see .incbin files: name the blob's contents
+        "FORTH_BLOB_SHA": hashlib.sha256(blob.read_bytes()).hexdigest()[:16],
         f"BOARD_{board.upper()}": "1",
     }
     sources = sorted(KERNEL.glob("*.S")) + [KERNEL / "boards" / f"{board}.S"]
