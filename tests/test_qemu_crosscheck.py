@@ -52,6 +52,20 @@ PROBES = {
 }
 
 
+# The benchmark words' own bracket (kernel/forth/bench.S bench-sample: the
+# board's instruction and cycle counters around one EXECUTE of an xt), on
+# each benchmarked primitive: (stack before, the primitive, clean-up after).
+BENCHMARKED = {
+    "dup": ("5", "dup", "2drop"), "drop": ("5 6", "drop", "drop"), "swap": ("5 6", "swap", "2drop"),
+    "over": ("5 6", "over", "2drop drop"), "+": ("5 6", "+", "drop"), "*": ("5 6", "*", "drop"),
+    "/": ("60 7", "/", "drop"), "/mod": ("60 7", "/mod", "2drop"),
+    "@": ("here", "@", "drop"), "!": ("5 here", "!", ""), "noop colon word": ("", "bench-noop0", ""),
+}
+PROBES.update({
+    f"bench-sample {name}": (f": bench-noop0 ; {before} ' {word} bench-sample drop . {after}", [], [])
+    for name, (before, word, after) in BENCHMARKED.items()})
+
+
 def movimm_length(value: int) -> int:
     """Instructions kernel/forth/compiler.S's compile_movimm emits for a
     literal: movz + movk per other non-zero halfword, or movn + movk per
@@ -60,8 +74,9 @@ def movimm_length(value: int) -> int:
     return min(max(1, sum(h != 0 for h in halves)), max(1, sum(h != 0xFFFF for h in halves)))
 
 
-# Every bracket ends in board_instructions and begins in its tail: shared by all probes.
-BRACKET = ["board_instructions"]
+# Every bracket ends in board_instructions and begins in its tail; bench-sample's
+# also runs board_cycles twice inside.
+BRACKET = ["board_instructions", "board_cycles"]
 
 
 def straight_path(elf, name: str) -> list[str]:
@@ -108,6 +123,7 @@ def _count(machine, line: str) -> int:
 # on virt, and why.  Pinned against the two ELFs below.
 BOARD_DIFFERENCES = {
     "board_instructions": (0, "`mrs x0, <counter>; ret` on both: the bracket itself adds nothing"),
+    "board_cycles": (0, "`mrs x0, <counter>; ret` on both"),
     "uart_putc": (1, "loading UART_BASE: 0x2_A120_0000 takes movz + 2 movk on m3, "
                      "0x0900_0000 movz + movk on virt"),
     "uart_rx_ready": (0, "m3's extra movk for UART_BASE is matched by virt's eor that turns "
@@ -128,6 +144,8 @@ def test_the_bracket_reads_the_counter_first_thing(kernel, virt_kernel):
     virt = straight_path(virt_kernel.elf, "board_instructions")
     assert m3 == ["mrs x0, s3_2_c15_c1_0", "ret"]          # Apple PMC1
     assert virt == ["mrs x0, pmevcntr0_el0", "ret"]         # INST_RETIRED (board_counters_init)
+    assert straight_path(kernel.elf, "board_cycles") == ["mrs x0, s3_2_c15_c0_0", "ret"]
+    assert straight_path(virt_kernel.elf, "board_cycles") == ["mrs x0, pmccntr_el0", "ret"]
 
 
 @pytest.mark.parametrize("probe", list(PROBES))
