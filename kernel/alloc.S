@@ -21,11 +21,7 @@
 #define PAGE        16384
 #define BLOCK       4096
 
-/* Per-core allocator state (at TPIDR_EL2) */
-#define PC_BLOCKS       0       /* free 4 KiB blocks */
-#define PC_PAGES        8       /* free 16 KiB pages */
-#define PC_SPLIT        16      /* pages split into blocks, ever */
-#define PC_SIZE         64
+#include "percpu.inc"
 
     .text
 

@@ -16,6 +16,7 @@
 #include "forth/cold.S"
 #include "forth/bench.S"
 #include "forth/alloc.S"
+#include "forth/threads.S"
 
 /* The newest assembly-defined header, relative to here. */
     .section .rodata

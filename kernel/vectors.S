@@ -57,9 +57,9 @@
     .balign 2048
     .globl vectors
 vectors:
-    ventry  forth_sync          /* current EL, SP0: Forth */
-    ventry  unexpected_irq
-    ventry  unexpected_fiq
+    ventry  forth_sync          /* current EL, SP0: Forth threads */
+    ventry  timer_from_thread   /* IRQ: the timer on virt (GIC) */
+    ventry  timer_from_thread   /* FIQ: the timer on Apple cores */
     ventry  unexpected_serror
     ventry  kernel_sync         /* current EL, SPx: the kernel itself */
     ventry  unexpected_irq

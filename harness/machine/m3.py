@@ -40,6 +40,12 @@ VBAR_EL2 = (3, 4, 12, 0, 0)
 CNTFRQ_EL0 = (3, 3, 14, 0, 0)
 CNTPCT_EL0 = (3, 3, 14, 0, 1)
 CNTVCT_EL0 = (3, 3, 14, 0, 2)
+CNTHP_TVAL_EL2 = (3, 4, 14, 2, 0)         # the EL2 physical timer ...
+CNTHP_CTL_EL2 = (3, 4, 14, 2, 1)
+CNTHP_CVAL_EL2 = (3, 4, 14, 2, 2)
+CNTP_TVAL_EL0 = (3, 3, 14, 2, 0)          # ... which these reach at EL2 under VHE
+CNTP_CTL_EL0 = (3, 3, 14, 2, 1)
+CNTP_CVAL_EL0 = (3, 3, 14, 2, 2)
 PMCR0 = (3, 1, 15, 0, 0)                 # Apple PMU control: bit 0 enables PMC0, bit 1 PMC1
 PMC0 = (3, 2, 15, 0, 0)                  # cycles
 PMC1 = (3, 2, 15, 1, 0)                  # retired instructions
@@ -125,6 +131,7 @@ class M3:
         cpu.on_sysreg(*CNTPCT_EL0, read=self.counter)
         cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
         self.pmu = ApplePmu(cpu, cfg.pmc0)
+        self.timer = HypTimer(cpu, self.counter)
 
         # The cycle model charges every block once; code the kernel rewrites
         # passes through sync_icache (as it must on hardware), which drops
@@ -282,6 +289,62 @@ class M3:
         for i in range(0, len(names), 4):
             lines.append("  " + "  ".join(f"{n:>6} {regs[n]:#018x}" for n in names[i:i + 4]))
         return "\n".join(lines)
+
+
+class HypTimer:
+    """The EL2 physical timer (CNTHP_*, also reached as CNTP_*_EL0 at EL2
+    under VHE) on emulated time.  As on Apple cores it raises FIQ: while
+    ENABLE is set, IMASK clear and the counter has reached CVAL (a level:
+    it drops when CVAL moves ahead or the timer is disabled or masked).
+    unicorn's own timer writes are dropped and its counter is host time,
+    so this model is the only timer the kernel sees."""
+
+    def __init__(self, cpu: El2Cpu, counter):
+        self.cpu = cpu
+        self.counter = counter
+        self.ctl = 0
+        self.cval = 0
+        for ctl, cval, tval in ((CNTHP_CTL_EL2, CNTHP_CVAL_EL2, CNTHP_TVAL_EL2),
+                                (CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTP_TVAL_EL0)):
+            cpu.on_sysreg(*ctl, read=self._read_ctl, write=self._write_ctl)
+            cpu.on_sysreg(*cval, read=lambda: self.cval, write=self._write_cval)
+            cpu.on_sysreg(*tval, read=self._read_tval, write=self._write_tval)
+
+    def _fired(self) -> bool:
+        return bool(self.ctl & 1) and self.counter() >= self.cval
+
+    def _read_ctl(self) -> int:
+        return self.ctl | (4 if self._fired() else 0)
+
+    def _write_ctl(self, value: int) -> None:
+        self.ctl = value & 3
+        self.update()
+
+    def _write_cval(self, value: int) -> None:
+        self.cval = value
+        self.update()
+
+    def _read_tval(self) -> int:
+        return (self.cval - self.counter()) & 0xFFFF_FFFF
+
+    def _write_tval(self, value: int) -> None:
+        value &= 0xFFFF_FFFF
+        self.cval = self.counter() + (value - (1 << 32) if value >> 31 else value)
+        self.update()
+
+    def update(self) -> None:
+        """Drive the FIQ line, and wake up when the counter reaches CVAL."""
+        if self._fired() and not self.ctl & 2:
+            self.cpu.raise_fiq()
+            self.cpu.set_event_deadline(None)
+            return
+        self.cpu.lower_fiq()
+        if self.ctl & 1 and not self.ctl & 2:
+            # the first instant (in instruction units) the counter reaches CVAL
+            due = -(-self.cval * CPU_HZ // CNTFRQ_HZ)
+            self.cpu.set_event_deadline(due, self.update)
+        else:
+            self.cpu.set_event_deadline(None)
 
 
 class ApplePmu:

@@ -137,3 +137,17 @@ board_poweroff:
 powered_off:
     wfi
     b       powered_off
+
+/*
+ * The timer interrupt: on Apple cores every timer is a FIQ of its own,
+ * nothing to acknowledge at an interrupt controller.
+ * board_timer_ack ( -- x0 = token, x1 = 1 if it may be the timer )
+ * board_timer_eoi ( x0 = token ) Both clobber x0, x1 only.
+ */
+    .globl board_timer_ack, board_timer_eoi
+board_timer_ack:
+    mov     x0, #0
+    mov     x1, #1
+    ret
+board_timer_eoi:
+    ret

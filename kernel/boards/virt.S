@@ -441,3 +441,22 @@ board_poweroff:
 powered_off:
     wfi
     b       powered_off
+
+/*
+ * The timer interrupt, for kernel/thread.S: the EL2 physical timer is
+ * PPI 26 through the GICv3 (an IRQ).
+ * board_timer_ack ( -- x0 = INTID, x1 = 1 if it is the timer )
+ * board_timer_eoi ( x0 = INTID ) Both clobber x0, x1 only.
+ */
+    .globl board_timer_ack, board_timer_eoi
+board_timer_ack:
+    mrs     x0, icc_iar1_el1
+    cmp     x0, #26
+    cset    x1, eq
+    ret
+board_timer_eoi:
+    cmp     x0, #1020                   /* special INTIDs take no EOI */
+    b.hs    1f
+    msr     icc_eoir1_el1, x0
+    isb
+1:  ret

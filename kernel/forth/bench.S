@@ -6,7 +6,7 @@
 
 /* bench-sample ( i*x xt -- j*x instructions cycles ) */
 word "bench-sample", w_benchsample
-    str     x30, [sp, #-16]!
+    str     x30, [sp, #-32]!
     mov     x0, tos
     ldr     tos, [dsp], #8
     str     x0, [sp, #8]
@@ -25,6 +25,6 @@ word "bench-sample", w_benchsample
     sub     x13, x13, x2            /* cycles */
     stp     x0, tos, [dsp, #-16]!
     mov     tos, x13
-    ldr     x30, [sp], #16
+    ldr     x30, [sp], #32
     ret
 endword w_benchsample

@@ -72,6 +72,7 @@ forth_cold:
 
     bl      board_counters_init
     bl      alloc_init              /* pages and blocks from what is left */
+    bl      threads_init            /* the console becomes thread 1; idle; the timer */
     bl      banner
 
     /* compile forth/ (embedded in the image), line by line */

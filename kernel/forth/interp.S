@@ -787,6 +787,8 @@ error_table:
     err -256, "undefined instruction"
     err -257, "input line is not text (control character), discarded"
     err -258, "breakpoint"
+    err -259, "reply to a call nobody is waiting on"
+    err -260, "a benchmarked word must leave the stack as it found it"
     .word   0, 0
 
 /* Exception classes (ESR_EL2.EC) named in fault reports. */

@@ -80,8 +80,9 @@ word "instructions", w_instructions
     ret     x5
 endword w_instructions
 
-/* ms ( u -- ) wait u milliseconds on the generic timer (CNTPCT at CNTFRQ:
-   in the emulated M3 deterministic time, from retired instructions) */
+/* ms ( u -- ) sleep u milliseconds: the thread blocks until the generic
+   timer (CNTPCT at CNTFRQ; in the emulated M3 deterministic time, from
+   retired instructions) has advanced that far; others run meanwhile */
 word "ms", w_ms
     mrs     x0, cntfrq_el0
     mul     x0, x0, tos
@@ -90,11 +91,10 @@ word "ms", w_ms
     isb
     mrs     x1, cntpct_el0
     add     x0, x0, x1
-1:  isb
-    mrs     x1, cntpct_el0
-    cmp     x1, x0
-    b.lo    1b
     ldr     tos, [dsp], #8
+    str     x30, [sp, #-16]!
+    bl      thread_sleep_until
+    ldr     x30, [sp], #16
     ret
 endword w_ms
 

@@ -1,0 +1,19 @@
+\ Threads, endpoints and the thread listing.
+
+\ endpoint ( "name" -- ) a synchronous IPC endpoint (kernel/ipc.S: head,
+\ mode, tail)
+: endpoint ( "name" -- ) create 0 , 0 , 0 , ;
+
+: .state ( n -- )
+  case 0 of ." running" endof 1 of ." ready  " endof 2 of ." send   " endof
+       3 of ." receive" endof 4 of ." reply  " endof 5 of ." sleep  " endof
+       ." dead   " endcase ;
+
+\ threads ( -- ) every thread: id, state, priority, CPU time (counter ticks
+\ and microseconds)
+: threads ( -- )
+  cr ."   id state    prio        ticks      us" cr
+  first-thread begin ?dup while
+    thread-info >r >r swap 4 .r space .state r> 5 .r
+    r> dup 13 .r 1000000 ticks/s */ 8 .r cr
+  repeat ;

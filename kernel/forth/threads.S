@@ -1,0 +1,282 @@
+/* Forth words for threads, time and IPC (kernel/thread.S, kernel/ipc.S). */
+
+#include "percpu.inc"
+
+/* spawn ( xt prio -- tid | 0 ) a thread running xt (under CATCH) at
+   priority 1..63, ready at once; it runs now if it outranks us */
+word "spawn", w_spawn
+    sub     x1, tos, #1
+    cmp     x1, #62
+    b.hi    9f
+    str     x30, [sp, #-16]!
+    mov     x1, tos
+    ldr     x0, [dsp], #8
+    bl      thread_spawn
+    mov     tos, #0
+    cbz     x0, 1f
+    ldr     tos, [x0, #T_ID]
+    ldr     x1, [x0, #T_PRIO]           /* outranks us? */
+    sub     x2, up, #T_USER
+    ldr     x2, [x2, #T_PRIO]
+    cmp     x1, x2
+    b.le    1f
+    bl      thread_preempt
+1:  ldr     x30, [sp], #16
+    ret
+9:  mov     x0, #-24                    /* invalid numeric argument */
+    b       throw_x0
+endword w_spawn
+
+/* yield ( -- ) let a ready thread of our priority run */
+word "yield", w_yield
+    str     x30, [sp, #-16]!
+    bl      thread_yield
+    ldr     x30, [sp], #16
+    ret
+endword w_yield
+
+/* thread-exit ( -- ) end the running thread */
+word "thread-exit", w_threadexit
+    b       thread_exit
+endword w_threadexit
+
+/* me ( -- tid ) the running thread's id */
+word "me", w_me
+    sub     x0, up, #T_USER
+    ldr     x0, [x0, #T_ID]
+    dpush   x0
+    ret
+endword w_me
+
+/* sleep-until ( u -- ) block until the counter reaches u */
+word "sleep-until", w_sleepuntil
+    str     x30, [sp, #-16]!
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    bl      thread_sleep_until
+    ldr     x30, [sp], #16
+    ret
+endword w_sleepuntil
+
+/* thread-info ( tcb -- next-tcb id state prio ticks ) for the listing;
+   `threads` (forth/) walks it from first-thread */
+word "thread-info", w_threadinfo
+    mov     x0, tos
+    ldr     x1, [x0, #T_ALLNEXT]
+    ldr     x2, [x0, #T_ID]
+    ldr     x3, [x0, #T_STATE]
+    ldr     x4, [x0, #T_PRIO]
+    ldr     x5, [x0, #T_RUNTIME]
+    stp     x2, x1, [dsp, #-16]!
+    stp     x4, x3, [dsp, #-16]!
+    mov     tos, x5
+    ret
+endword w_threadinfo
+
+/* first-thread ( -- tcb | 0 ) */
+word "first-thread", w_firstthread
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PC_THREADS]
+    dpush   x0
+    ret
+endword w_firstthread
+
+/* timer-interrupts ( -- n ) taken so far */
+word "timer-interrupts", w_timerinterrupts
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PC_TICKS]
+    dpush   x0
+    ret
+endword w_timerinterrupts
+
+/* IPC (kernel/ipc.S).  Messages are four cells, m0 deepest; ep is an
+   endpoint (ENDPOINT in forth/).
+   CALL, RECEIVE and REPLY-RECEIVE lay out the stack for their answer and
+   jump into the kernel: the answer is written there by the partner and
+   the kernel returns straight to the word's caller (x21 = where, x27 the
+   stack as it will be, x30 the caller).
+   The timed words, SEND and REPLY call the kernel and pick the answer up
+   afterwards: from x1-x5 if x6 = 1, else from the TCB. */
+
+.macro ipc_fetch                        /* -- x0 result, x1-x4, x5 */
+    cbnz    x6, 8601f
+    sub     x7, up, #T_USER
+    ldr     x0, [x7, #T_RESULT]
+    ldp     x1, x2, [x7, #T_MSG]
+    ldp     x3, x4, [x7, #T_MSG + 16]
+    ldr     x5, [x7, #T_PEER]
+    b       8602f
+8601:
+    mov     x0, #0
+8602:
+.endm
+
+.macro ipc_result                       /* -- x0: T_RESULT */
+    sub     x7, up, #T_USER
+    ldr     x0, [x7, #T_RESULT]
+.endm
+
+.macro pop_msg4                         /* ( m0 m1 m2 m3 -- ) into x1-x4 */
+    ldp     x4, x3, [dsp]
+    ldp     x2, x1, [dsp, #16]
+.endm
+
+/* call ( m0 m1 m2 m3 ep -- r0 r1 r2 r3 ) */
+word "call", w_call
+    mov     x0, tos
+    pop_msg4
+    mov     x21, dsp                    /* r3 (dead) r2 r1 r0 go here */
+    add     dsp, dsp, #8
+    mov     x15, #0
+    b       ipc_call
+endword w_call
+
+/* receive ( ep -- m0 m1 m2 m3 sender ) sender: the token REPLY takes */
+word "receive", w_receive
+    mov     x0, tos
+    sub     dsp, dsp, #32
+    mov     x21, dsp                    /* m3 m2 m1 m0 go here */
+    mov     x15, #0
+    b       ipc_receive
+endword w_receive
+
+/* reply-receive ( r0 r1 r2 r3 sender ep -- m0 m1 m2 m3 sender' ) the
+   server's loop in one word */
+word "reply-receive", w_replyreceive
+    mov     x15, tos
+    ldr     x0, [dsp]
+    ldp     x4, x3, [dsp, #8]
+    ldp     x2, x1, [dsp, #24]
+    add     dsp, dsp, #8
+    mov     x21, dsp
+    b       ipc_reply_receive
+endword w_replyreceive
+
+/* call-timeout ( m0 m1 m2 m3 ep ticks -- r0 r1 r2 r3 true | false ) */
+word "call-timeout", w_calltimeout
+    str     x30, [sp, #-16]!
+    mrs     x15, cntpct_el0
+    add     x15, x15, tos
+    ldr     x0, [dsp], #8
+    pop_msg4
+    mov     x21, #0
+    bl      ipc_call
+    ipc_fetch
+    cbnz    x0, 1f
+    stp     x2, x1, [dsp, #16]
+    stp     x4, x3, [dsp]
+    mov     tos, #-1
+    ldr     x30, [sp], #16
+    ret
+1:  add     dsp, dsp, #32
+    mov     tos, #0
+    ldr     x30, [sp], #16
+    ret
+endword w_calltimeout
+
+/* send ( m0 m1 m2 m3 ep -- ) returns once a receiver has it */
+word "send", w_send
+    str     x30, [sp, #-16]!
+    mov     x0, tos
+    pop_msg4
+    mov     x15, #0
+    bl      ipc_send
+    add     dsp, dsp, #32
+    ldr     tos, [dsp], #8
+    ldr     x30, [sp], #16
+    ret
+endword w_send
+
+/* send-timeout ( m0 m1 m2 m3 ep ticks -- flag ) true when delivered */
+word "send-timeout", w_sendtimeout
+    str     x30, [sp, #-16]!
+    mrs     x15, cntpct_el0
+    add     x15, x15, tos
+    ldr     x0, [dsp], #8
+    pop_msg4
+    bl      ipc_send
+    ipc_result
+    add     dsp, dsp, #32
+    cmp     x0, #0
+    csetm   tos, eq
+    ldr     x30, [sp], #16
+    ret
+endword w_sendtimeout
+
+/* receive-timeout ( ep ticks -- m0 m1 m2 m3 sender true | false ) */
+word "receive-timeout", w_receivetimeout
+    str     x30, [sp, #-16]!
+    mrs     x15, cntpct_el0
+    add     x15, x15, tos
+    ldr     x0, [dsp], #8
+    mov     x21, #0
+    bl      ipc_receive
+    ipc_fetch
+    ldr     x30, [sp], #16
+    cbnz    x0, 1f
+    sub     dsp, dsp, #40
+    stp     x5, x4, [dsp]               /* sender, m3 */
+    stp     x3, x2, [dsp, #16]          /* m2, m1 */
+    str     x1, [dsp, #32]              /* m0 */
+    mov     tos, #-1
+    ret
+1:  mov     tos, #0
+    ret
+endword w_receivetimeout
+
+/* reply ( r0 r1 r2 r3 sender -- ) answer the call RECEIVE gave us */
+word "reply", w_reply
+    str     x30, [sp, #-16]!
+    mov     x0, tos
+    pop_msg4
+    bl      ipc_reply
+    ipc_result
+    add     dsp, dsp, #32
+    ldr     tos, [dsp], #8
+    ldr     x30, [sp], #16
+    cbnz    x0, throw_no_call
+    ret
+endword w_reply
+
+throw_no_call:
+    mov     x0, #-259                   /* nobody waits for this reply */
+    b       throw_x0
+
+/* ipc-buffer! ( a u -- ) the buffer our next message carries */
+word "ipc-buffer!", w_ipcbufferstore
+    sub     x0, up, #T_USER
+    ldr     x1, [dsp], #8
+    stp     x1, tos, [x0, #T_BUF]
+    ldr     tos, [dsp], #8
+    ret
+endword w_ipcbufferstore
+
+/* ipc-buffer ( sender -- a u ) the buffer the sender set with
+   IPC-BUFFER! (valid while it waits: for a call, until the reply) */
+word "ipc-buffer", w_ipcbuffer
+    ubfx    x0, tos, #0, #TOKEN_SHIFT
+    ldp     x1, x2, [x0, #T_BUF]
+    str     x1, [dsp, #-8]!
+    mov     tos, x2
+    ret
+endword w_ipcbuffer
+
+/* sched-peek ( -- tcb ) the thread the scheduler would run next: the
+   decision itself (CLZ on the ready bitmap, head of that queue) */
+word "sched-peek", w_schedpeek
+    mrs     x9, tpidr_el2
+    pick_best x0
+    dpush   x0
+    ret
+endword w_schedpeek
+
+/* timer-interrupt-test ( -- ) take one timer interrupt now: with FIQ
+   masked, move CVAL into the past, then unmask.  Entry, the handler (it
+   re-arms the timer) and the return, as any timer interrupt */
+word "timer-interrupt-test", w_timertest
+    msr     daifset, #3
+    msr     cnthp_cval_el2, xzr
+    isb
+    msr     daifclr, #3                 /* taken here */
+    ret
+endword w_timertest

@@ -1,0 +1,388 @@
+/*
+ * Synchronous IPC on endpoints: send, receive, call, reply, reply-and-
+ * receive, with timeouts.  A message is four words plus the sender's
+ * token and optional buffer (address, length; one address space, so the
+ * receiver reads it in place through the token: IPC-BUFFER).  Exactly
+ * once, FIFO per endpoint.
+ *
+ * Delivery straight into the partner's stack.  A thread waiting in CALL,
+ * RECEIVE or REPLY-RECEIVE has already laid out its data stack for the
+ * answer and publishes where (T_DELIVER); its switch point returns
+ * straight to its Forth caller.  The partner writes the four words there
+ * and the fifth (token, or for a reply its last word) into the waiter's
+ * saved top of stack: nothing is copied twice and the waiter does no work
+ * on wake-up.  Threads waiting in the timed words or SEND publish no
+ * delivery address: their partners stage the message in the TCB (T_MSG,
+ * T_PEER, T_RESULT) and the word picks it up (x6 = 0), or finds it in
+ * x1-x5 when it never blocked (x6 = 1).
+ *
+ * Fast paths (seL4's idea): a CALL to a receiver already waiting, and a
+ * REPLY-RECEIVE with no sender queued, switch straight to the partner:
+ * no scheduler pass.  They are taken only when the partner is at least as
+ * urgent as every ready thread, so the highest-priority ready thread
+ * always runs.
+ *
+ * An endpoint is three cells: queue head, mode (0 empty, 1 senders
+ * queued, 2 receivers queued), queue tail.  Queued threads link through
+ * T_NEXT/T_PREV (a blocked thread is on no ready queue).
+ *
+ * A reply token is the caller's TCB with its call number in the top bits.
+ * A caller waiting for its reply keeps the token in T_REPLYKEY; a reply
+ * must present that very token, so it reaches only the call it answers,
+ * never a later one (a timed-out call clears its key).
+ *
+ * Entry: x0 the endpoint (or for REPLY the token), x1-x4 the message (x1
+ * first), x15 a deadline (counter value) or 0, x21 where our own stack
+ * takes an answer (0: we fetch it).  x27 and x30 are already what the
+ * Forth word returns with.  All of it is critical-section code
+ * (kernel/thread.S): no interrupt masking.  Clobbers x0-x23.
+ */
+#include "macros.inc"
+#include "percpu.inc"
+#include BOARD_INC
+
+#define EP_HEAD     0                   /* head, mode: one LDP for CALL */
+#define EP_MODE     8                   /* mode, tail: one LDP for REPLY-RECEIVE */
+#define EP_TAIL     16
+#define M_EMPTY     0
+#define M_SENDERS   1
+#define M_RECEIVERS 2
+#define CTX_TOS     16                  /* x26 in T_CTX */
+
+.macro current_tcb reg
+    sub     \reg, up, #T_USER
+.endm
+
+/* ep_dequeue next: x11 (the head of endpoint x0's queue, its T_NEXT in
+   register next) taken off.  Clobbers x7. */
+.macro ep_dequeue next
+    str     \next, [x0, #EP_HEAD]
+    cbz     \next, 8701f
+    str     xzr, [\next, #T_PREV]
+    b       8702f
+8701:
+    str     xzr, [x0, #EP_TAIL]
+    str     xzr, [x0, #EP_MODE]
+8702:
+.endm
+
+/* ep_enqueue mode [, tail]: the running thread (x10) to the back of x0's
+   queue, which holds threads of that mode (tail: a register already
+   holding EP_TAIL).  Clobbers x7, x8. */
+.macro ep_enqueue mode, tail
+    .ifb \tail
+    ldr     x7, [x0, #EP_TAIL]
+    .else
+    mov     x7, \tail
+    .endif
+    stp     xzr, x7, [x10, #T_NEXT]
+    str     x10, [x0, #EP_TAIL]
+    cbz     x7, 8703f
+    str     x10, [x7, #T_NEXT]
+    b       8704f
+8703:
+    str     x10, [x0, #EP_HEAD]
+8704:
+    mov     x8, #\mode
+    str     x8, [x0, #EP_MODE]
+    str     x0, [x10, #T_WAITEP]
+.endm
+
+/* deliver t, at, last: the message words x1-x4 into the stack of waiting
+   thread t at address at (x4 at [at], x1 at [at+24]), and last into its
+   saved top of stack. */
+.macro deliver t, at, last
+    stp     x4, x3, [\at]
+    stp     x2, x1, [\at, #16]
+    str     \last, [\t, #CTX_TOS]
+.endm
+
+/* stage_msg dst: the message (x1-x4) and its token (x5) into dst's TCB,
+   result 0, for dst to pick up when the scheduler runs it. */
+.macro stage_msg dst
+    stp     x1, x2, [\dst, #T_MSG]
+    stp     x3, x4, [\dst, #T_MSG + 16]
+    str     x5, [\dst, #T_PEER]
+    str     xzr, [\dst, #T_RESULT]
+.endm
+
+/* to t, last: hand the message to waiting thread t: into its stack if it
+   took one, else into its TCB.  Clobbers x7. */
+.macro to t, last
+    ldr     x7, [\t, #T_DELIVER]
+    cbz     x7, 8706f
+    deliver \t, x7, \last
+    b       8707f
+8706:
+    stage_msg \t
+8707:
+.endm
+
+/* best_ready reg, tmp: highest priority with a ready thread (-1: none). */
+.macro best_ready reg, tmp
+    ldr     \reg, [x9, #PC_READY]
+    clz     \reg, \reg
+    mov     \tmp, #63
+    sub     \reg, \tmp, \reg
+.endm
+
+/* undeadline t: a thread woken by its partner that also had a deadline
+   (a timed receive or call) comes off the sleepers.  Keeps x0-x5, x30. */
+.macro undeadline t
+    ldr     x7, [\t, #T_DEADLINE]
+    cbz     x7, 8705f
+    mov     x20, x30
+    mov     x22, x10
+    mov     x10, \t
+    bl      sleeper_remove_x10
+    mov     x10, x22
+    mov     x30, x20
+8705:
+.endm
+
+/* ready t: make thread t ready (back of its queue). Keeps x0, x5, x21. */
+.macro ready t
+    mov     x22, x10
+    mov     x10, \t
+    enqueue_tail x10
+    mov     x10, x22
+.endm
+
+/* wait: the running thread blocks; it takes its answer at x21 (or 0). */
+.macro wait
+    str     x21, [x10, #T_DELIVER]
+    b       ipc_block
+.endm
+
+    .section .text.critical, "ax"
+
+/*
+ * ipc_call: send x1-x4 on endpoint x0 and wait for the reply.
+ */
+    .globl ipc_call
+ipc_call:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    ldr     x7, [x10, #T_SEQ]           /* a new call: a new token */
+    add     x7, x7, #1
+    str     x7, [x10, #T_SEQ]
+    orr     x5, x10, x7, lsl #TOKEN_SHIFT
+    str     x5, [x10, #T_REPLYKEY]
+    ldp     x11, x6, [x0, #EP_HEAD]     /* head, mode */
+    cmp     x6, #M_RECEIVERS
+    b.ne    call_queue
+    ldp     x12, x13, [x11, #T_PRIO]    /* a receiver waits: its priority, next */
+    ldr     x8, [x11, #T_DELIVER]
+    cbz     x8, call_scheduled          /* a timed receive: the long way */
+    cbz     x21, call_scheduled         /* a timed call: the long way */
+    best_ready x14, x16
+    cmp     x12, x14
+    b.lt    call_scheduled              /* someone more urgent is ready */
+    ep_dequeue x13                      /* fast path */
+    deliver x11, x8, x5                 /* the message, our token on top */
+    mov     x7, #TS_REPLY               /* we wait on it, it runs */
+    str     x7, [x10, #T_STATE]
+    str     x21, [x10, #T_DELIVER]
+    mov     x0, x11
+    b       switch_to_waiting
+
+call_scheduled:                         /* the receiver queues like anyone */
+    undeadline x11
+    ldr     x13, [x11, #T_NEXT]
+    ep_dequeue x13
+    to      x11, x5
+    ready   x11
+    mov     x7, #TS_REPLY
+    str     x7, [x10, #T_STATE]
+    wait
+
+call_queue:                             /* nobody receiving: queue as a caller */
+    stp     x1, x2, [x10, #T_MSG]
+    stp     x3, x4, [x10, #T_MSG + 16]
+    mov     x7, #1
+    str     x7, [x10, #T_CALLFLAG]
+    mov     x7, #TS_SEND
+    str     x7, [x10, #T_STATE]
+    ep_enqueue M_SENDERS
+    wait
+
+/* ipc_block: the running thread waits (queued, or for a reply), until a
+   partner has done its part or the deadline x15 passed (T_RESULT -1). */
+ipc_block:
+    str     xzr, [x10, #T_RESULT]
+    str     x15, [x10, #T_DEADLINE]
+    cbz     x15, 1f
+    mov     x20, x30
+    bl      sleeper_insert
+    mov     x30, x20
+1:  b       block_current
+
+/*
+ * ipc_send: x1-x4 on endpoint x0; returns once a receiver has it
+ * (T_RESULT 0) or the deadline passed (-1).  Always a fetching word.
+ */
+    .globl ipc_send
+ipc_send:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    str     xzr, [x10, #T_RESULT]
+    str     xzr, [x10, #T_REPLYKEY]
+    ldr     x5, [x10, #T_SEQ]           /* our token (no reply will match it) */
+    orr     x5, x10, x5, lsl #TOKEN_SHIFT
+    ldp     x11, x6, [x0, #EP_HEAD]
+    cmp     x6, #M_RECEIVERS
+    b.ne    1f
+    undeadline x11                      /* a receiver waits: it has it now */
+    ldr     x13, [x11, #T_NEXT]
+    ep_dequeue x13
+    to      x11, x5
+    ready   x11
+    mov     x21, #0
+    b       thread_preempt_x9           /* it runs now if it outranks us */
+1:  stp     x1, x2, [x10, #T_MSG]       /* nobody receiving: queue */
+    stp     x3, x4, [x10, #T_MSG + 16]
+    str     xzr, [x10, #T_CALLFLAG]
+    mov     x7, #TS_SEND
+    str     x7, [x10, #T_STATE]
+    ep_enqueue M_SENDERS
+    mov     x21, #0
+    wait
+
+/*
+ * ipc_receive: wait on endpoint x0 for a message (and its sender's token).
+ */
+    .globl ipc_receive
+ipc_receive:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+receive_locked:
+    ldp     x11, x6, [x0, #EP_HEAD]
+    cmp     x6, #M_SENDERS
+    b.ne    3f
+    undeadline x11                      /* a sender waits: take its message */
+    ldr     x13, [x11, #T_NEXT]
+    ep_dequeue x13
+    ldr     x7, [x11, #T_CALLFLAG]
+    cbz     x7, 1f
+    mov     x7, #TS_REPLY               /* a caller: now waits for our reply */
+    str     x7, [x11, #T_STATE]
+    ldr     x5, [x11, #T_REPLYKEY]
+    b       2f
+1:  ready   x11                         /* a sender: free to go */
+    ldr     x5, [x11, #T_SEQ]
+    orr     x5, x11, x5, lsl #TOKEN_SHIFT
+2:  ldp     x1, x2, [x11, #T_MSG]
+    ldp     x3, x4, [x11, #T_MSG + 16]
+    cbz     x21, 4f
+    stp     x4, x3, [x21]               /* into our own stack: done */
+    stp     x2, x1, [x21, #16]
+    mov     x26, x5
+4:  mov     x6, #1
+    b       critical_exit
+3:  mov     x7, #TS_RECV                /* nobody sending: wait */
+    str     x7, [x10, #T_STATE]
+    ep_enqueue M_RECEIVERS
+    wait
+
+/* reply_check fail: token x0 names the call client x11 waits on (else
+   branch to fail); x7 = the client's deadline.  Keeps x1-x5.  A token
+   that is not 4 KiB aligned is refused; one pointing outside memory
+   faults (THROW -9). */
+.macro reply_check fail
+    ubfx    x11, x0, #0, #TOKEN_SHIFT   /* the client: a TCB is a 4 KiB block */
+    tst     x0, #0xfff
+    ccmp    x11, #0, #4, eq
+    b.eq    \fail
+    ldp     x12, x7, [x11, #T_REPLYKEY] /* the call it waits on; its deadline */
+    cmp     x12, x0
+    b.ne    \fail
+    str     xzr, [x11, #T_REPLYKEY]     /* answered: once */
+.endm
+
+/*
+ * ipc_reply: the reply x1-x4 to the call named by token x0.  T_RESULT
+ * says how it went: 0, or -1 if nobody waits for that reply.  A fetching
+ * word: the client runs first if it outranks us.
+ */
+    .globl ipc_reply
+ipc_reply:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    reply_check 9f
+    str     xzr, [x10, #T_RESULT]
+    cbz     x7, 1f
+    undeadline x11
+1:  mov     x5, x10
+    to      x11, x4
+    ready   x11
+    mov     x21, #0
+    b       thread_preempt_x9
+9:  mov     x7, #-1
+    str     x7, [x10, #T_RESULT]
+    mov     x6, #0
+    b       critical_exit
+
+/*
+ * ipc_reply_receive: reply x1-x4 to token x0, then receive on endpoint
+ * x15.  When nobody waits for that reply: THROW -259, nothing received.
+ */
+    .globl ipc_reply_receive
+ipc_reply_receive:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    reply_check 9f
+    mov     x0, x15
+    mov     x15, #0
+    ldp     x8, x12, [x11, #T_DELIVER]  /* where it takes the reply; priority */
+    cbz     x8, 2f                      /* a timed call: the long way */
+    ldp     x6, x13, [x0, #EP_MODE]     /* mode, tail */
+    cmp     x6, #M_SENDERS
+    b.eq    2f                          /* more work queued: the long way */
+    best_ready x14, x16
+    cmp     x12, x14
+    b.lt    2f
+    deliver x11, x8, x4                 /* fast path: the reply into its stack */
+    mov     x7, #TS_RECV                /* we wait for the next message */
+    str     x7, [x10, #T_STATE]
+    str     x21, [x10, #T_DELIVER]
+    ep_enqueue M_RECEIVERS, x13
+    mov     x0, x11
+    b       switch_to_waiting
+2:  cbz     x7, 3f
+    undeadline x11
+3:  mov     x5, x10                     /* the client just becomes ready */
+    to      x11, x4
+    ready   x11
+    b       receive_locked
+9:  mov     x0, #-259                   /* nobody waits for that reply */
+    b       critical_throw
+
+/*
+ * ipc_timeout ( x0 = thread whose deadline passed while queued on an
+ * endpoint or waiting for a reply ): off the endpoint, result -1.  Only
+ * fetching words wait with a deadline.  Called by the timer interrupt,
+ * which makes it ready.  Clobbers x1-x8.
+ */
+    .globl ipc_timeout
+ipc_timeout:
+    mov     x1, #-1
+    str     x1, [x0, #T_RESULT]
+    str     xzr, [x0, #T_REPLYKEY]      /* no reply will reach it now */
+    ldr     x1, [x0, #T_STATE]
+    cmp     x1, #TS_REPLY
+    b.eq    3f                          /* no endpoint queue to leave */
+    ldr     x1, [x0, #T_WAITEP]
+    ldp     x2, x3, [x0, #T_NEXT]       /* next, prev */
+    cbz     x3, 1f
+    str     x2, [x3, #T_NEXT]
+    b       2f
+1:  str     x2, [x1, #EP_HEAD]
+2:  cbz     x2, 4f
+    str     x3, [x2, #T_PREV]
+    b       3f
+4:  str     x3, [x1, #EP_TAIL]
+    ldr     x4, [x1, #EP_HEAD]
+    cbnz    x4, 3f
+    str     xzr, [x1, #EP_MODE]         /* the queue is empty now */
+3:  str     xzr, [x0, #T_WAITEP]
+    ret
