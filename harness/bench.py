@@ -58,6 +58,21 @@ BUDGETS = [
 ]
 
 
+# Extra rows, after the seed's twenty: domains (docs/domains.md).  Their
+# budgets: the domain IPC one is the seed's Phase 2 column (IPC message,
+# 80 ns: the EL1/EL2 boundary), the others are ours, set from the seed's
+# figures before measuring: a domain switch costs no more than a thread
+# context switch (50 ns); a null HVC round trip, the crossing inside an
+# IPC across the boundary, half of that IPC (40 ns); a soft stage-2 fault
+# the seed's soft page fault (100 ns).
+EXTRA = [
+    Budget("domain_switch", "domain switch", 50),
+    Budget("hvc_round_trip", "HVC round trip", 40),
+    Budget("domain_ipc", "IPC across domain boundary", 80),
+    Budget("stage2_fault", "soft stage-2 fault", 100),
+]
+
+
 @dataclass(frozen=True)
 class Benchmark:
     setup: str          # Forth run once before measuring
@@ -96,6 +111,62 @@ BENCHMARKS: dict[str, Benchmark] = {
     # One timer FIQ: entry, the handler (re-arming the timer), the return;
     # the few instructions that make it pending are counted too.
     "timer_interrupt": Benchmark("", "timer-interrupt-test"),
+    # A load from the next untouched page of an EL2 demand-zero region: the
+    # level-3 translation fault, the page mapped, the load retried.
+    "page_fault": Benchmark(
+        "variable pf-next  256 16384 * demand-region pf-next ! "
+        ": bench-pf ( -- ) pf-next @ c@ drop 16384 pf-next +! ;", "bench-pf"),
+}
+
+# A domain (kernel/domain.S) with a code page and a stack page; its code
+# (machine code words, tests/test_domains.py checks them against the
+# assembler) is loaded at bd-code.
+_DOMAIN = ("domain-new value bd  bd 16384 d-rx domain-memory value bd-code "
+           "bd 16384 d-rw domain-memory value bd-stack "
+           "bd-code bd-stack 16384 + bd domain-entry!  bd-code ")
+_LOAD = " drop  bd-code 64 sync-code "
+DOMAIN_CODE = {
+    "switch": "hvc #0",
+    "hvc": "mov x19, #64\n1: hvc #1\n subs x19, x19, #1\n b.ne 1b\n hvc #0",
+    "ipc": "mov x19, #64\n1: mov x0, #0\n hvc #2\n subs x19, x19, #1\n b.ne 1b\n hvc #0",
+    "s2pf": "mov x19, #16\n1: ldr x1, [x0]\n add x0, x0, #16384\n subs x19, x19, #1\n"
+            " b.ne 1b\n hvc #0",
+}
+DOMAIN_WORDS = {
+    "switch": [0xD4000002],
+    "hvc": [0xD2800813, 0xD4000022, 0xF1000673, 0x54FFFFC1, 0xD4000002],
+    "ipc": [0xD2800813, 0xD2800000, 0xD4000042, 0xF1000673, 0x54FFFFA1, 0xD4000002],
+    "s2pf": [0xD2800213, 0xF9400001, 0x91401000, 0xF1000673, 0x54FFFFA1, 0xD4000002],
+}
+
+
+def _code(name: str) -> str:
+    return _DOMAIN + " ".join(f"${w:x} code," for w in DOMAIN_WORDS[name]) + _LOAD
+
+
+EXTRA_BENCHMARKS: dict[str, Benchmark] = {
+    # Into the domain by ERET and back by HVC #0 (its code is that HVC):
+    # two switches, each charged half.
+    "domain_switch": Benchmark(_code("switch") + ": bench-dswitch ( -- ) 0 bd domain-run 2drop ;",
+                               "bench-dswitch", per=2),
+    # 64 null HVCs in a loop inside the domain (the loop's two instructions
+    # and one enter/exit, 1/64 of it, are in the figure).
+    "hvc_round_trip": Benchmark(_code("hvc") + ": bench-hvc ( -- ) 0 bd domain-run 2drop ;",
+                                "bench-hvc", per=64),
+    # 64 CALLs by HVC #2 from the domain to an echo server thread waiting in
+    # REPLY-RECEIVE: 128 messages (request and reply), the domain's loop
+    # and one enter/exit included.
+    "domain_ipc": Benchmark(
+        "endpoint bdep  : bd-echo ( -- ) bdep receive begin bdep reply-receive again ; "
+        "' bd-echo 32 spawn drop " + _code("ipc") + "bdep 0 bd domain-endpoint! "
+        ": bench-dipc ( -- ) 0 bd domain-run 2drop ;", "bench-dipc", per=128),
+    # 16 first touches of demand-zero pages per run, each a stage-2
+    # translation fault mapped by the kernel; one enter/exit per 16.
+    "stage2_fault": Benchmark(
+        _code("s2pf") + "bd 520 16384 * d-rw d-demand or domain-memory value bd-dz "
+        "variable bd-next  bd-dz bd-next ! "
+        ": bench-s2pf ( -- ) bd-next @ bd domain-run 2drop 16 16384 * bd-next +! ;",
+        "bench-s2pf", samples=32, per=16),
 }
 
 _BENCH_LINE = re.compile(
@@ -165,7 +236,12 @@ def boot(elf: Path, pmc0: str) -> M3:
     return m
 
 
-def run(elf: Path, budgets=BUDGETS, benchmarks=BENCHMARKS) -> list[Row]:
+def run(elf: Path, budgets=None, benchmarks=None) -> list[Row]:
+    """Every row: the seed's twenty, then the EXTRA ones."""
+    if budgets is None:
+        budgets = BUDGETS + EXTRA
+    if benchmarks is None:
+        benchmarks = {**BENCHMARKS, **EXTRA_BENCHMARKS}
     rows = []
     cons_m = opt_m = None
     for b in budgets:
@@ -187,7 +263,10 @@ def table(rows: list[Row]) -> str:
     head = (f"{'primitive':<26}{'instr':>8}{'cons cyc':>10}{'opt cyc':>10}{'ns@3.5GHz':>11}"
             f"{'budget ns':>11}{'budget cyc':>12}  margin")
     lines = [head, "-" * len(head)]
+    extra = {b.key for b in EXTRA}
     for r in rows:
+        if r.key in extra and r.key == next(x.key for x in rows if x.key in extra):
+            lines.append("-- extra rows (not in the seed's table; budgets: harness/bench.py EXTRA) --")
         if not r.implemented:
             lines.append(f"{r.primitive:<26}{'-':>8}{'-':>10}{'-':>10}{'-':>11}"
                          f"{r.budget_ns:>11,.0f}{r.budget_cycles:>12,}  not implemented")

@@ -61,3 +61,28 @@ def walk(read: Callable[[int, int], bytes], ttbr: int, va: int, va_bits: int = 3
     if desc & 3 != 3:
         raise TranslationFault(va, 3)
     return Translation(va, (desc & ADDR_MASK) | (va & (GRANULE - 1)), 3, desc)
+
+
+@dataclass(frozen=True)
+class Stage2Translation(Translation):
+    """A stage-2 (IPA -> PA) translation: S2AP and XN instead of AP/PXN."""
+
+    @property
+    def s2_read(self) -> bool:
+        return bool(self.descriptor & (1 << 6))
+
+    @property
+    def s2_write(self) -> bool:
+        return bool(self.descriptor & (1 << 7))
+
+    @property
+    def s2_exec(self) -> bool:
+        return not self.descriptor & (1 << 54)
+
+
+def walk_stage2(read: Callable[[int, int], bytes], vttbr: int, ipa: int) -> Stage2Translation:
+    """A domain's stage-2 walk (VTCR_EL2 as kernel/domain.S sets it: 16 KiB
+    granule, 36-bit IPA, starting at level 2).  VTTBR's VMID (bits 55:48)
+    is not part of the table address."""
+    t = walk(read, vttbr & ADDR_MASK, ipa)
+    return Stage2Translation(t.va, t.pa, t.level, t.descriptor)

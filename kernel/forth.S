@@ -17,6 +17,7 @@
 #include "forth/bench.S"
 #include "forth/alloc.S"
 #include "forth/threads.S"
+#include "forth/domains.S"
 
 /* The newest assembly-defined header, relative to here. */
     .section .rodata

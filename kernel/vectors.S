@@ -57,7 +57,8 @@
     .balign 2048
     .globl vectors
 vectors:
-    ventry  forth_sync          /* current EL, SP0: Forth threads */
+    ventry  el2_sync_sp0        /* current EL, SP0: Forth threads (soft page
+                                   faults first: kernel/domain.S) */
     ventry  timer_from_thread   /* IRQ: the timer on virt (GIC) */
     ventry  timer_from_thread   /* FIQ: the timer on Apple cores */
     ventry  unexpected_serror
@@ -65,10 +66,10 @@ vectors:
     ventry  unexpected_irq
     ventry  unexpected_fiq
     ventry  unexpected_serror
-    ventry  unexpected_lower    /* lower EL, AArch64: domains (later) */
-    ventry  unexpected_lower
-    ventry  unexpected_lower
-    ventry  unexpected_lower
+    ventry  domain_sync         /* lower EL, AArch64: domains (kernel/domain.S) */
+    ventry  domain_interrupt
+    ventry  domain_interrupt
+    ventry  domain_serror
     ventry  unexpected_lower    /* lower EL, AArch32: never */
     ventry  unexpected_lower
     ventry  unexpected_lower
@@ -78,6 +79,7 @@ vectors:
  * A synchronous exception in Forth: record it, pick the THROW code and
  * return into throw_x0 (still in EL2t) with it.
  */
+    .globl forth_sync
 forth_sync:
     save_frame
     ldr     x0, [sp, #EF_ESR]

@@ -40,6 +40,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from harness import toolchain
 from harness.machine import exceptions as exc
 from harness.machine.exceptions import EmulatorError, decode_esr  # noqa: F401  (re-exported)
+from harness.machine.vhe import serve_el12_aliases
 from harness.machine.sysregs import SysregDispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,6 +231,7 @@ class El2Cpu:
         self._policy_target = 2
         self.last_exception: ExceptionInfo | None = None
         self.exception_entry_cost = (0, 0)
+        serve_el12_aliases(self)   # unicorn lacks the VHE *_EL12 aliases (machine/vhe.py)
 
     # ---- memory -------------------------------------------------------
 

@@ -1,0 +1,44 @@
+"""The VHE *_EL12 register aliases, which unicorn 2.1.4 lacks.
+
+With HCR_EL2.E2H = 1, EL2 reaches the EL1 registers it would otherwise
+name as *_EL1 through the *_EL12 encodings (op1 = 5).  The kernel needs
+them to switch domains (VBAR_EL12) and to report a domain's own
+exceptions (ESR_EL12, ELR_EL12, FAR_EL12).  Unicorn's QEMU has no such
+aliases (every one is UNDEFINED: tests/test_domains.py checks that this
+is still so and that the served ones behave), so the MRS/MSR dispatcher
+serves them from the EL1 registers unicorn does have.  Served only at EL2
+with E2H set, as on hardware; anywhere else they stay UNDEFINED.
+"""
+
+from __future__ import annotations
+
+# encoding (op0, op1, CRn, CRm, op2) of the _EL12 alias -> the EL1 register
+EL12_ALIASES = {
+    (3, 5, 12, 0, 0): "vbar_el1",
+    (3, 5, 5, 2, 0): "esr_el1",
+    (3, 5, 4, 0, 1): "elr_el1",
+    (3, 5, 6, 0, 0): "far_el1",
+}
+
+HCR_E2H = 1 << 34
+
+
+def serve_el12_aliases(cpu) -> None:
+    """Register the aliases on an El2Cpu."""
+    from harness.machine.exceptions import EmulatorError
+
+    def allowed() -> None:
+        if (cpu.reg_read("pstate") >> 2) & 3 != 2 or not cpu.reg_read("hcr_el2") & HCR_E2H:
+            raise EmulatorError("an *_EL12 register outside EL2 with E2H: UNDEFINED on hardware",
+                                cpu.reg_read("pc"))
+
+    for key, name in EL12_ALIASES.items():
+        def read(name=name) -> int:
+            allowed()
+            return cpu.reg_read(name)
+
+        def write(value: int, name=name) -> None:
+            allowed()
+            cpu.reg_write(name, value)
+
+        cpu.on_sysreg(*key, read=read, write=write)
