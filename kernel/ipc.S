@@ -277,8 +277,10 @@ receive_locked:
     stp     x4, x3, [x21]               /* into our own stack: done */
     stp     x2, x1, [x21, #16]
     mov     x26, x5
-4:  mov     x6, #1
-    b       critical_exit
+    b       5f
+4:  stage_msg x10                       /* a fetching word finds it in our TCB */
+5:  mov     x6, #0
+    b       thread_preempt_x9           /* the sender we freed may outrank us */
 3:  mov     x7, #TS_RECV                /* nobody sending: wait */
     str     x7, [x10, #T_STATE]
     ep_enqueue M_RECEIVERS

@@ -100,15 +100,17 @@ switch_to_waiting:
 
 /*
  * resume_frame ( x0 = TCB with a full frame ): everything back, ERET.
- * A deferred timer interrupt is let through on the way (FIQ/IRQ masked
- * until the ERET, so it arrives in the resumed thread's context).
+ * Interrupts are masked first: after SPSel = 1 this is EL2h, where an
+ * interrupt would be a kernel panic; the ERET restores the thread's mask.
+ * A deferred timer interrupt is let through on the way (it arrives in the
+ * resumed thread's context).
  */
 resume_frame:
     make_current x0
-    msr     spsel, #1                   /* SP_EL0 is then written as a register */
+    msr     daifset, #3                 /* masked until the ERET: from here on */
+    msr     spsel, #1                   /* this is EL2h, where an interrupt panics */
     ldr     x16, [x9, #PC_PENDING]
     cbz     x16, 1f
-    msr     daifset, #3
     str     xzr, [x9, #PC_PENDING]
     mov     x16, #1
     msr     cnthp_ctl_el2, x16          /* the timer unmasked: pending at once */
@@ -448,6 +450,10 @@ slot_new:
     cmp     x3, x2
     b.hi    9f
     str     x3, [x1, #BI_FREE]
+    mrs     x2, tpidr_el2
+    ldr     x3, [x2, #PC_NSLOTS]
+    add     x3, x3, #1
+    str     x3, [x2, #PC_NSLOTS]
     mov     x5, x0                      /* mmu_unmap_page keeps x4-x9 */
     bl      mmu_unmap_page              /* below the return stack */
     add     x0, x5, #(SLOT_GUARD + SLOT_RSTACK)

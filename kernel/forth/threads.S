@@ -261,6 +261,37 @@ word "ipc-buffer", w_ipcbuffer
     ret
 endword w_ipcbuffer
 
+/* prio-ok? ( -- flag ) true when no ready thread outranks the running
+   one: the scheduler's invariant, for tests */
+word "prio-ok?", w_priook
+    mrs     x9, tpidr_el2
+    ldr     x1, [x9, #PC_READY]
+    clz     x1, x1
+    mov     x2, #63
+    sub     x1, x2, x1
+    sub     x0, up, #T_USER
+    ldr     x0, [x0, #T_PRIO]
+    cmp     x0, x1
+    csetm   x0, ge
+    dpush   x0
+    ret
+endword w_priook
+
+/* slots ( -- free made ) stack slots on the free list, and made ever */
+word "slots", w_slots
+    mrs     x9, tpidr_el2
+    mov     x1, #0
+    ldr     x0, [x9, #PC_SLOTS]
+1:  cbz     x0, 2f
+    add     x1, x1, #1
+    ldr     x0, [x0, #SLOT_GUARD]
+    b       1b
+2:  dpush   x1
+    ldr     x1, [x9, #PC_NSLOTS]
+    dpush   x1
+    ret
+endword w_slots
+
 /* sched-peek ( -- tcb ) the thread the scheduler would run next: the
    decision itself (CLZ on the ready bitmap, head of that queue) */
 word "sched-peek", w_schedpeek
