@@ -215,6 +215,8 @@ class Row:
 def measure_xt(machine: M3, bench: Benchmark) -> tuple[Stats, Stats]:
     """Run one benchmark on a booted machine: (instructions, cycles) per
     iteration as the kernel's BENCH word printed them."""
+    if isinstance(bench, Measured):
+        return bench.fn(machine)
     before = len(machine.output)
     result = machine.run_script(f"{bench.setup}\n' {bench.xt} {bench.samples} bench\n")
     out = machine.output[before:]
@@ -226,6 +228,65 @@ def measure_xt(machine: M3, bench: Benchmark) -> tuple[Stats, Stats]:
     v = [int(x) for x in m.groups()]
     p = bench.per
     return Stats(*(x / p for x in v[1:4])), Stats(*(x / p for x in v[4:7]))
+
+
+KEYS = b"the quick brown fox jumps"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A row the harness measures itself instead of through BENCH:
+    fn(booted machine) -> (instructions, cycles) per operation, the cycles
+    from the model the machine's PMC0 counts (as measure_xt's)."""
+    fn: object
+
+
+def measure_keystroke(machine: M3, keys: bytes = KEYS) -> tuple[Stats, Stats]:
+    """Keystroke to screen: the span starts when the byte reaches the UART
+    (the core idles, the console thread waits in KEY for the UART's
+    interrupt: kernel/irq.S) and ends at the last framebuffer store into
+    the cell of its glyph (the echo: kernel/fbcon.S).  The framebuffer's
+    stores are watched with a memory hook for this run only.  One sample
+    a key; each store is stamped at the end of its basic block, so a
+    figure errs long by at most a few instructions."""
+    cpu, v = machine.cpu, machine.video
+    if machine.config.pmc0 == "conservative":
+        clock = lambda: (cpu.instructions, cpu.cycles_conservative)  # noqa: E731
+    else:
+        clock = lambda: (cpu.instructions, cpu.cycles_optimistic_x1000)  # noqa: E731
+
+    def cell(addr: int) -> tuple[int, int]:
+        off = addr - v.base
+        return off // v.stride // 16, off % v.stride // 4 // 12
+
+    samples = []
+    for key in keys:
+        start = clock()
+        watch = machine.framebuffer.watch_writes(clock)
+        try:
+            r = machine.run_script(bytes([key]), 10_000_000)
+        finally:
+            watch.stop()
+        if r.status != "idle" or not watch.writes:
+            raise BenchError(f"keystroke {chr(key)!r}: {r.status}, {len(watch.writes)} screen writes\n{r.report}")
+        glyph = cell(watch.writes[0][0])
+        end = max(t for a, t in watch.writes if cell(a) == glyph)
+        samples.append(tuple(e - s for e, s in zip(end, start)))
+
+    def stats(i: int) -> Stats:
+        xs = sorted(x[i] for x in samples)
+        return Stats(xs[0], xs[len(xs) // 2], xs[-1])
+    return stats(0), stats(1)
+
+
+# The screen's rows (docs/framebuffer.md).
+BENCHMARKS["keystroke"] = Measured(measure_keystroke)
+# A 1920x1080 image of 32-bit pixel words (already in the screen's format)
+# copied to the framebuffer: fb-blit's NEON loop, 128 bytes a step
+# (kernel/fbcon.S).  The image sits in the kernel heap.
+BENCHMARKS["blit_1080p"] = Benchmark(
+    "1920 1080 * 4 * allocate throw constant bench-img "
+    ": bench-blit ( -- ) bench-img 7680 0 0 1920 1080 fb-blit ;", "bench-blit", samples=5)
 
 
 def boot(elf: Path, pmc0: str) -> M3:

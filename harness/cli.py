@@ -43,7 +43,8 @@ def _machine(args, **kw):
     if args.board != "m3":
         raise SystemExit(f"error: `run` emulates board m3 interactively; board {args.board} runs under "
                          f"QEMU: `make qemu`, or `run --board virt` with a script")
-    cfg = M3Config(load_base=args.load_base, mem_size=args.mem_size, cmdline=args.cmdline)
+    cfg = M3Config(load_base=args.load_base, mem_size=args.mem_size, cmdline=args.cmdline,
+                   fb_depth=args.fb_depth)
     try:
         return M3(_kernel_elf(args), cfg, **kw)
     except (MachineError, ValueError) as e:
@@ -71,12 +72,15 @@ def cmd_run(args) -> int:
     elif not sys.stdin.isatty():
         script = sys.stdin.buffer.read()
 
+    if args.screenshot and args.board != "m3":
+        raise SystemExit("error: --screenshot needs the emulated M3 (board m3): virt has no framebuffer")
     if script is not None and args.board == "virt":
         result = _run_qemu_script(args, script)
     elif script is not None:
         m = _machine(args, tx_sink=_write_out)
         m.feed(script)
         result = m.run(args.limit)
+        _save_screenshot(args, m)
     else:
         result = _interactive(args)
     sys.stdout.buffer.flush()
@@ -88,6 +92,14 @@ def cmd_run(args) -> int:
         print(f"hang: {result.report}", file=sys.stderr)
         return EXIT_HANG
     return 0
+
+
+def _save_screenshot(args, m) -> None:
+    """--screenshot PATH: the emulated framebuffer as a PNG, after the run."""
+    if args.screenshot:
+        path = m.screenshot(args.screenshot)
+        print(f"screenshot: {path} ({m.video.width}x{m.video.height}, depth {m.video.depth})",
+              file=sys.stderr)
 
 
 def _run_qemu_script(args, script: bytes):
@@ -136,6 +148,7 @@ def _interactive(args):
         return m.run(args.limit)
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        _save_screenshot(args, m)
 
 
 def cmd_bench(args) -> int:
@@ -198,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cmdline", default="", help="boot_args command line")
     p.add_argument("--limit", type=_int, default=None,
                    help="instruction limit (a hang ends here; default 2e9 for scripts)")
+    p.add_argument("--screenshot", metavar="PNG", help="save the emulated M3's screen as a PNG when the run ends")
+    p.add_argument("--fb-depth", type=int, choices=[30, 32], default=30,
+                   help="framebuffer depth m1n1 reports: 30 (x2r10g10b10, default) or 32 (x8r8g8b8)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("bench", help="the budget table: every seed primitive measured in the emulated M3")

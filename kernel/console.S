@@ -8,24 +8,32 @@
 
     .text
 
-/* console_putc ( w0 = byte ) */
+/* console_putc ( w0 = byte ): the UART, mirrored on the screen
+   (kernel/fbcon.S).  Clobbers x0-x2 only. */
     .globl console_putc
 console_putc:
-    b       uart_putc
+    str     x30, [sp, #-16]!
+    bl      uart_putc
+    ldr     x30, [sp], #16
+    b       fbcon_putc
 
-/* console_getc ( -- x0 = byte ) */
+#ifndef AIC_BASE
+/* console_getc ( -- x0 = byte ): polled here; on a board with an
+   interrupt controller model the waiting thread sleeps until the UART's
+   interrupt (kernel/irq.S).  Clobbers x0-x2 only. */
     .globl console_getc
 console_getc:
     b       uart_getc
+#endif
 
 /* console_newline: CR LF, what serial terminals expect */
     .globl console_newline
 console_newline:
     mov     x4, x30
     mov     x0, #'\r'
-    bl      uart_putc
+    bl      console_putc
     mov     x0, #'\n'
-    bl      uart_putc
+    bl      console_putc
     ret     x4
 
 /* console_write ( x0 = address, x1 = length ) */
@@ -39,7 +47,7 @@ console_write:
     cmp     x3, x1
     b.hs    2f
     ldrb    w0, [x3], #1
-    bl      uart_putc
+    bl      console_putc
     b       1b
 2:  ldp     x1, x4, [sp], #16
     ret     x4
@@ -51,7 +59,7 @@ console_puts:
     mov     x3, x0
 1:  ldrb    w0, [x3], #1
     cbz     w0, 2f
-    bl      uart_putc
+    bl      console_putc
     b       1b
 2:  ret     x4
 
@@ -61,9 +69,9 @@ console_hex:
     str     x30, [sp, #-16]!
     mov     x3, x0
     mov     x0, #'0'
-    bl      uart_putc
+    bl      console_putc
     mov     x0, #'x'
-    bl      uart_putc
+    bl      console_putc
     orr     x4, x3, #1
     clz     x4, x4
     mov     x0, #63
@@ -75,7 +83,7 @@ console_hex:
     add     x1, x0, #'0'
     add     x0, x0, #('a' - 10)
     csel    x0, x1, x0, lo
-    bl      uart_putc
+    bl      console_putc
     subs    x4, x4, #4
     b.pl    1b
     ldr     x30, [sp], #16
@@ -94,7 +102,7 @@ console_dec:
     mov     x0, x1
     cbnz    x0, 1b
 2:  ldrb    w0, [x3], #1
-    bl      uart_putc
+    bl      console_putc
     add     x0, sp, #40
     cmp     x3, x0
     b.lo    2b

@@ -10,6 +10,7 @@
 #include "forth/arith.S"
 #include "forth/memory.S"
 #include "forth/io.S"
+#include "forth/screen.S"
 #include "forth/dict.S"
 #include "forth/compiler.S"
 #include "forth/interp.S"

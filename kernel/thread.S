@@ -22,7 +22,9 @@
  * does not touch the queues: it masks the timer, notes PC_PENDING and
  * returns; the path's exit (critical_exit, outside the section) unmasks
  * the timer and the interrupt is taken there.  So no DAIF writes (12
- * cycles each) on any fast path.
+ * cycles each) on any fast path.  The board's device IRQ (m3: the UART
+ * through the AIC, kernel/irq.S) is deferred the same way: masked at the
+ * AIC, byte 1 of PC_PENDING, unmasked by release_deferred on the way out.
  *
  * The scheduling decision is pick_best (kernel/percpu.inc): CLZ on a
  * 64-bit ready bitmap, then the head of that priority's FIFO: O(1).
@@ -34,6 +36,26 @@
 #define DEFAULT_PRIO    32
 #define SLICE_US        1000            /* round-robin time slice */
 #define SPSR_EL2T       0x8             /* M = EL2t, DAIF clear */
+
+/* release_deferred ( x16 = PC_PENDING as it was, already cleared ): let
+   the deferred interrupts in: byte 0 the timer (unmask it), byte 1 the
+   board's IRQ (kernel/irq.S: unmask the UART at the AIC).  Clobbers x16,
+   x17. */
+.macro release_deferred
+    tst     x16, #0xff
+    b.eq    8811f
+    mov     x17, #1
+    msr     cnthp_ctl_el2, x17
+8811:
+#ifdef AIC_BASE
+    tst     x16, #0xff00
+    b.eq    8812f
+    movq    x16, (AIC_BASE + AIC_MASK_CLR + AIC_UART_WORD)
+    mov     w17, #AIC_UART_BIT
+    str     w17, [x16]
+8812:
+#endif
+.endm
 
 /* current_tcb reg: the running thread, from its user area (no load) */
 .macro current_tcb reg
@@ -112,8 +134,7 @@ resume_frame:
     ldr     x16, [x9, #PC_PENDING]
     cbz     x16, 1f
     str     xzr, [x9, #PC_PENDING]
-    mov     x16, #1
-    msr     cnthp_ctl_el2, x16          /* the timer unmasked: pending at once */
+    release_deferred                    /* unmasked: pending at once */
 1:  str     xzr, [x0, #T_KIND]
     add     x0, x0, #T_FRAME
     ldp     x1, x2, [x0, #(T_FRAME_ELR - T_FRAME)]
@@ -371,8 +392,7 @@ critical_exit:
     cbnz    x16, 1f
     ret
 1:  str     xzr, [x9, #PC_PENDING]
-    mov     x16, #1
-    msr     cnthp_ctl_el2, x16
+    release_deferred
     isb
     ret
 
@@ -519,6 +539,7 @@ thread_exit:
  * from exception context (EL2h, masked): a call context is entered by
  * ERET to its return address in EL2t; a frame by resume_frame.
  */
+    .globl resume_from_handler
 resume_from_handler:
     ldr     x1, [x0, #T_KIND]
     cbnz    x1, resume_frame
@@ -529,11 +550,10 @@ resume_from_handler:
     msr     spsr_el2, x1
     ldr     x1, [x0, #40]               /* its x30: where the switch returns */
     msr     elr_el2, x1
-    ldr     x16, [x9, #PC_PENDING]      /* a deferred tick: let it through */
+    ldr     x16, [x9, #PC_PENDING]      /* a deferred interrupt: let it through */
     cbz     x16, 3f
     str     xzr, [x9, #PC_PENDING]
-    mov     x16, #1
-    msr     cnthp_ctl_el2, x16
+    release_deferred
 3:  ldp     x24, x25, [x0, #0]
     ldp     x26, x27, [x0, #16]
     ldp     x28, x30, [x0, #32]
@@ -661,8 +681,8 @@ timer_from_thread:
     ccmp    x0, x3, #2, hs              /* hs and lo: inside */
     b.hs    1f
     mrs     x9, tpidr_el2
-    mov     x1, #1
-    str     x1, [x9, #PC_PENDING]
+    mov     w1, #1
+    strb    w1, [x9, #PC_PENDING]       /* byte 0: the timer */
     mov     x1, #3                      /* ENABLE | IMASK: the line drops */
     msr     cnthp_ctl_el2, x1
     b       timer_return

@@ -59,7 +59,7 @@
 vectors:
     ventry  el2_sync_sp0        /* current EL, SP0: Forth threads (soft page
                                    faults first: kernel/domain.S) */
-    ventry  timer_from_thread   /* IRQ: the timer on virt (GIC) */
+    ventry  board_irq_vector    /* IRQ: the timer on virt (GIC); the AIC on m3 */
     ventry  timer_from_thread   /* FIQ: the timer on Apple cores */
     ventry  unexpected_serror
     ventry  kernel_sync         /* current EL, SPx: the kernel itself */

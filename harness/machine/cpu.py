@@ -232,6 +232,7 @@ class El2Cpu:
         self.last_exception: ExceptionInfo | None = None
         self.exception_entry_cost = (0, 0)
         serve_el12_aliases(self)   # unicorn lacks the VHE *_EL12 aliases (machine/vhe.py)
+        self.on_wfi: Callable[[], None] | None = None   # called when the core starts waiting in WFI
 
     # ---- memory -------------------------------------------------------
 
@@ -549,6 +550,12 @@ class El2Cpu:
         pending (masked or not: WFI wakes on either).  False if nothing can
         ever wake the core."""
         st = self._st
+        if self.on_wfi is not None and not st.flags & (_F_IRQ | _F_FIQ):
+            try:
+                self.on_wfi()
+            except BaseException as e:  # noqa: BLE001
+                self._callback_failed(e)
+                return True
         while not st.flags & (_F_IRQ | _F_FIQ):
             if st.deadline == NO_LIMIT or st.flags & _F_STOP:
                 return False

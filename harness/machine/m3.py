@@ -21,6 +21,9 @@ from harness import bootargs, payload
 from harness.costs import CostModel
 from harness.elf import Symbols
 from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, decode_esr
+from harness.machine.aic import AIC_BASE, UART0_IRQ, Aic3
+from harness.machine.aic import MMIO_SIZE as AIC_MMIO_SIZE
+from harness.machine.framebuffer import Framebuffer
 from harness.machine.uart import S5lUart
 
 DRAM_BASE = 0x8_0000_0000
@@ -81,6 +84,8 @@ class M3Config:
     bootargs_revision: int = 2
     costs: CostModel | None = None          # the cycle model (default: the standard table)
     pmc0: str = "conservative"              # what PMC0 counts (ApplePmu.cycle_source)
+    fb_depth: int = 30                      # boot_args.video.depth: 30 (x2r10g10b10) or 32 (x8r8g8b8)
+    fb_stride: int = 0                      # bytes per row; 0: 4 * width
 
 
 class M3:
@@ -103,16 +108,28 @@ class M3:
 
         self.cpu = cpu = El2Cpu()
         cpu.map_ram(DRAM_BASE, cfg.mem_size)
-        fb_size = (FB.stride * FB.height + 0x3FFF) & ~0x3FFF
-        cpu.map_ram(FB.base, fb_size)
+        if cfg.fb_depth not in (30, 32) or cfg.fb_stride and cfg.fb_stride < 4 * FB.width:
+            raise MachineError(f"framebuffer depth {cfg.fb_depth} / stride {cfg.fb_stride}: depth must be "
+                               f"30 or 32, stride at least {4 * FB.width}")
+        self.video = video = FB._replace(depth=cfg.fb_depth, stride=cfg.fb_stride or FB.stride)
+        fb_size = (video.stride * video.height + 0x3FFF) & ~0x3FFF
+        cpu.map_ram(video.base, fb_size)
+        self.framebuffer = Framebuffer(cpu.uc, video)
         self.uart = S5lUart(UART_BASE, tx_sink=tx_sink, on_rx_empty=self._rx_empty)
         cpu.map_mmio(UART_BASE, self.uart.size, self.uart.read, self.uart.write)
+        # AIC3: the UART's line is IRQ 757; the AIC drives the core's IRQ.
+        self.aic = Aic3(lambda level: cpu.raise_irq() if level else cpu.lower_irq())
+        self.aic.connect(UART0_IRQ, self.uart.irq_pending)
+        self.uart.on_change = self.aic.update
+        cpu.map_mmio(AIC_BASE, AIC_MMIO_SIZE, self.aic.read, self.aic.write)
+        self.aic.on_unmask = self._unmasked
+        cpu.on_wfi = self._idle
 
         cpu.uc.mem_write(cfg.load_base, image)
         args = bootargs.build_boot_args(
             revision=cfg.bootargs_revision, virt_base=0xFFFF_FE00_0000_0000 + (cfg.load_base - DRAM_BASE),
             phys_base=DRAM_BASE, mem_size=cfg.mem_size, top_of_kernel_data=self.after.top_of_kernel_data,
-            video=FB, machine_type=0, devtree=0, devtree_size=0, cmdline=cfg.cmdline,
+            video=video, machine_type=0, devtree=0, devtree_size=0, cmdline=cfg.cmdline,
             boot_flags=0, mem_size_actual=cfg.mem_size)
         self.boot_args = self.after.boot_args
         cpu.uc.mem_write(self.boot_args, args)
@@ -170,6 +187,24 @@ class M3:
             return
         self.waiting_for_input = True
         self.cpu.request_stop()
+
+    def _idle(self) -> None:
+        """The core waits for an interrupt: if the console waits for a key
+        (the UART's IRQ unmasked at the AIC) and nothing is on the wire,
+        that is the same moment as a poll of an empty UART."""
+        if not self.aic.is_masked(UART0_IRQ) and not self.uart.pending_input:
+            self._rx_empty(self.uart)
+
+    def _unmasked(self, irq: int) -> None:
+        """The kernel unmasked the UART's IRQ: it waits for a byte.  With
+        nothing on the wire that is a poll of an empty UART (ask for more
+        input, or end the run), even if other threads keep the core busy."""
+        if irq == UART0_IRQ and not self.uart.pending_input:
+            self._rx_empty(self.uart)
+
+    def screenshot(self, path) -> Path:
+        """Save the framebuffer as a PNG."""
+        return self.framebuffer.screenshot(path)
 
     def _exception_policy(self, kind: str, esr: int, far: int, elr: int) -> bool:
         vbar = self.cpu.reg_read("vbar_el2")

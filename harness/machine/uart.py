@@ -102,6 +102,7 @@ class S5lUart:
         self._host: deque[int] = deque()    # bytes still on the wire
         self._rx: deque[int] = deque()      # the 16-byte RX FIFO
         self._irq_status = 0                # UTRSTAT bits 4/5/9
+        self.on_change: Callable[[], None] | None = None   # the interrupt line may have moved
 
     # --- host side ---------------------------------------------------------------
 
@@ -109,6 +110,8 @@ class S5lUart:
         """Queue host input (what a person or a script types)."""
         self._host.extend(bytes(data))
         self._empty_polls = 0
+        if self.on_change is not None:
+            self.on_change()
 
     @property
     def pending_input(self) -> int:
@@ -225,3 +228,6 @@ class S5lUart:
             pass                        # read-only; writes are ignored by the hardware
         else:
             self._bad("write", offset, size, value, "no register here")
+            return
+        if self.on_change is not None and offset in (UCON, UTRSTAT, UFCON):
+            self.on_change()

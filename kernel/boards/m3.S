@@ -151,3 +151,8 @@ board_timer_ack:
     ret
 board_timer_eoi:
     ret
+
+/* IRQ (vector 0x080): device interrupts through the AIC (kernel/irq.S). */
+    .globl board_irq_vector
+board_irq_vector:
+    b       irq_from_thread

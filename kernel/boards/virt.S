@@ -460,3 +460,11 @@ board_timer_eoi:
     msr     icc_eoir1_el1, x0
     isb
 1:  ret
+
+/* IRQ (vector 0x080): the GIC; its only enabled source is the timer.
+   Console input is polled on this board. */
+    .globl board_irq_vector, board_irq_init
+board_irq_vector:
+    b       timer_from_thread
+board_irq_init:
+    ret

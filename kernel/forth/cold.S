@@ -72,6 +72,8 @@ forth_cold:
 
     bl      board_counters_init
     bl      alloc_init              /* pages and blocks from what is left */
+    bl      fbcon_init              /* the screen console (kernel/fbcon.S) */
+    bl      board_irq_init          /* the UART's receive interrupt (kernel/irq.S) */
     bl      threads_init            /* the console becomes thread 1; idle; the timer */
     bl      banner
 
