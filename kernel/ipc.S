@@ -163,9 +163,9 @@
 ipc_call:
     mrs     x9, tpidr_el2
     current_tcb x10
-    ldr     x7, [x10, #T_SEQ]           /* a new call: a new token */
-    add     x7, x7, #1
-    str     x7, [x10, #T_SEQ]
+    ldp     x14, x7, [x9, #PC_READY]    /* the ready bitmap; the core's call count */
+    add     x7, x7, #1                  /* a new call: a new token */
+    str     x7, [x9, #PC_CALLSEQ]
     orr     x5, x10, x7, lsl #TOKEN_SHIFT
     str     x5, [x10, #T_REPLYKEY]
     ldp     x11, x6, [x0, #EP_HEAD]     /* head, mode */
@@ -175,7 +175,9 @@ ipc_call:
     ldr     x8, [x11, #T_DELIVER]
     cbz     x8, call_scheduled          /* a timed receive: the long way */
     cbz     x21, call_scheduled         /* a timed call: the long way */
-    best_ready x14, x16
+    clz     x14, x14                    /* the best ready priority */
+    mov     x16, #63
+    sub     x14, x16, x14
     cmp     x12, x14
     b.lt    call_scheduled              /* someone more urgent is ready */
     ep_dequeue x13                      /* fast path */
@@ -227,8 +229,7 @@ ipc_send:
     current_tcb x10
     str     xzr, [x10, #T_RESULT]
     str     xzr, [x10, #T_REPLYKEY]
-    ldr     x5, [x10, #T_SEQ]           /* our token (no reply will match it) */
-    orr     x5, x10, x5, lsl #TOKEN_SHIFT
+    mov     x5, x10                     /* our token: no call number, no reply matches */
     ldp     x11, x6, [x0, #EP_HEAD]
     cmp     x6, #M_RECEIVERS
     b.ne    1f
@@ -269,8 +270,7 @@ receive_locked:
     ldr     x5, [x11, #T_REPLYKEY]
     b       2f
 1:  ready   x11                         /* a sender: free to go */
-    ldr     x5, [x11, #T_SEQ]
-    orr     x5, x11, x5, lsl #TOKEN_SHIFT
+    mov     x5, x11                     /* its token: no reply will match */
 2:  ldp     x1, x2, [x11, #T_MSG]
     ldp     x3, x4, [x11, #T_MSG + 16]
     cbz     x21, 4f
