@@ -349,6 +349,9 @@ def to_json(rows: list[Row]) -> dict:
             "optimistic is the lower bound (harness/costs.py)", "rows": out}
 
 
-def write_json(rows: list[Row], path: Path) -> None:
+def write_json(rows: list[Row], path: Path, forth: dict | None = None) -> None:
+    data = to_json(rows)
+    if forth is not None:
+        data["forth_instructions"] = forth
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(rows), indent=2) + "\n")
+    path.write_text(json.dumps(data, indent=2) + "\n")
