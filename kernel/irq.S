@@ -27,7 +27,6 @@
 
 #ifdef AIC_BASE
 
-#define FRAME   (36 * 8)
 
     .data
     .balign 8
@@ -134,27 +133,7 @@ rx_block:
  */
     .globl irq_from_thread
 irq_from_thread:
-    sub     sp, sp, #FRAME
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x0, sp_el0
-    stp     x30, x0, [sp, #240]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x0, x1, [sp, #256]
+    frame_push
     movq    x2, (AIC_BASE + AIC_EVENT)
     ldr     w1, [x2]                    /* the event; the AIC masks that IRQ */
     and     w1, w1, #0xffffff           /* type and number (die 0) */
@@ -163,11 +142,7 @@ irq_from_thread:
     cmp     w1, w3
     b.ne    irq_return                  /* nothing else is unmasked: spurious */
     mrs     x9, tpidr_el2
-    ladr    x2, __critical_start        /* in a critical section? defer */
-    ladr    x3, __critical_end
-    cmp     x0, x2
-    ccmp    x0, x3, #2, hs
-    b.hs    1f
+    outside_critical x0, 1f             /* inside a critical section: defer */
     mov     w1, #1
     strb    w1, [x9, #(PC_PENDING + 1)] /* byte 1: unmask at the section's exit */
     b       irq_return
@@ -185,37 +160,9 @@ irq_from_thread:
     cmp     x2, x3
     b.gt    2f
 irq_return:
-    ldp     x0, x1, [sp, #256]
-    msr     elr_el2, x0
-    msr     spsr_el2, x1
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
-    ldr     x30, [sp, #240]
-    ldp     x0, x1, [sp], #FRAME
-    eret
+    frame_pop_eret
 2:  /* the woken thread outranks the interrupted one: switch now */
-    add     x1, x11, #T_FRAME
-    mov     x2, sp
-    mov     x3, #17
-3:  ldp     x4, x5, [x2], #16
-    stp     x4, x5, [x1], #16
-    subs    x3, x3, #1
-    b.ne    3b
-    add     sp, sp, #FRAME
-    mov     x1, #KIND_FRAME
-    str     x1, [x11, #T_KIND]
+    frame_to_tcb x11
     enqueue_head x11
     dequeue_best x0
     b       resume_from_handler

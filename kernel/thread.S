@@ -648,38 +648,14 @@ timer_interrupt:
  */
     .globl timer_from_thread
 timer_from_thread:
-    sub     sp, sp, #(36 * 8)               /* the frame and the board's token */
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x0, sp_el0
-    stp     x30, x0, [sp, #240]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x0, x1, [sp, #256]
+    frame_push
     bl      board_timer_ack             /* x0 = token, x1 = 1 if the timer */
-    str     x0, [sp, #272]
+    str     x0, [sp, #XF_SPARE]
     cbz     x1, timer_return
     mrs     x0, cnthp_ctl_el2
     tbz     x0, #2, timer_return        /* ISTATUS clear: not due */
-    ldr     x0, [sp, #256]
-    ladr    x2, __critical_start        /* in a critical section? defer */
-    ladr    x3, __critical_end
-    cmp     x0, x2
-    ccmp    x0, x3, #2, hs              /* hs and lo: inside */
-    b.hs    1f
+    ldr     x0, [sp, #XF_ELR]
+    outside_critical x0, 1f             /* inside a critical section: defer */
     mrs     x9, tpidr_el2
     mov     w1, #1
     strb    w1, [x9, #PC_PENDING]       /* byte 0: the timer */
@@ -689,43 +665,15 @@ timer_from_thread:
 1:  bl      timer_interrupt
     cbnz    x0, 2f
 timer_return:
-    ldr     x0, [sp, #272]
+    ldr     x0, [sp, #XF_SPARE]
     bl      board_timer_eoi
-    ldp     x0, x1, [sp, #256]          /* back where we were */
-    msr     elr_el2, x0
-    msr     spsr_el2, x1
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
-    ldr     x30, [sp, #240]
-    ldp     x0, x1, [sp], #(36 * 8)
-    eret
+    frame_pop_eret
 2:  /* preempt: the frame into the running thread's TCB */
     mov     x14, x0
-    ldr     x0, [sp, #272]
+    ldr     x0, [sp, #XF_SPARE]
     bl      board_timer_eoi             /* clobbers x0 only */
     ldr     x10, [x9, #PC_CURRENT]
-    add     x1, x10, #T_FRAME
-    mov     x2, sp
-    mov     x3, #17
-3:  ldp     x4, x5, [x2], #16
-    stp     x4, x5, [x1], #16
-    subs    x3, x3, #1
-    b.ne    3b
-    add     sp, sp, #(36 * 8)
-    mov     x1, #KIND_FRAME
-    str     x1, [x10, #T_KIND]
+    frame_to_tcb x10
     cbz     x13, 4f
     enqueue_tail x10
     b       5f

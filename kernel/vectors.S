@@ -10,6 +10,7 @@
  * reports it too.
  */
 #include "macros.inc"
+#include "percpu.inc"
 #include BOARD_INC
 
 /* Exception frame on SP_EL2: x0-x30, SP_EL0, ELR, SPSR, ESR, FAR */
@@ -22,27 +23,7 @@
 #define EF_SIZE   (36 * 8)
 
 .macro save_frame
-    sub     sp, sp, #EF_SIZE
-    stp     x0, x1, [sp, #EF_X(0)]
-    stp     x2, x3, [sp, #EF_X(2)]
-    stp     x4, x5, [sp, #EF_X(4)]
-    stp     x6, x7, [sp, #EF_X(6)]
-    stp     x8, x9, [sp, #EF_X(8)]
-    stp     x10, x11, [sp, #EF_X(10)]
-    stp     x12, x13, [sp, #EF_X(12)]
-    stp     x14, x15, [sp, #EF_X(14)]
-    stp     x16, x17, [sp, #EF_X(16)]
-    stp     x18, x19, [sp, #EF_X(18)]
-    stp     x20, x21, [sp, #EF_X(20)]
-    stp     x22, x23, [sp, #EF_X(22)]
-    stp     x24, x25, [sp, #EF_X(24)]
-    stp     x26, x27, [sp, #EF_X(26)]
-    stp     x28, x29, [sp, #EF_X(28)]
-    mrs     x0, sp_el0
-    stp     x30, x0, [sp, #EF_X(30)]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x0, x1, [sp, #EF_ELR]
+    frame_push                          /* kernel/percpu.inc: EF_* is its layout */
     mrs     x0, esr_el2
     mrs     x1, far_el2
     stp     x0, x1, [sp, #EF_ESR]
