@@ -146,7 +146,7 @@ def kernel_stack(m: M3, line: str) -> list[int]:
     return [int(x) for x in got.group(2).split()]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(programs)
 def test_kernel_agrees_with_the_model(machine, prog):
     expect = model(prog)

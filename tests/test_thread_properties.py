@@ -21,6 +21,7 @@ kernel's counters are checked:
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -30,6 +31,9 @@ from harness.machine.m3 import M3
 from harness.qemu import QemuVirt
 
 TMO = 24_000          # IPC timeout in counter ticks (1 ms at 24 MHz)
+# Examples per run (CI runs these; set lower for a quick local check).
+EXAMPLES = int(os.environ.get("THREAD_EXAMPLES", "200"))
+QEMU_EXAMPLES = int(os.environ.get("QEMU_THREAD_EXAMPLES", "20"))
 PRIOS = [10, 20, 32, 40]
 ENDPOINTS = 2
 
@@ -175,7 +179,7 @@ def check(sent, logs, slots, stats, listing):
     assert len(rows) == 2, f"threads left over:\n{listing}"
 
 
-@settings(max_examples=int(__import__("os").environ.get("THREAD_EXAMPLES", 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program)
 def test_threads_ipc_and_memory_properties(kernel, threads):
     m = M3(kernel.elf)
@@ -183,7 +187,7 @@ def test_threads_ipc_and_memory_properties(kernel, threads):
     check(*run_program(m, threads))
 
 
-@settings(max_examples=int(__import__("os").environ.get("QEMU_THREAD_EXAMPLES", 20)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=QEMU_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program)
 def test_threads_ipc_and_memory_properties_under_qemu(virt_kernel, threads):
     """The same programs on QEMU's virt machine: its own GIC, timer and
