@@ -174,7 +174,7 @@ def check(sent, logs, slots, stats, listing):
     (free0, made0), (free1, made1) = slots[0][::-1], slots[1][::-1]
     assert free1 == made1 - 1, f"stack slots not all back: {free1} free of {made1}"
     (untouched0, split0, pages0, blocks0), (untouched1, split1, pages1, blocks1) = stats
-    assert blocks1 - blocks0 == 4 * (split1 - split0) + 0, (stats, "blocks not all back")
+    assert blocks1 - blocks0 == 4 * (split1 - split0), (stats, "blocks not all back")
     rows = [r for r in listing.splitlines() if re.match(r"\s+\d+ ", r)]
     assert len(rows) == 2, f"threads left over:\n{listing}"
 
