@@ -13,8 +13,7 @@
  * saved top of stack: nothing is copied twice and the waiter does no work
  * on wake-up.  Threads waiting in the timed words or SEND publish no
  * delivery address: their partners stage the message in the TCB (T_MSG,
- * T_PEER, T_RESULT) and the word picks it up (x6 = 0), or finds it in
- * x1-x5 when it never blocked (x6 = 1).
+ * T_PEER, T_RESULT) and the word picks it up there.
  *
  * Fast paths (seL4's idea): a CALL to a receiver already waiting, and a
  * REPLY-RECEIVE with no sender queued, switch straight to the partner:
@@ -279,8 +278,7 @@ receive_locked:
     mov     x26, x5
     b       5f
 4:  stage_msg x10                       /* a fetching word finds it in our TCB */
-5:  mov     x6, #0
-    b       thread_preempt_x9           /* the sender we freed may outrank us */
+5:  b       thread_preempt_x9           /* the sender we freed may outrank us */
 3:  mov     x7, #TS_RECV                /* nobody sending: wait */
     str     x7, [x10, #T_STATE]
     ep_enqueue M_RECEIVERS
@@ -321,7 +319,6 @@ ipc_reply:
     b       thread_preempt_x9
 9:  mov     x7, #-1
     str     x7, [x10, #T_RESULT]
-    mov     x6, #0
     b       critical_exit
 
 /*

@@ -82,10 +82,7 @@
 
 /*
  * switch_to ( x0 = next, x9 = per-core ): save the running thread's call
- * context, resume next; x6 = 1 says x1-x5 carry a message to it (a
- * partner switching straight to it), 0 says nothing does.  Returns when
- * this thread runs again, with its own x6 and x1-x5 as given by whoever
- * resumed it (resume_from_handler gives x6 = 0).
+ * context, resume next.  Returns when this thread runs again.
  */
     .globl switch_to
 switch_to:
@@ -110,7 +107,7 @@ resume_waiting:
     b       critical_exit
 
 /*
- * switch_to_waiting ( x0 = next, x9, x6/x1-x5 as switch_to ): as
+ * switch_to_waiting ( x0 = next, x9 ): as
  * switch_to, for a partner known to be blocked at a call (an IPC partner):
  * no need to ask how to resume it.
  */
@@ -178,7 +175,6 @@ thread_yield:
     b.lt    critical_exit               /* nobody at our level: carry on */
     enqueue_tail x10
     dequeue_best x0
-    mov     x6, #0
     b       switch_to
 
 /* preempt_check: a thread was made ready from thread context: if one now
@@ -194,7 +190,6 @@ preempt_check:
     b.le    critical_exit
     enqueue_head x10
     dequeue_best x0
-    mov     x6, #0
     b       switch_to
 
 /* thread_preempt: the same, as an entry (thread_preempt_x9: x9 set).
@@ -211,7 +206,6 @@ thread_preempt_x9:
     .globl block_current
 block_current:
     dequeue_best x0
-    mov     x6, #0
     b       switch_to
 
 /*
@@ -557,7 +551,6 @@ resume_from_handler:
 3:  ldp     x24, x25, [x0, #0]
     ldp     x26, x27, [x0, #16]
     ldp     x28, x30, [x0, #32]
-    mov     x6, #0                      /* no message in registers */
     eret
 
 /* ---- time ------------------------------------------------------------- */

@@ -96,19 +96,14 @@ endword w_timerinterrupts
    the kernel returns straight to the word's caller (x21 = where, x27 the
    stack as it will be, x30 the caller).
    The timed words, SEND and REPLY call the kernel and pick the answer up
-   afterwards: from x1-x5 if x6 = 1, else from the TCB. */
+   afterwards from their TCB. */
 
 .macro ipc_fetch                        /* -- x0 result, x1-x4, x5 */
-    cbnz    x6, 8601f
     sub     x7, up, #T_USER
     ldr     x0, [x7, #T_RESULT]
     ldp     x1, x2, [x7, #T_MSG]
     ldp     x3, x4, [x7, #T_MSG + 16]
     ldr     x5, [x7, #T_PEER]
-    b       8602f
-8601:
-    mov     x0, #0
-8602:
 .endm
 
 .macro ipc_result                       /* -- x0: T_RESULT */
