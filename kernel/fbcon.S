@@ -8,8 +8,10 @@
  * 32-bit word per pixel, rows `stride` bytes apart (any stride).  Other
  * depths leave the screen alone (the serial console still works).
  *
- * FP/SIMD: threads do not switch the FP/SIMD registers (kernel/thread.S),
- * so every routine here that touches v-registers runs in .text.critical:
+ * FP/SIMD: threads switch the FP/SIMD registers lazily (kernel/thread.S);
+ * a drawing routine first moves the owner's state to its TCB
+ * (kernel_fp_begin, in fb_enter), and every routine here that touches
+ * v-registers runs in .text.critical:
  * the timer and the UART interrupt are deferred while the PC is inside
  * (kernel/thread.S, kernel/irq.S), so no other thread can run, and use
  * the vector registers, between a routine's first and last NEON
@@ -143,6 +145,7 @@ fb_leave:
     stp     x13, x14, [sp, #96]
     stp     x15, x16, [sp, #112]
     str     x17, [sp, #128]
+    bl      kernel_fp_begin             /* a thread's FP state out of the way */
 .endm
 
     .section .text.critical, "ax"

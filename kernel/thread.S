@@ -57,6 +57,25 @@
 #endif
 .endm
 
+/*
+ * fp_check: on the way out of a critical section, after a switch: FP/SIMD
+ * stays enabled only for the thread whose state is in the registers (the
+ * owner); anyone else traps at its first FP instruction (fp_trap) and
+ * the state changes hands then.  Runs only when byte 2 of PC_PENDING says
+ * FP is enabled.  Clobbers x16, x17.
+ */
+.macro fp_check
+    ldrb    w16, [x9, #PC_PENDING + 2]
+    cbz     w16, 8813f
+    ldr     x16, [x9, #PC_CURRENT]
+    ldr     x17, [x9, #PC_FPOWNER]
+    cmp     x16, x17
+    b.eq    8813f
+    msr     cptr_el2, xzr               /* FPEN = 0: FP/SIMD traps (CPACR layout) */
+    strb    wzr, [x9, #PC_PENDING + 2]
+8813:
+.endm
+
 /* current_tcb reg: the running thread, from its user area (no load) */
 .macro current_tcb reg
     sub     \reg, up, #T_USER
@@ -130,8 +149,9 @@ resume_frame:
     msr     spsel, #1                   /* this is EL2h, where an interrupt panics */
     ldr     x16, [x9, #PC_PENDING]
     cbz     x16, 1f
-    str     xzr, [x9, #PC_PENDING]
+    strh    wzr, [x9, #PC_PENDING]
     release_deferred                    /* unmasked: pending at once */
+    fp_check
 1:  str     xzr, [x0, #T_KIND]
     add     x0, x0, #T_FRAME
     ldp     x1, x2, [x0, #(T_FRAME_ELR - T_FRAME)]
@@ -385,8 +405,9 @@ critical_exit:
     ldr     x16, [x9, #PC_PENDING]
     cbnz    x16, 1f
     ret
-1:  str     xzr, [x9, #PC_PENDING]
+1:  strh    wzr, [x9, #PC_PENDING]      /* the deferred interrupts: taken now */
     release_deferred
+    fp_check
     isb
     ret
 
@@ -443,8 +464,11 @@ threads_init:
     ladr    x1, idle_loop
     str     x1, [x10, #40]
     enqueue_tail x10
-    str     x10, [x9, #PC_IDLE]
 
+    msr     cptr_el2, xzr               /* FP/SIMD traps: switched lazily (fp_trap) */
+    isb
+    strb    wzr, [x9, #PC_PENDING + 2]
+    str     xzr, [x9, #PC_FPOWNER]
     bl      timer_start
     msr     daifclr, #3                 /* interrupts on: the timer may preempt */
     ret     x23
@@ -516,6 +540,11 @@ thread_exit:
     current_tcb x10
     mov     x0, #TS_DEAD
     str     x0, [x10, #T_STATE]
+    ldr     x0, [x9, #PC_FPOWNER]       /* its FP state dies with it */
+    cmp     x0, x10
+    b.ne    2f
+    str     xzr, [x9, #PC_FPOWNER]
+2:
     bl      sleeper_remove_x10          /* a dead thread has no deadline */
     ldr     x0, [x10, #T_SLOT]
     cbz     x0, 1f
@@ -546,8 +575,9 @@ resume_from_handler:
     msr     elr_el2, x1
     ldr     x16, [x9, #PC_PENDING]      /* a deferred interrupt: let it through */
     cbz     x16, 3f
-    str     xzr, [x9, #PC_PENDING]
+    strh    wzr, [x9, #PC_PENDING]
     release_deferred
+    fp_check
 3:  ldp     x24, x25, [x0, #0]
     ldp     x26, x27, [x0, #16]
     ldp     x28, x30, [x0, #32]
@@ -673,6 +703,61 @@ timer_return:
 4:  enqueue_head x10
 5:  mov     x0, x14
     b       resume_from_handler
+
+/*
+ * fp_trap: a thread's FP/SIMD instruction trapped (EC 0x07, from
+ * kernel/vectors.S with the frame pushed).  Lazy switching: FP on; if the
+ * registers hold another thread's state, it goes to that thread's TCB and
+ * ours comes back (if we ever saved any); we are the owner; the
+ * instruction runs again.
+ */
+    .globl fp_trap
+fp_trap:
+    mrs     x9, tpidr_el2
+    mov     x0, #(3 << 20)              /* FPEN = 0b11 */
+    msr     cptr_el2, x0
+    isb
+    mov     w0, #1
+    strb    w0, [x9, #PC_PENDING + 2]
+    ldr     x1, [x9, #PC_FPOWNER]
+    current_tcb x2
+    cmp     x1, x2
+    b.eq    2f
+    cbz     x1, 1f
+    fp_save x1, x3
+1:  str     x2, [x9, #PC_FPOWNER]
+    ldr     x4, [x2, #T_FPSAVED]
+    cbz     x4, 2f
+    fp_load x2, x3
+2:  frame_pop_eret
+
+/*
+ * kernel_fp_begin: kernel code about to use the vector registers (the
+ * framebuffer's NEON drawing, inside a critical section): the owner's
+ * state is saved first, and FP is enabled until the section's exit.
+ * Clobbers x9, x16, x17.
+ */
+    .globl kernel_fp_begin
+kernel_fp_begin:
+    mrs     x9, tpidr_el2
+    ldr     x16, [x9, #PC_FPOWNER]
+    cbz     x16, 1f
+    str     xzr, [x9, #PC_FPOWNER]
+    ldrb    w17, [x9, #PC_PENDING + 2]
+    cbnz    w17, 2f
+    mov     x17, #(3 << 20)             /* it is not running: FP is off */
+    msr     cptr_el2, x17
+    isb
+2:  fp_save x16, x17
+    b       3f
+1:  ldrb    w17, [x9, #PC_PENDING + 2]
+    cbnz    w17, 4f
+    mov     x17, #(3 << 20)
+    msr     cptr_el2, x17
+    isb
+3:  mov     w17, #1
+    strb    w17, [x9, #PC_PENDING + 2]
+4:  ret
 
 /* The idle thread: wait for interrupts, forever. */
 idle_loop:

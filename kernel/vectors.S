@@ -64,6 +64,9 @@ vectors:
 forth_sync:
     save_frame
     ldr     x0, [sp, #EF_ESR]
+    lsr     x1, x0, #26
+    cmp     x1, #0x07                   /* FP/SIMD trapped: switched lazily */
+    b.eq    fp_trap
     ldr     x1, [sp, #EF_FAR]
     ldr     x2, [sp, #EF_ELR]
     ladr    x3, fault_info

@@ -40,7 +40,7 @@ def test_kernel_owns_vectors_stack_and_fp(console):
     assert m.cpu.reg_read("sp_el2") in image          # exception stack in our .bss
     assert (m.cpu.reg_read("pstate") >> 2) & 3 == 2  # still EL2 (EL2t, Forth on SP_EL0)
     cptr = _sysreg(m, 3, 4, 1, 1, 2)
-    assert (cptr >> 20) & 3 == 3                      # FPEN: FP/SIMD enabled (CPACR layout)
+    assert (cptr >> 20) & 3 == 0                      # FPEN 0 at the prompt: FP/SIMD traps, switched lazily
 
 
 def test_identity_map_is_two_level_16k_with_device_mmio(console):

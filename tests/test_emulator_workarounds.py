@@ -746,3 +746,18 @@ def test_count_exact_for_random_straight_line_code(ops, deliver):
     assert reason is (StopReason.WFI if deliver else StopReason.EXCEPTION)
     assert cpu.instructions == len(ops) + (2 if deliver else 0)
     assert seen == [i for i, w in enumerate(ops) if w == _MRS_PMC1]
+
+
+def test_unicorn_does_not_trap_fp_at_el2(make_cpu):
+    """unicorn 2.1.4 runs FP/SIMD instructions at EL2 whatever CPTR_EL2
+    says (VHE FPEN = 0 or the non-VHE TFP bit), where hardware and QEMU 7.2
+    trap with EC 0x07.  The kernel switches FP/SIMD state lazily on that
+    trap (kernel/thread.S fp_trap), so in the emulated M3 threads share the
+    FP registers; the switch is checked under QEMU
+    (tests/test_threads.py::test_fp_simd_state_is_switched_lazily).  When a
+    unicorn release starts trapping, this fails: then test the lazy switch
+    on the emulated M3 too."""
+    for cptr in (0, 1 << 10):
+        cpu, _ = make_cpu(f" movz x1, #{cptr}\n msr cptr_el2, x1\n isb\n fmov d0, x1\n mov x5, #5\n wfi\n b .")
+        assert cpu.run(None, 1000) is StopReason.WFI
+        assert cpu.reg_read("x5") == 5 and cpu.reg_read("x28") == 0, "FP trapped: see the docstring"

@@ -118,3 +118,19 @@ def test_bad_arguments_are_refused(console):
     assert "error -24" in console.send("' dup 64 spawn")
     assert "error -259" in console.send("0 0 0 0 12345 reply")
     assert "4  ok" in console.send("2 2 + .")
+
+
+def test_fp_simd_state_is_switched_lazily(qemu_console):
+    """Each thread keeps its own FP/SIMD registers: d0 carries a value across
+    a YIELD (other threads use d0 meanwhile) and across preemption.  The
+    first FP instruction of a thread that does not own the registers traps
+    (CPTR_EL2.FPEN = 0) and the state changes hands (kernel/thread.S
+    fp_trap).  unicorn 2.1.4 never traps FP at EL2
+    (test_unicorn_does_not_trap_fp_at_el2), so this runs under QEMU only."""
+    console = qemu_console
+    got = said(console, ": t ( -- ) 3 0 do 1000 i + me 100 * + fp-hold . loop ; "
+                        "' t 32 spawn drop ' t 32 spawn drop 177 fp-hold . 188 fp-hold . 199 fp-hold . 5 ms")
+    assert got == [177, 1300, 1400, 188, 1301, 1401, 199, 1302, 1402]
+    got = said(console, ": s1 ( -- ) 11 3000000 fp-spin . ; : s2 ( -- ) 22 3000000 fp-spin . ; "
+                        "' s1 32 spawn drop ' s2 32 spawn drop 33 3000000 fp-spin . 20 ms")
+    assert sorted(got) == [11, 22, 33]               # preempted mid-spin, each kept its d0

@@ -306,3 +306,25 @@ word "timer-interrupt-test", w_timertest
     msr     daifclr, #3                 /* taken here */
     ret
 endword w_timertest
+
+/* fp-hold ( x -- x' ) x through the FP register d0 across a YIELD: other
+   threads run meanwhile; x' = x when FP/SIMD state is switched right */
+word "fp-hold", w_fphold
+    str     x30, [sp, #-16]!
+    fmov    d0, tos
+    bl      thread_yield
+    fmov    tos, d0
+    ldr     x30, [sp], #16
+    ret
+endword w_fphold
+
+/* fp-spin ( x n -- x' ) x in d0 while spinning n times: the timer may
+   preempt in between */
+word "fp-spin", w_fpspin
+    ldr     x0, [dsp], #8
+    fmov    d0, x0
+1:  subs    tos, tos, #1
+    b.gt    1b
+    fmov    tos, d0
+    ret
+endword w_fpspin
