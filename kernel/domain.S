@@ -59,6 +59,14 @@
 #include "percpu.inc"
 #include BOARD_INC
 
+/* zero_regs n, ...: mov xN, #0 for each N given (no kernel values leak
+   into a domain) */
+.macro zero_regs regs:vararg
+    .irp r, \regs
+    mov     x\r, #0
+    .endr
+.endm
+
 #define PAGE            16384
 #define VA_BITS         36
 
@@ -590,32 +598,7 @@ domain_run:
 
 /* enter_clear5: x5-x30 zeroed, ERET (x0-x4 as given) */
 enter_clear5:
-    mov     x5, #0
-    mov     x6, #0
-    mov     x7, #0
-    mov     x8, #0
-    mov     x9, #0
-    mov     x10, #0
-    mov     x11, #0
-    mov     x12, #0
-    mov     x13, #0
-    mov     x14, #0
-    mov     x15, #0
-    mov     x16, #0
-    mov     x17, #0
-    mov     x18, #0
-    mov     x19, #0
-    mov     x20, #0
-    mov     x21, #0
-    mov     x22, #0
-    mov     x23, #0
-    mov     x24, #0
-    mov     x25, #0
-    mov     x26, #0
-    mov     x27, #0
-    mov     x28, #0
-    mov     x29, #0
-    mov     x30, #0
+    zero_regs 5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30
     eret
 
 /*
@@ -723,19 +706,7 @@ domain_resume_call:
     ldp     x26, x27, [sp, #D_X(26)]
     ldp     x28, x29, [sp, #D_X(28)]
     ldr     x30, [sp, #D_X(30)]
-    mov     x5, #0
-    mov     x6, #0
-    mov     x7, #0
-    mov     x8, #0
-    mov     x9, #0
-    mov     x10, #0
-    mov     x11, #0
-    mov     x12, #0
-    mov     x13, #0
-    mov     x14, #0
-    mov     x15, #0
-    mov     x16, #0
-    mov     x17, #0
+    zero_regs 5,6,7,8,9,10,11,12,13,14,15,16,17
     eret
 
 /*
