@@ -49,6 +49,7 @@ CNTHP_CVAL_EL2 = (3, 4, 14, 2, 2)
 CNTP_TVAL_EL0 = (3, 3, 14, 2, 0)          # ... which these reach at EL2 under VHE
 CNTP_CTL_EL0 = (3, 3, 14, 2, 1)
 CNTP_CVAL_EL0 = (3, 3, 14, 2, 2)
+PMCR1 = (3, 1, 15, 1, 0)                  # Apple PMU: which exception levels count
 PMCR0 = (3, 1, 15, 0, 0)                 # Apple PMU control: bit 0 enables PMC0, bit 1 PMC1
 PMC0 = (3, 2, 15, 0, 0)                  # cycles
 PMC1 = (3, 2, 15, 1, 0)                  # retired instructions
@@ -400,6 +401,9 @@ class ApplePmu:
         self._base = [0, 0]     # counter value when it was last (re)started
         self._mark = [0, 0]     # source reading at that moment
         cpu.on_sysreg(*PMCR0, read=lambda: self.pmcr0, write=self._write_pmcr0)
+        # kept, not modelled: the model counts at every level
+        self.pmcr1 = 0
+        cpu.on_sysreg(*PMCR1, read=lambda: self.pmcr1, write=lambda v: setattr(self, "pmcr1", v))
         cpu.on_sysreg(*PMC0, read=lambda: self._read(0), write=lambda v: self._write(0, v))
         cpu.on_sysreg(*PMC1, read=lambda: self._read(1), write=lambda v: self._write(1, v))
 

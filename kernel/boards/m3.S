@@ -102,12 +102,18 @@ board_name:
  * In the emulated M3 the harness serves these registers from its model.
  */
 #define PMCR0_EL1   S3_1_C15_C0_0
+#define PMCR1_EL1   S3_1_C15_C1_0       /* which exception levels count */
 #define PMC0_EL1    S3_2_C15_C0_0
 #define PMC1_EL1    S3_2_C15_C1_0
 
     .text
     .globl board_counters_init
 board_counters_init:
+    mrs     x0, PMCR1_EL1
+    movz    x1, #0x0303             /* PMC0/PMC1 count at EL0 (bits 8-9) and */
+    movk    x1, #0x0003, lsl #16    /* EL1/EL2 (bits 16-17): UNVERIFIED on M3 */
+    orr     x0, x0, x1
+    msr     PMCR1_EL1, x0
     mrs     x0, PMCR0_EL1
     orr     x0, x0, #3              /* enable PMC0 (cycles) and PMC1 (instructions) */
     msr     PMCR0_EL1, x0
