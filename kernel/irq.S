@@ -32,8 +32,6 @@
     .balign 8
     .globl rx_waiter
 rx_waiter:  .quad 0             /* the thread waiting for a console byte */
-    .globl rx_wakeups
-rx_wakeups: .quad 0             /* interrupts that woke it, ever */
 
     .text
 
@@ -150,9 +148,6 @@ irq_from_thread:
     ldr     x10, [x1]
     cbz     x10, irq_return
     str     xzr, [x1]
-    ldr     x2, [x1, #8]
-    add     x2, x2, #1
-    str     x2, [x1, #8]
     enqueue_tail x10
     ldr     x11, [x9, #PC_CURRENT]
     ldr     x2, [x10, #T_PRIO]

@@ -197,9 +197,13 @@ thread_yield:
     dequeue_best x0
     b       switch_to
 
-/* preempt_check: a thread was made ready from thread context: if one now
-   outranks the running thread, switch (we keep our place at the front). */
-preempt_check:
+/* thread_preempt: a thread was made ready from thread context: if one now
+   outranks the running thread, switch (we keep our place at the front).
+   thread_preempt_x9: the same with x9 = per-core already.  Clobbers x0-x23. */
+    .globl thread_preempt, thread_preempt_x9
+thread_preempt:
+    mrs     x9, tpidr_el2
+thread_preempt_x9:
     current_tcb x10
     ldr     x11, [x9, #PC_READY]
     ldr     x12, [x10, #T_PRIO]
@@ -211,14 +215,6 @@ preempt_check:
     enqueue_head x10
     dequeue_best x0
     b       switch_to
-
-/* thread_preempt: the same, as an entry (thread_preempt_x9: x9 set).
-   Clobbers x0-x23. */
-    .globl thread_preempt, thread_preempt_x9
-thread_preempt:
-    mrs     x9, tpidr_el2
-thread_preempt_x9:
-    b       preempt_check
 
 /* block_current: the running thread is already where it waits (an
    endpoint queue, the sleepers): run the best ready thread.  Returns when

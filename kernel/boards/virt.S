@@ -302,20 +302,6 @@ timer_irq_selftest:
 3:  stp     x0, x1, [x2]
     ret
 
-/* board_irq_ack ( -- x0 = INTID, 1023 if none ): take the highest pending
-   group-1 interrupt (works with PSTATE.I masked too). */
-    .globl board_irq_ack
-board_irq_ack:
-    mrs     x0, icc_iar1_el1
-    ret
-
-/* board_irq_eoi ( x0 = INTID ) */
-    .globl board_irq_eoi
-board_irq_eoi:
-    msr     icc_eoir1_el1, x0
-    isb
-    ret
-
 /* uart_putc ( w0 = byte ): wait for room, then transmit. Clobbers x1, x2. */
     .globl uart_putc
 uart_putc:
