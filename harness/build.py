@@ -63,14 +63,15 @@ def output_dir(board: str) -> Path:
     return BUILD if board == "m3" else BUILD / board
 
 
-def forth_sources() -> list[Path]:
-    """forth/*.fth in name order: the numeric prefixes set the boot order."""
-    return sorted(FORTH.glob("*.fth"))
+def forth_sources(board: str = "m3") -> list[Path]:
+    """forth/*.fth in name order (the numeric prefixes set the boot order),
+    then the board's own, forth/<board>/*.fth."""
+    return sorted(FORTH.glob("*.fth")) + sorted((FORTH / board).glob("*.fth"))
 
 
-def write_forth_blob(dest: Path) -> None:
+def write_forth_blob(dest: Path, board: str = "m3") -> None:
     parts = []
-    for src in forth_sources():
+    for src in forth_sources(board):
         text = src.read_bytes()
         bad = [i for i, b in enumerate(text) if b < 0x20 and b not in (0x0A, 0x09)]
         if bad:
@@ -112,20 +113,22 @@ def build(board: str = "m3") -> Build:
     objdir.mkdir(parents=True, exist_ok=True)
 
     blob = out / "forth.fth"
-    write_forth_blob(blob)
+    write_forth_blob(blob, board)
 
-    board_inc = KERNEL / "boards" / f"{board}.inc"
+    board_dir = KERNEL / "boards" / board       # the platform is a directory
+    board_inc = board_dir / "board.inc"
     defines = {
         "BOARD_INC": f'"{board_inc}"',
+        "BOARD_WORDS": f'"{board_dir / "words.inc"}"',
         "FORTH_BLOB": f'"{blob}"',
         # zig cc's cache does not see .incbin files: name the blob's contents
         "FORTH_BLOB_SHA": hashlib.sha256(blob.read_bytes()).hexdigest()[:16],
         f"BOARD_{board.upper()}": "1",
     }
-    sources = sorted(KERNEL.glob("*.S")) + [KERNEL / "boards" / f"{board}.S"]
+    sources = sorted(KERNEL.glob("*.S")) + sorted(board_dir.glob("*.S"))
     objects = []
     for src in sources:
-        obj = objdir / (src.stem + ".o")
+        obj = objdir / (src.stem + ".o" if src.parent == KERNEL else f"board-{src.stem}.o")
         toolchain.assemble(src, obj, defines, [KERNEL])
         check_position_independent(obj)
         objects.append(obj)

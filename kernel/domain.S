@@ -127,17 +127,17 @@
 #define SPSR_EL1H       0x3c5           /* EL1h; its own DAIF masks only virtual interrupts */
 
 /* the globals */
-#define G_L2            0               /* EL2 demand list: the EL2 level-2 table */
-#define G_NDEMAND       8               /* then (base, end) pairs */
-#define G_DEMAND        16
+#define G_NDEMAND       0               /* EL2 demand regions: how many (the list is last) */
+#define G_CURRENT       8               /* the domain running (or last run) */
+#define G_LOADED        16              /* whose VTTBR, VBAR_EL1, SP_EL1 are loaded */
+#define G_READY         24
+#define G_HCR_HOST      32
+#define G_HCR_DOM       40
+#define G_VMIDS         48              /* 256-bit VMID bitmap */
+#define G_DEMAND        80              /* per region: base, end, its level-2 table, 0 */
+#define DEMAND_SIZE     32
 #define NDEMAND_MAX     16
-#define G_CURRENT       (G_DEMAND + 16 * NDEMAND_MAX)   /* the domain running (or last run) */
-#define G_LOADED        (G_CURRENT + 8)  /* whose VTTBR, VBAR_EL1, SP_EL1 are loaded */
-#define G_READY         (G_LOADED + 8)
-#define G_HCR_HOST      (G_READY + 8)
-#define G_HCR_DOM       (G_HCR_HOST + 8)
-#define G_VMIDS         (G_HCR_DOM + 8) /* 256-bit VMID bitmap */
-#define G_SIZE          (G_VMIDS + 32)
+#define G_SIZE          (G_DEMAND + DEMAND_SIZE * NDEMAND_MAX)
 
 /* ---- the soft page fault at EL2 ----------------------------------------- */
 
@@ -161,13 +161,14 @@ el2_sync_sp0:
     b.ne    9f
     mrs     x0, far_el2
     ladr    x1, domain_globals
-    ldp     x5, x2, [x1], #G_DEMAND     /* the level-2 table, the count */
+    ldr     x2, [x1], #G_DEMAND         /* the count */
 1:  cbz     x2, 9f
-    ldp     x3, x4, [x1], #16           /* base, end */
+    ldp     x3, x4, [x1], #DEMAND_SIZE  /* base, end */
     sub     x2, x2, #1
     cmp     x0, x3
     ccmp    x0, x4, #2, hs              /* inside: base <= far < end */
     b.hs    1b
+    ldur    x5, [x1, #(16 - DEMAND_SIZE)]   /* its level-2 table */
     ubfx    x2, x0, #25, #11
     ldr     x5, [x5, x2, lsl #3]        /* the level-3 table */
     and     x5, x5, #0xFFFFFFFFC000
@@ -210,19 +211,28 @@ demand_region:
     mov     x1, x21
     mov     x2, x22
     bl      zero_range
+    sub     x0, x22, #1                 /* one level-2 table must cover it all */
+    bl      l2_slot
+    mov     x5, x1
+    mov     x0, x21
+    bl      l2_slot
+    cmp     x1, x5
+    b.ne    8f                          /* it straddles 64 GiB (level-1 root) */
+    cbz     x1, 8f
+    ubfx    x2, x21, #25, #11
+    sub     x1, x1, x2, lsl #3          /* the table itself */
+    mov     x6, x1
     mov     x5, x21
 1:  mov     x0, x5                      /* mmu_unmap_page keeps x4-x9 */
     bl      mmu_unmap_page
     add     x5, x5, #PAGE
     cmp     x5, x22
     b.lo    1b
-    ladr    x0, boot_info
-    ldr     x0, [x0, #BI_L2TABLE]
-    str     x0, [x19, #G_L2]
     ldr     x1, [x19, #G_NDEMAND]
     add     x2, x19, #G_DEMAND
-    add     x2, x2, x1, lsl #4
+    add     x2, x2, x1, lsl #5
     stp     x21, x22, [x2]
+    stp     x6, xzr, [x2, #16]
     add     x1, x1, #1
     str     x1, [x19, #G_NDEMAND]       /* published last: the handler may use it */
     mov     x0, x21
@@ -234,17 +244,7 @@ demand_region:
    never-used memory from the boot bump region.  Clobbers x1-x3. */
     .globl reserve_pages
 reserve_pages:
-    ladr    x1, boot_info
-    ldr     x2, [x1, #BI_FREE]
-    ldr     x3, [x1, #BI_MEM_END]
-    add     x0, x2, x0
-    cmp     x0, x3
-    b.hi    1f
-    str     x0, [x1, #BI_FREE]
-    mov     x0, x2
-    ret
-1:  mov     x0, #0
-    ret
+    b       bump_alloc
 
 /* zero_range ( x1 = start, x2 = end, both 64-byte aligned ) Clobbers x1. */
 zero_range:

@@ -19,6 +19,7 @@
 #include "forth/alloc.S"
 #include "forth/threads.S"
 #include "forth/domains.S"
+#include BOARD_WORDS                  /* the board's own words (kernel/boards/<board>/words.inc) */
 
 /* The newest assembly-defined header, relative to here. */
     .section .rodata

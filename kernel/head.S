@@ -6,7 +6,8 @@
  *   x0 = boot_args (physical), EL2, MMU and caches off, DAIF masked,
  *   HCR_EL2.E2H = TGE = 1 (VHE), VBAR_EL2 and SP still inside m1n1.
  * The image runs wherever it was loaded: PC-relative addressing only.
- * What x0 points at is the board's business (board_boot_info).
+ * What x0 points at is the board's business (board_boot_info): on m3
+ * boot_args and through it the Apple Device Tree, on virt the DTB.
  */
 #include "macros.inc"
 #include BOARD_INC
@@ -23,9 +24,7 @@ _head:
     .section .text.entry, "ax"
     .globl _start
 _start:
-#ifdef BOARD_ENTRY
-    BOARD_ENTRY                     /* the board's first word: may clobber x1 only */
-#endif
+    board_entry                     /* the board's first word: may clobber x1 only */
     mov     x19, x0                 /* boot_args */
     adr     x20, _head              /* where we were loaded */
 
@@ -61,10 +60,12 @@ _start:
     add     x2, x2, :lo12:__image_end
     str     x2, [x1, #BI_IMAGE_END]
 
+    bl      alloc_init              /* TPIDR_EL2: this core's state, from here on */
     mov     x0, x19
-    bl      board_boot_info         /* memory, free RAM, console, framebuffer */
+    bl      board_boot_info         /* memory, free RAM, the devices: boot_args and ADT or DTB */
 
-    bl      mmu_init                /* identity map, MMU and caches on */
+    bl      mmu_init                /* the exact identity map, MMU and caches on */
+    bl      fbcon_init              /* the screen: from here the console is on it too */
     bl      forth_cold              /* never returns */
     b       .
 

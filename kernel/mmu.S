@@ -1,16 +1,46 @@
 /*
  * The EL2 identity map: VHE (EL2&0 regime, TCR in the EL1 layout), 16 KiB
- * granule, a 36-bit space (T0SZ = 28) whose walk starts at level 2, so
- * bulk memory is one level-2 table of 2048 32-MiB blocks: a TLB miss costs
- * a single memory access.  Level-3 pages come later, only where finer
- * control is needed (guard pages, demand paging).
+ * granule.  It maps exactly what may be touched, and nothing else:
+ *   usable RAM [phys_base, phys_base + mem_size) Normal write-back,
+ *   the framebuffer Normal non-cacheable,
+ *   the board's device windows (from the ADT or DTB) Device-nGnRnE.
+ * What lies around usable RAM is coprocessor, SEP and TZ carveouts that
+ * raise SErrors even on speculative access (m1n1 src/mcc.c
+ * mcc_unmap_carveouts, src/memory.c): unmapped.  phys_base is not 32 MiB
+ * aligned on real machines (an M1 boot log shows 0x819b34000), so the
+ * edges of each range are 16 KiB level-3 pages and only whole 32 MiB
+ * blocks inside a range are level-2 blocks.
+ *
+ * Shape: with everything below 64 GiB (a base M3: DRAM at 0x8_0000_0000)
+ * T0SZ = 28 and the walk starts at level 2: two levels, a TLB miss costs
+ * one table read (level 3 where pages are).  RAM above 64 GiB (M3 Pro and
+ * Max: DRAM at 0x100_0000_0000) widens the space up to 47 bits with a
+ * level-1 root; beyond that boot stops with a message.
+ *
+ * Break-before-make.  Apple cores report no FEAT_BBM, so a live
+ * descriptor may change from one valid value to another (block <-> table,
+ * output address, attributes) only through an invalid entry and a TLBI
+ * (Arm ARM DDI 0487, "Using break-before-make when updating translation
+ * table entries").  So every table boot needs is built before the MMU goes
+ * on, and afterwards:
+ *   - a block becomes a table only while nothing uses it (mmu_split_block,
+ *     from bump_alloc the moment the bump frontier first enters a block:
+ *     memory above the frontier is untouched), with invalid, DSB, TLBI,
+ *     DSB, table;
+ *   - pages are only made invalid (guard pages; a "break" alone is always
+ *     allowed) or valid from invalid (demand paging: no TLB holds an
+ *     invalid entry).
+ * The emulated M3 checks both rules on every run (harness/machine/
+ * mmu_rules.py).
  */
 #include "macros.inc"
 #include BOARD_INC
 
 #define BLOCK_SHIFT  25                 /* 32 MiB level-2 blocks */
 #define BLOCK_SIZE   (1 << BLOCK_SHIFT)
-#define VA_BITS      36
+#define PAGE         16384
+#define L2_BITS      36                 /* a level-2 root covers 64 GiB */
+#define VA_BITS_MAX  47                 /* a level-1 root (16 KiB granule) */
 
 /* MAIR_EL2 attribute indices */
 #define ATTR_DEVICE  0                  /* Device-nGnRnE: MMIO is never posted */
@@ -18,163 +48,523 @@
 #define ATTR_NC      2                  /* normal non-cacheable (framebuffer) */
 #define MAIR_VALUE   ((0x00 << (8*ATTR_DEVICE)) | (0xff << (8*ATTR_NORMAL)) | (0x44 << (8*ATTR_NC)))
 
-/* Level-2 block descriptor bits (EL1 format under VHE) */
+/* Descriptor bits (EL1 stage-1 format under VHE) */
 #define D_BLOCK      0x1
+#define D_TABLE      0x3
+#define D_PAGE       0x3
 #define D_AF         (1 << 10)
 #define D_SH_INNER   (3 << 8)
 #define D_PXN        (1 << 53)
 #define D_UXN        (1 << 54)
-#define D_NORMAL     (D_BLOCK | D_AF | D_SH_INNER | (ATTR_NORMAL << 2) | D_UXN)
-#define D_NC         (D_BLOCK | D_AF | D_SH_INNER | (ATTR_NC << 2) | D_UXN | D_PXN)
-#define D_DEVICE     (D_BLOCK | D_AF | (ATTR_DEVICE << 2) | D_UXN | D_PXN)
+#define OA_MASK      0x0000FFFFFFFFC000 /* a page's (or a table's) address */
+#define A_NORMAL     (D_AF | D_SH_INNER | (ATTR_NORMAL << 2) | D_UXN)
+#define A_NC         (D_AF | D_SH_INNER | (ATTR_NC << 2) | D_UXN | D_PXN)
+#define A_DEVICE     (D_AF | (ATTR_DEVICE << 2) | D_UXN | D_PXN)
+#define A_MASK       0xFFF0000000000FFC /* the attributes a block and its pages share */
 
-/* TCR_EL2 (EL1 layout): T0SZ=28, WB-WA inner/outer, inner shareable,
-   TG0 = 16 KiB, TTBR1 walks disabled; IPS filled from ID_AA64MMFR0. */
-#define TCR_VALUE    ((64 - VA_BITS) | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 14) | (1 << 23))
+/* TCR_EL2 (EL1 layout): WB-WA inner/outer walks, inner shareable, TG0 =
+   16 KiB, TTBR1 walks disabled (EPD1); T0SZ and IPS filled at boot. */
+#define TCR_FIXED    ((1 << 8) | (1 << 10) | (3 << 12) | (2 << 14) | (1 << 23))
 
 /* SCTLR_EL2 (EL1 layout under VHE): M, C, I on; SA/SA0 off (8-byte
    return-stack cells); RES1 bits 11, 20, 22, 23, 28, 29. */
 #define SCTLR_MMU_ON ((1 << 0) | (1 << 2) | (1 << 12) | (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29))
 
+/* mmu_state */
+#define MS_ROOT      0
+#define MS_VA_BITS   8
+#define MS_POOL      16                 /* level-3 tables reserved for usable RAM: */
+#define MS_POOL_LO   24                 /*   one per block, first block number */
+#define MS_POOL_HI   32                 /*   and one past the last */
+#define MS_LIVE      40                 /* the MMU is on */
+
     .text
 
-/* early_alloc ( x0 = bytes -- x0 = 16 KiB-aligned address ). Bump allocator
-   over free memory, used before the real allocator exists. Clobbers x1-x3. */
-    .globl early_alloc
-early_alloc:
+/*
+ * bump_alloc ( x0 = bytes -- x0 = 16 KiB-aligned address, or 0 when usable
+ * RAM is exhausted ): never-used memory from the bump region (boot_info
+ * BI_FREE, up to BI_MEM_END): the one allocator of fresh memory; the page
+ * and block lists (kernel/alloc.S) recycle on top of it.  Every 32 MiB
+ * block it enters is page-mapped first (mmu_split_block) while nothing
+ * uses it yet, so guard pages and demand paging can later be cut anywhere
+ * in memory handed out.  Clobbers x1-x3 only.
+ */
+    .globl bump_alloc
+bump_alloc:
     ladr    x1, boot_info
     ldr     x2, [x1, #BI_FREE]
-    mov     x3, #0x3fff
-    add     x3, x0, x3
-    and     x3, x3, #~0x3fff
-    add     x3, x2, x3
-    str     x3, [x1, #BI_FREE]
-    mov     x0, x2
+    mov     x3, #(PAGE - 1)
+    adds    x0, x0, x3
+    b.cs    9f
+    and     x0, x0, #~(PAGE - 1)
+    adds    x0, x2, x0                  /* the new frontier */
+    b.cs    9f
+    ldr     x3, [x1, #BI_MEM_END]
+    cmp     x0, x3
+    b.hi    9f
+    str     x0, [x1, #BI_FREE]
+    ladr    x3, mmu_state
+    ldr     x3, [x3, #MS_LIVE]
+    cbz     x3, 8f                      /* at boot mmu_init keeps the invariant */
+    /* split the blocks [old, new) touches that are still blocks */
+    stp     x2, x0, [sp, #-48]!
+    stp     x4, x5, [sp, #16]
+    stp     x6, x30, [sp, #32]
+    sub     x6, x0, #1
+    lsr     x6, x6, #BLOCK_SHIFT        /* the last block */
+    lsr     x5, x2, #BLOCK_SHIFT        /* the first */
+1:  lsl     x0, x5, #BLOCK_SHIFT
+    bl      mmu_split_block
+    add     x5, x5, #1
+    cmp     x5, x6
+    b.ls    1b
+    ldp     x4, x5, [sp, #16]
+    ldp     x6, x30, [sp, #32]
+    ldp     x2, x0, [sp], #48
+8:  mov     x0, x2
+    ret
+9:  mov     x0, #0
     ret
 
-/* map_blocks ( x0 = start, x1 = end, x2 = descriptor bits, x3 = L2 table ):
-   identity-map [start, end) rounded out to 32 MiB blocks. Addresses beyond
-   the 36-bit space are skipped. Clobbers x0, x1, x4, x5, x7. */
-map_blocks:
-    and     x0, x0, #~(BLOCK_SIZE - 1)
-    mov     x4, #(BLOCK_SIZE - 1)
-    add     x1, x1, x4
-    and     x1, x1, #~(BLOCK_SIZE - 1)
-    mov     x4, #(1 << (VA_BITS - 32))
-    lsl     x4, x4, #32
-    cmp     x1, x4
-    csel    x1, x1, x4, lo
-1:  cmp     x0, x1
-    b.hs    2f
-    orr     x5, x0, x2
-    lsr     x4, x0, #BLOCK_SHIFT
-    str     x5, [x3, x4, lsl #3]
-    mov     x7, #BLOCK_SIZE
-    add     x0, x0, x7
-    b       1b
-2:  ret
+/* early_alloc ( x0 = bytes -- x0 = 16 KiB-aligned address ): bump_alloc
+   for boot, where running out of memory is fatal.  Clobbers x1-x3. */
+    .globl early_alloc
+early_alloc:
+    str     x30, [sp, #-16]!
+    bl      bump_alloc
+    ldr     x30, [sp], #16
+    cbz     x0, 1f
+    ret
+1:  ladr    x0, msg_boot_oom
+    b       boot_fail
 
+/* zero_page ( x0 = page ) Clobbers x1, x2. */
+zero_page:
+    mov     x1, x0
+    add     x2, x0, #PAGE
+1:  stp     xzr, xzr, [x1]
+    stp     xzr, xzr, [x1, #16]
+    stp     xzr, xzr, [x1, #32]
+    stp     xzr, xzr, [x1, #48]
+    add     x1, x1, #64
+    cmp     x1, x2
+    b.lo    1b
+    ret
+
+/* alloc_table ( -- x0 = a zeroed 16 KiB table ). Boot only. Clobbers x1-x3. */
+alloc_table:
+    mov     x2, #PAGE
+    mov     x0, x2
+    str     x30, [sp, #-16]!
+    bl      early_alloc
+    bl      zero_page
+    ldr     x30, [sp], #16
+    ret
+
+/*
+ * l2_slot ( x0 = address -- x1 = its level-2 entry's address, or 0 when
+ * the address is beyond the map or (level-1 root) its 64 GiB have no
+ * level-2 table ).  Clobbers x1-x3.
+ */
+    .globl l2_slot
+l2_slot:
+    ladr    x1, mmu_state
+    ldp     x1, x2, [x1]                /* MS_ROOT, MS_VA_BITS */
+    lsr     x3, x0, x2
+    cbnz    x3, 9f                      /* beyond the space */
+    cmp     x2, #L2_BITS
+    b.eq    1f
+    lsr     x3, x0, #L2_BITS
+    ldr     x1, [x1, x3, lsl #3]        /* the level-1 entry */
+    and     x3, x1, #3
+    cmp     x3, #D_TABLE
+    b.ne    9f
+    and     x1, x1, #OA_MASK
+1:  ubfx    x3, x0, #BLOCK_SHIFT, #11
+    add     x1, x1, x3, lsl #3
+    ret
+9:  mov     x1, #0
+    ret
+
+/*
+ * l2_slot_make ( x0 = address -- x1 = its level-2 entry ): l2_slot, making
+ * the level-2 table of a level-1 root if needed.  Boot only (MMU off).
+ * Clobbers x1-x5.
+ */
+l2_slot_make:
+    mov     x5, x30
+    bl      l2_slot
+    cbnz    x1, 1f
+    ladr    x1, mmu_state
+    ldr     x4, [x1, #MS_ROOT]
+    lsr     x3, x0, #L2_BITS
+    add     x4, x4, x3, lsl #3          /* the level-1 entry to fill */
+    str     x0, [sp, #-16]!
+    bl      alloc_table
+    orr     x1, x0, #D_TABLE
+    str     x1, [x4]
+    ldr     x0, [sp], #16
+    bl      l2_slot
+1:  ret     x5
+
+/* pool_table ( x0 = address -- x0 = the reserved level-3 table of its
+   block, or 0 if the block is not usable RAM's ).  Clobbers x1, x2. */
+pool_table:
+    ladr    x1, mmu_state
+    lsr     x0, x0, #BLOCK_SHIFT
+    ldp     x2, x1, [x1, #MS_POOL_LO]   /* MS_POOL_LO, MS_POOL_HI */
+    cmp     x0, x2
+    b.lo    9f
+    cmp     x0, x1
+    b.hs    9f
+    sub     x0, x0, x2
+    ladr    x1, mmu_state
+    ldr     x1, [x1, #MS_POOL]
+    add     x0, x1, x0, lsl #14
+    ret
+9:  mov     x0, #0
+    ret
+
+/* fill_pages ( x0 = table, x1 = the first page's descriptor ): 2048 page
+   descriptors, consecutive output addresses.  Clobbers x0-x2. */
+fill_pages:
+    add     x2, x0, #PAGE
+1:  stp     x1, x1, [x0], #16
+    add     x1, x1, #PAGE
+    stur    x1, [x0, #-8]
+    add     x1, x1, #PAGE
+    cmp     x0, x2
+    b.lo    1b
+    ret
+
+/*
+ * map_range ( x0 = start, x1 = end, both 16 KiB aligned, x2 = attributes
+ * ): identity-map [start, end) at boot: whole 32 MiB blocks as level-2
+ * blocks, the rest as level-3 pages.  Tables for usable RAM's blocks come
+ * from the reserved pool, others are allocated.  Clobbers x0-x15.
+ */
+map_range:
+    mov     x15, x30
+    mov     x12, x0
+    mov     x13, x1
+    mov     x14, x2
+1:  cmp     x12, x13
+    b.hs    9f
+    mov     x0, x12
+    bl      l2_slot_make
+    mov     x11, x1                     /* the level-2 entry */
+    and     x10, x12, #~(BLOCK_SIZE - 1)
+    mov     x9, #BLOCK_SIZE
+    add     x9, x10, x9                 /* the block's end */
+    cmp     x13, x9
+    csel    x8, x13, x9, lo             /* this step's end */
+    ldr     x7, [x11]
+    cmp     x12, x10
+    ccmp    x8, x9, #0, eq              /* the whole block? */
+    ccmp    x7, #0, #0, eq              /* and nothing there yet */
+    b.ne    2f
+    orr     x0, x12, x14
+    orr     x0, x0, #D_BLOCK
+    str     x0, [x11]
+    b       6f
+2:  and     x0, x7, #3                  /* pages: the block's level-3 table */
+    cmp     x0, #D_TABLE
+    b.ne    3f
+    and     x6, x7, #OA_MASK
+    b       4f
+3:  mov     x0, x12
+    bl      pool_table
+    cbnz    x0, 31f
+    bl      alloc_table
+    b       32f
+31: bl      zero_page
+32: mov     x6, x0
+    tbz     x7, #0, 33f                 /* a block there (overlapping ranges): */
+    and     x1, x7, #~3                 /* its pages first */
+    orr     x1, x1, #D_PAGE
+    bl      fill_pages
+33: orr     x0, x6, #D_TABLE
+    str     x0, [x11]
+4:  mov     x0, x12                     /* the pages of [x12, x8) */
+5:  cmp     x0, x8
+    b.hs    6f
+    ubfx    x1, x0, #14, #11
+    orr     x2, x0, x14
+    orr     x2, x2, #D_PAGE
+    str     x2, [x6, x1, lsl #3]
+    add     x0, x0, #PAGE
+    b       5b
+6:  mov     x12, x8
+    b       1b
+9:  ret     x15
+
+/* round_out ( x0 = start, x1 = end -- x0, x1 on 16 KiB boundaries ) */
+.macro round_out
+    and     x0, x0, #~(PAGE - 1)
+    mov     x2, #(PAGE - 1)
+    add     x1, x1, x2
+    and     x1, x1, #~(PAGE - 1)
+.endm
+
+/*
+ * mmu_init: the map above, then MMU and caches on, with what the
+ * architecture asks around it: the tables' stores complete (DSB) before
+ * the walker may read them, any TLB entry left by the loader invalidated
+ * after TTBR0/TCR/MAIR are written and before SCTLR.M, an ISB after
+ * SCTLR, and the instruction cache invalidated (it may hold lines fetched
+ * under the loader's map).  Clobbers x0-x23.
+ */
     .globl mmu_init
 mmu_init:
     mov     x23, x30
-    mov     x0, #16384
-    bl      early_alloc
-    mov     x21, x0                 /* the level-2 table */
-    mov     x1, x0
-    add     x2, x0, #16384
-1:  stp     xzr, xzr, [x1], #16
-    cmp     x1, x2
-    b.lo    1b
     ladr    x22, boot_info
-    str     x21, [x22, #BI_L2TABLE]
+    ladr    x21, mmu_state
 
-    /* DRAM, from the lower of our load base and phys_base to the end. */
+    /* the image must lie in usable RAM: it is mapped as part of it */
     ldr     x0, [x22, #BI_LOAD_BASE]
     ldr     x1, [x22, #BI_PHYS_BASE]
     cmp     x0, x1
-    csel    x0, x0, x1, lo
+    b.lo    90f
+    ldr     x0, [x22, #BI_IMAGE_END]
     ldr     x1, [x22, #BI_MEM_END]
-    movq    x2, D_NORMAL
-    mov     x3, x21
-    bl      map_blocks
+    cmp     x0, x1
+    b.hi    90f
 
-    /* The framebuffer m1n1 describes (outside DRAM proper). */
+    /* the address bits: the highest byte to map */
+    ldr     x20, [x22, #BI_MEM_END]
     ldr     x0, [x22, #BI_FB_BASE]
-    cbz     x0, 3f
+    cbz     x0, 1f
     ldr     x1, [x22, #BI_FB_STRIDE]
     ldr     x2, [x22, #BI_FB_HEIGHT]
     madd    x1, x1, x2, x0
-    movq    x2, D_NC
-    mov     x3, x21
-    bl      map_blocks
-3:
-    /* The board's MMIO windows. */
-    ladr    x6, board_mmio
-4:  ldp     x0, x1, [x6], #16
-    cbz     x1, 5f
+    cmp     x1, x20
+    csel    x20, x1, x20, hi
+1:  ldr     x3, [x22, #BI_NDEV]
+    add     x4, x22, #BI_DEVS
+2:  cbz     x3, 3f
+    ldp     x0, x1, [x4], #16
     add     x1, x0, x1
-    movq    x2, D_DEVICE
-    mov     x3, x21
-    bl      map_blocks
-    b       4b
-5:
+    cmp     x1, x20
+    csel    x20, x1, x20, hi
+    sub     x3, x3, #1
+    b       2b
+3:  sub     x0, x20, #1
+    clz     x0, x0
+    mov     x1, #64
+    sub     x0, x1, x0                  /* bits needed */
+    mov     x1, #L2_BITS
+    cmp     x0, x1
+    csel    x0, x0, x1, hi
+    cmp     x0, #VA_BITS_MAX
+    b.hi    91f
+    str     x0, [x21, #MS_VA_BITS]
+    str     x0, [x22, #BI_VA_BITS]
+    bl      alloc_table
+    str     x0, [x21, #MS_ROOT]
+    str     x0, [x22, #BI_ROOT]
+
+    /* a level-3 table reserved for every block of usable RAM */
+    ldr     x0, [x22, #BI_PHYS_BASE]
+    lsr     x0, x0, #BLOCK_SHIFT
+    ldr     x1, [x22, #BI_MEM_END]
+    sub     x1, x1, #1
+    lsr     x1, x1, #BLOCK_SHIFT
+    add     x1, x1, #1
+    stp     x0, x1, [x21, #MS_POOL_LO]
+    sub     x0, x1, x0
+    lsl     x0, x0, #14
+    bl      early_alloc
+    str     x0, [x21, #MS_POOL]
+    str     x0, [x22, #BI_L3POOL]
+
+    /* usable RAM, the framebuffer, the devices */
+    ldr     x0, [x22, #BI_PHYS_BASE]
+    ldr     x1, [x22, #BI_MEM_END]
+    movq    x2, A_NORMAL
+    bl      map_range
+    ldr     x0, [x22, #BI_FB_BASE]
+    cbz     x0, 4f
+    ldr     x1, [x22, #BI_FB_STRIDE]
+    ldr     x2, [x22, #BI_FB_HEIGHT]
+    madd    x1, x1, x2, x0
+    round_out
+    movq    x2, A_NC
+    bl      map_range
+4:  ldr     x19, [x22, #BI_NDEV]
+    add     x20, x22, #BI_DEVS
+5:  cbz     x19, 6f
+    ldp     x0, x1, [x20], #16
+    add     x1, x0, x1
+    round_out
+    movq    x2, A_DEVICE
+    bl      map_range
+    sub     x19, x19, #1
+    b       5b
+
+    /* the bump frontier's block: page-mapped now, before the MMU is on
+       (from here, bump_alloc splits every block it enters) */
+6:  ldr     x0, [x22, #BI_FREE]
+    bl      mmu_split_block
+
+    /* registers, barriers, on */
     movq    x0, MAIR_VALUE
     msr     mair_el2, x0
     mrs     x1, id_aa64mmfr0_el1
-    and     x1, x1, #7              /* PARange -> IPS */
-    movq    x0, TCR_VALUE
+    and     x1, x1, #7                  /* PARange -> IPS */
+    movq    x0, TCR_FIXED
     orr     x0, x0, x1, lsl #32
+    ldr     x1, [x21, #MS_VA_BITS]
+    mov     x2, #64
+    sub     x1, x2, x1                  /* T0SZ */
+    orr     x0, x0, x1
     msr     tcr_el2, x0
-    msr     ttbr0_el2, x21
+    ldr     x0, [x21, #MS_ROOT]
+    msr     ttbr0_el2, x0
+    dsb     sy                          /* the tables are in memory */
     isb
-    tlbi    alle2
-    dsb     ish
+    tlbi    alle2                       /* nothing of the loader's map survives */
+    dsb     sy
     isb
     movq    x0, SCTLR_MMU_ON
     msr     sctlr_el2, x0
     isb
+    ic      iallu                       /* nor any line fetched under it */
+    dsb     sy
+    isb
+    mov     x0, #1
+    str     x0, [x21, #MS_LIVE]
     ret     x23
+90: ladr    x0, msg_image_outside
+    b       boot_fail
+91: ladr    x0, msg_too_wide
+    b       boot_fail
 
 /*
- * mmu_unmap_page ( x0 = address ): make the 16 KiB page holding x0 invalid
- * (a guard page), first splitting its 32 MiB block into a level-3 table
- * of 2048 pages with the same attributes.  The walk stays two levels deep.
- * The block is replaced by the equivalent table in one store: same output
- * addresses and attributes, so no break-before-make is needed for the
- * pages that stay mapped (the code doing this may live in that block).
- * Clobbers x0-x3, x10-x15.
+ * mmu_split_block ( x0 = an address in the block ): a 32 MiB level-2
+ * block of usable RAM becomes its reserved level-3 table of 2048 pages
+ * with the same attributes.  With the MMU on this is break-before-make:
+ * the block's entry invalid, DSB, TLBI, DSB, then the table: only for a
+ * block nothing uses (bump_alloc's contract), since its addresses fault
+ * in between.  Nothing to do for a table or an unmapped block.
+ * Clobbers x0-x4.
+ */
+    .globl mmu_split_block
+mmu_split_block:
+    mov     x4, x30
+    bl      l2_slot
+    cbz     x1, 9f
+    ldr     x3, [x1]
+    and     x2, x3, #3
+    cmp     x2, #D_BLOCK
+    b.ne    9f
+    stp     x0, x1, [sp, #-32]!
+    bl      pool_table
+    cbz     x0, 8f                      /* not usable RAM: never split */
+    str     x0, [sp, #16]
+    and     x1, x3, #~3
+    orr     x1, x1, #D_PAGE
+    bl      fill_pages
+    ldp     x0, x1, [sp]
+    ldr     x2, [sp, #16]
+    add     sp, sp, #32
+    ladr    x3, mmu_state
+    ldr     x3, [x3, #MS_LIVE]
+    cbz     x3, 1f
+    dsb     ishst                       /* the table is in memory */
+    str     xzr, [x1]                   /* break */
+    dsb     ishst
+    lsr     x3, x0, #12
+    tlbi    vae2is, x3
+    dsb     ish
+1:  orr     x2, x2, #D_TABLE            /* make */
+    str     x2, [x1]
+    dsb     ishst
+    isb
+9:  ret     x4
+8:  add     sp, sp, #32
+    ret     x4
+
+/*
+ * mmu_unmap_page ( x0 = address ): make the 16 KiB page holding x0
+ * invalid (a guard page, a demand-zero page).  Valid -> invalid is the
+ * "break" alone: allowed without more, then the TLBI.  The page must lie
+ * in memory bump_alloc handed out (page-mapped); anything else is a
+ * kernel bug and stops the boot with a message.  Clobbers x0-x3, x10-x15
+ * (keeps x4-x9).
  */
     .globl mmu_unmap_page
 mmu_unmap_page:
     mov     x15, x30
     mov     x14, x0
-    ladr    x10, boot_info
-    ldr     x10, [x10, #BI_L2TABLE]
-    ubfx    x11, x14, #BLOCK_SHIFT, #11
-    ldr     x12, [x10, x11, lsl #3]
+    bl      l2_slot
+    cbz     x1, 9f
+    ldr     x12, [x1]
     and     x13, x12, #3
-    cmp     x13, #3
-    b.eq    2f                      /* already a table */
-    mov     x0, #16384
-    bl      early_alloc
-    mov     x13, x0
-    and     x1, x12, #~3
-    orr     x1, x1, #3              /* page descriptor, first page */
-    mov     x2, #0
-1:  str     x1, [x13, x2, lsl #3]
-    add     x1, x1, #16384
-    add     x2, x2, #1
-    cmp     x2, #2048
-    b.lo    1b
-    dsb     ishst
-    orr     x12, x13, #3            /* table descriptor */
-    str     x12, [x10, x11, lsl #3]
-    dsb     ishst
-2:  and     x13, x12, #0xFFFFFFFFC000
+    cmp     x13, #D_TABLE
+    b.ne    9f                          /* a block: it would need splitting */
+    and     x13, x12, #OA_MASK
     ubfx    x11, x14, #14, #11
     str     xzr, [x13, x11, lsl #3]
     dsb     ishst
-    tlbi    alle2
+    lsr     x0, x14, #12
+    tlbi    vae2is, x0
     dsb     ish
     isb
     ret     x15
+9:  ladr    x0, msg_unmap_block
+    b       boot_fail
+
+/* mmu_l3_entry ( x0 = address -- x1 = the address of its level-3 entry,
+   or 0 if its block is not page-mapped ).  Clobbers x1-x3. */
+    .globl mmu_l3_entry
+mmu_l3_entry:
+    str     x30, [sp, #-16]!
+    bl      l2_slot
+    cbz     x1, 1f
+    ldr     x1, [x1]
+    and     x2, x1, #3
+    cmp     x2, #D_TABLE
+    b.ne    2f
+    and     x1, x1, #OA_MASK
+    ubfx    x2, x0, #14, #11
+    add     x1, x1, x2, lsl #3
+1:  ldr     x30, [sp], #16
+    ret
+2:  mov     x1, #0
+    b       1b
+
+/*
+ * boot_fail ( x0 = message ): the kernel cannot go on: the message on the
+ * console (the UART if the board found one; the screen once it is up),
+ * then the core halts at kernel_halted with an empty frame for the
+ * emulated M3's report.  Never returns.
+ */
+    .globl boot_fail
+boot_fail:
+    mov     x19, x0
+    sub     sp, sp, #(36 * 8)
+    mov     x20, sp
+    mov     x0, #0
+1:  str     xzr, [x20, x0, lsl #3]
+    add     x0, x0, #1
+    cmp     x0, #36
+    b.lo    1b
+    bl      console_newline
+    ladr    x0, msg_boot_fail
+    bl      console_puts
+    mov     x0, x19
+    bl      console_puts
+    bl      console_newline
+    b       kernel_halted
+
+    .section .rodata
+msg_boot_fail:      .asciz "BOOT STOPPED: "
+msg_boot_oom:       .asciz "out of memory while building the kernel's tables"
+msg_image_outside:  .asciz "the image lies outside usable RAM (boot_args phys_base/mem_size)"
+msg_too_wide:       .asciz "memory or devices above 2^47: more than a level-1 root maps"
+msg_unmap_block:    .asciz "a page of block-mapped memory was to be unmapped (kernel bug)"
+
+    .bss
+    .balign 8
+    .globl mmu_state
+mmu_state:  .space 48

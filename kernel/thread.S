@@ -39,22 +39,21 @@
 
 /* release_deferred ( x16 = PC_PENDING as it was, already cleared ): let
    the deferred interrupts in: byte 0 the timer (unmask it), byte 1 the
-   board's IRQ (kernel/irq.S: unmask the UART at the AIC).  Clobbers x16,
-   x17. */
+   console's receive interrupt (the board's unmasking store,
+   console_rx_unmask in kernel/console.S).  Clobbers x16, x17. */
 .macro release_deferred
     tst     x16, #0xff
     b.eq    8811f
     mov     x17, #1
     msr     cnthp_ctl_el2, x17
 8811:
-#ifdef AIC_BASE
     tst     x16, #0xff00
     b.eq    8812f
-    movq    x16, (AIC_BASE + AIC_MASK_CLR + AIC_UART_WORD)
-    mov     w17, #AIC_UART_BIT
+    ladr    x16, console_rx_unmask
+    ldp     x16, x17, [x16]
+    cbz     x16, 8812f
     str     w17, [x16]
 8812:
-#endif
 .endm
 
 /*
@@ -471,19 +470,15 @@ threads_init:
 
 /*
  * slot_new ( x9 -- x0 = a new stack slot or 0 ): carved from never-used
- * memory with its three guard pages unmapped (once per slot ever).
+ * memory (bump_alloc: page-mapped) with its three guard pages unmapped
+ * (once per slot ever).
  * Clobbers x0-x5, x10-x15.
  */
 slot_new:
     mov     x4, x30
-    ladr    x1, boot_info
-    ldr     x0, [x1, #BI_FREE]
-    ldr     x2, [x1, #BI_MEM_END]
-    movq    x3, SLOT_SIZE
-    add     x3, x0, x3
-    cmp     x3, x2
-    b.hi    9f
-    str     x3, [x1, #BI_FREE]
+    movq    x0, SLOT_SIZE
+    bl      bump_alloc
+    cbz     x0, 9f
     mrs     x2, tpidr_el2
     ldr     x3, [x2, #PC_NSLOTS]
     add     x3, x3, #1
@@ -629,7 +624,11 @@ timer_interrupt:
     ldr     x1, [x10, #T_STATE]
     cmp     x1, #TS_SLEEP
     b.eq    2f
-    mov     x0, x10                     /* timed out in IPC: leave the endpoint */
+    cmp     x1, #TS_INPUT
+    b.ne    6f
+    bl      console_rx_timeout          /* the console's poll period: look again */
+    b       2f
+6:  mov     x0, x10                     /* timed out in IPC: leave the endpoint */
     bl      ipc_timeout
 2:  enqueue_tail x10
     b       1b

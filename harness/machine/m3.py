@@ -1,41 +1,46 @@
-"""The emulated Apple M3 (t8122) as m1n1 hands it to a chainloaded kernel.
+"""The emulated Apple M3 family (t8122, t6030, t6031) as m1n1 hands it to a
+chainloaded kernel.
 
 One P-core (El2Cpu) at EL2 with the state m1n1 leaves: MMU off, DAIF
 masked, HCR_EL2 = m1n1's value (E2H and TGE set), VBAR_EL2 and SP still
 inside m1n1 (here a stand-in that reports any exception taken into it).
-DRAM at 0x8_0000_0000, the image at a 16 KiB-aligned base, the 4 zero
-bytes, SEPFW, preoslog and boot_args after it exactly where chainload.py
-puts them, a framebuffer outside usable RAM, the S5L UART, and the generic
-timer on deterministic time.
+Memory as on a real machine (harness/machine/layout.py): usable RAM at an
+unaligned phys_base inside DRAM, carveouts around it left unmapped, the
+framebuffer at the top of usable RAM (m1n1 moved it) or outside it, the
+ADT iBoot built (harness/chips: built from the chip's data) below the
+image, the image at a 16 KiB-aligned base, the 4 zero bytes, SEPFW,
+preoslog and boot_args after it exactly where chainload.py puts them.
+Devices at the chip's addresses: the S5L UART, the AIC, the watchdog,
+the generic timer on deterministic time, the Apple PMU.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from unicorn import UC_HOOK_CODE
 
-from harness import bootargs, payload
+from harness import bootargs, chips, payload
 from harness.costs import CostModel
 from harness.elf import Symbols
 from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, decode_esr
-from harness.machine.aic import AIC_BASE, UART0_IRQ, Aic3
-from harness.machine.aic import MMIO_SIZE as AIC_MMIO_SIZE
+from harness.machine.aic import Aic3
 from harness.machine.framebuffer import Framebuffer
+from harness.machine.layout import DEFAULT_PHYS_OFFSET, PAGE, VIRT_BASE, LayoutError, plan
 from harness.machine.uart import S5lUart
 
-DRAM_BASE = 0x8_0000_0000
+DEFAULT_CHIP = "t8122"
 DEFAULT_MEM_SIZE = 2 << 30
-DEFAULT_LOAD_BASE = 0x8_0200_4000        # 16 KiB aligned, deliberately not 32 MiB
-UART_BASE = 0x2_A120_0000
-FB = bootargs.Video(base=0x8_F000_0000, display=0, stride=1920 * 4, width=1920, height=1080, depth=30)
+DEFAULT_DRAM_SIZE = 8 << 30
+FB = bootargs.Video(base=0, display=0, stride=1920 * 4, width=1920, height=1080, depth=30)
 M1N1_HCR_EL2 = 0x0000_0324_8800_0038     # src/chickens.c / hv: E2H | TGE | ...
-CNTFRQ_HZ = 24_000_000                   # what CNTFRQ_EL0 reads; the kernel must not assume it
+CNTFRQ_HZ = 24_000_000                   # the default CNTFRQ_EL0; the kernel must not assume it
+CNTFRQ_CHOICES = (24_000_000, 1_000_000_000)   # 24 MHz, or 1 GHz (m1n1 on M3: AGTCNTRDIR = 0)
 CPU_HZ = 3_500_000_000                   # the modelled core clock (cycle-model.md)
-STANDIN = DRAM_BASE + 0x4000             # m1n1's vectors and stack, as far as we are concerned
 DEFAULT_LIMIT = 2_000_000_000
+CHUNK = 1 << 30                          # RAM is mapped in chunks: one unicorn region of 4 GiB fails
 
 # System registers as (op0, op1, CRn, CRm, op2)
 HCR_EL2 = (3, 4, 1, 1, 0)
@@ -79,8 +84,14 @@ class RunResult:
 
 @dataclass
 class M3Config:
-    load_base: int = DEFAULT_LOAD_BASE
-    mem_size: int = DEFAULT_MEM_SIZE
+    chip: str = DEFAULT_CHIP                # harness/chips: t8122, t6030, t6031
+    load_base: int | None = None            # None: phys_base + layout.DEFAULT_LOAD_OFFSET
+    mem_size: int = DEFAULT_MEM_SIZE        # boot_args.mem_size: usable RAM
+    phys_offset: int = DEFAULT_PHYS_OFFSET  # phys_base - the DRAM base: not 32 MiB aligned
+    dram_size: int = DEFAULT_DRAM_SIZE      # the chip's DRAM; what is not usable RAM is carveouts
+    fb_placement: str = "top"               # "top": m1n1 moved it above usable RAM; "outside"
+    cntfrq: int = CNTFRQ_HZ                 # what CNTFRQ_EL0 reads, and the counter's real rate
+    adt_overrides: dict | None = None       # chips.build_adt overrides: a node or property gone or changed
     cmdline: str = ""
     bootargs_revision: int = 2
     costs: CostModel | None = None          # the cycle model (default: the standard table)
@@ -96,71 +107,102 @@ class M3:
         it returns bytes, or None to end the run (the default: a script has
         nothing more to say)."""
         self.config = cfg = config or M3Config()
-        if cfg.load_base % 0x4000 or not DRAM_BASE + 0x10000 <= cfg.load_base:
-            raise MachineError(f"load base {cfg.load_base:#x} must be 16 KiB aligned and inside DRAM "
-                               f"above {DRAM_BASE + 0x10000:#x}")
+        try:
+            self.chip = chip = chips.load(cfg.chip)
+        except chips.ChipError as e:
+            raise MachineError(str(e)) from None
+        if cfg.cntfrq not in CNTFRQ_CHOICES:
+            raise MachineError(f"CNTFRQ {cfg.cntfrq}: the emulated M3 counts at "
+                               f"{' or '.join(f'{f:,} Hz' for f in CNTFRQ_CHOICES)}")
+        if cfg.fb_depth not in (30, 32) or cfg.fb_stride and cfg.fb_stride < 4 * FB.width:
+            raise MachineError(f"framebuffer depth {cfg.fb_depth} / stride {cfg.fb_stride}: depth must be "
+                               f"30 or 32, stride at least {4 * FB.width}")
         self.elf = Path(elf)
         self.symbols = Symbols(self.elf)
         image, _link_base, entry_offset = payload.flat_image(self.elf)
         self.image_size = len(image)
-        self.after = bootargs.layout_after_image(cfg.load_base, len(image))
-        if self.after.top_of_kernel_data + (64 << 20) > DRAM_BASE + cfg.mem_size:
-            raise MachineError(f"memory size {cfg.mem_size:#x} leaves no room above the image")
+        video = FB._replace(depth=cfg.fb_depth, stride=cfg.fb_stride or FB.stride)
+        try:
+            self.layout = lay = plan(chip.dram_base, cfg.dram_size, cfg.phys_offset, cfg.mem_size, video,
+                                     cfg.fb_placement, cfg.load_base, len(image))
+        except LayoutError as e:
+            raise MachineError(str(e)) from None
+        self.load_base = lay.load_base
+        self.after = bootargs.layout_after_image(lay.load_base, len(image))
+        self.video = lay.fb
 
+        # What m1n1 hands over: the ADT below the image, boot_args after it.
+        memory_map = {"DeviceTree": (lay.adt_base, None),
+                      "SEPFW": (self.after.sepfw, self.after.sepfw_size),
+                      "BootArgs": (self.after.boot_args, bootargs.BOOT_ARGS_REGION),
+                      "preoslog": (self.after.preoslog, self.after.preoslog_size)}
+        try:
+            self.adt = chips.build_adt(chip, dram_size=cfg.dram_size, memory_map=memory_map,
+                                       carveouts=lay.carveouts(), overrides=cfg.adt_overrides)
+        except chips.ChipError as e:
+            raise MachineError(str(e)) from None
+        if lay.adt_base + len(self.adt) > lay.load_base:
+            raise MachineError(f"the ADT ({len(self.adt):#x} bytes at {lay.adt_base:#x}) runs into the "
+                               f"image at {lay.load_base:#x}")
+
+        # Memory: usable RAM and the framebuffer only (carveouts stay unmapped:
+        # touching one stops the run, as the SError would on a real machine).
         self.cpu = cpu = El2Cpu()
-        cpu.map_ram(DRAM_BASE, cfg.mem_size)
-        if cfg.fb_depth not in (30, 32) or cfg.fb_stride and cfg.fb_stride < 4 * FB.width:
-            raise MachineError(f"framebuffer depth {cfg.fb_depth} / stride {cfg.fb_stride}: depth must be "
-                               f"30 or 32, stride at least {4 * FB.width}")
-        self.video = video = FB._replace(depth=cfg.fb_depth, stride=cfg.fb_stride or FB.stride)
-        fb_size = (video.stride * video.height + 0x3FFF) & ~0x3FFF
-        cpu.map_ram(video.base, fb_size)
-        self.framebuffer = Framebuffer(cpu.uc, video)
-        self.uart = S5lUart(UART_BASE, tx_sink=tx_sink, on_rx_empty=self._rx_empty)
-        cpu.map_mmio(UART_BASE, self.uart.size, self.uart.read, self.uart.write)
-        # AIC3: the UART's line is IRQ 757; the AIC drives the core's IRQ.
+        for base in range(lay.phys_base, lay.mem_end, CHUNK):
+            cpu.map_ram(base, min(CHUNK, lay.mem_end - base))
+        cpu.map_ram(lay.fb.base, lay.fb_size)
+        self.framebuffer = Framebuffer(cpu.uc, lay.fb)
+        self.uart = S5lUart(chip.uart.base, tx_sink=tx_sink, on_rx_empty=self._rx_empty)
+        cpu.map_mmio(chip.uart.base, self.uart.size, self.uart.read, self.uart.write)
+        # The AIC: the UART's line is its IRQ; the AIC drives the core's IRQ.
         self.aic = Aic3(lambda level: cpu.raise_irq() if level else cpu.lower_irq())
-        self.aic.connect(UART0_IRQ, self.uart.irq_pending)
+        self.aic.connect(chip.uart.irq, self.uart.irq_pending)
         self.uart.on_change = self.aic.update
-        cpu.map_mmio(AIC_BASE, AIC_MMIO_SIZE, self.aic.read, self.aic.write)
+        cpu.map_mmio(chip.aic.base, chip.aic.size, self.aic.read, self.aic.write)
         self.aic.on_unmask = self._unmasked
         cpu.on_wfi = self._idle
 
-        cpu.uc.mem_write(cfg.load_base, image)
+        cpu.uc.mem_write(lay.load_base, image)
+        cpu.uc.mem_write(lay.adt_base, self.adt)
         args = bootargs.build_boot_args(
-            revision=cfg.bootargs_revision, virt_base=0xFFFF_FE00_0000_0000 + (cfg.load_base - DRAM_BASE),
-            phys_base=DRAM_BASE, mem_size=cfg.mem_size, top_of_kernel_data=self.after.top_of_kernel_data,
-            video=video, machine_type=0, devtree=0, devtree_size=0, cmdline=cfg.cmdline,
-            boot_flags=0, mem_size_actual=cfg.mem_size)
+            revision=cfg.bootargs_revision, virt_base=VIRT_BASE, phys_base=lay.phys_base,
+            mem_size=lay.mem_size, top_of_kernel_data=self.after.top_of_kernel_data,
+            video=lay.fb, machine_type=0, devtree=lay.devtree_va(), devtree_size=len(self.adt),
+            cmdline=cfg.cmdline, boot_flags=0, mem_size_actual=cfg.dram_size)
         self.boot_args = self.after.boot_args
         cpu.uc.mem_write(self.boot_args, args)
+        self.standin = lay.phys_base               # m1n1's vectors and stack, as far as we care
 
         # m1n1's state at the hand-over.
         self._write_standin()
         cpu.sysreg_write(*HCR_EL2, M1N1_HCR_EL2)
-        cpu.sysreg_write(*VBAR_EL2, STANDIN)
-        cpu.reg_write("sp", STANDIN + 0x4000)
+        cpu.sysreg_write(*VBAR_EL2, self.standin)
+        cpu.reg_write("sp", self.standin + PAGE)
         cpu.reg_write("x0", self.boot_args)
         cpu.on_exception(self._exception_policy)
-        self.entry = cfg.load_base + entry_offset
+        self.entry = lay.load_base + entry_offset
 
         # The generic timer on emulated time (unicorn's reads host time).
-        cpu.on_sysreg(*CNTFRQ_EL0, read=lambda: CNTFRQ_HZ)
+        cpu.on_sysreg(*CNTFRQ_EL0, read=lambda: cfg.cntfrq)
         cpu.on_sysreg(*CNTPCT_EL0, read=self.counter)
         cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
         self.pmu = ApplePmu(cpu, cfg.pmc0)
         self.timer = HypTimer(cpu, self.counter)
+        self._vm_tmr_fiq_ena = 0                  # S3_5_C15_C1_3 (Linux irq-apple-aic.c)
+        cpu.on_sysreg(3, 5, 15, 1, 3, read=lambda: self._vm_tmr_fiq_ena,
+                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))
+        cpu.on_sysreg(3, 5, 15, 1, 1, read=lambda: 0, write=lambda v: None)   # IPI_SR_EL1 (interim)
 
         # The cycle model charges every block once; code the kernel rewrites
         # passes through sync_icache (as it must on hardware), which drops
         # the cached costs of that range.
         self.costs = cfg.costs or CostModel()
         self.costs.install(cpu)
-        sync = self.symbols.address("sync_icache", cfg.load_base)
+        sync = self.symbols.address("sync_icache", lay.load_base)
         cpu.uc.hook_add(UC_HOOK_CODE, self._code_rewritten, begin=sync, end=sync)
 
-        self.halt_pc = self.symbols.address("kernel_halted", cfg.load_base)
-        self.off_pc = self.symbols.address("powered_off", cfg.load_base)
+        self.halt_pc = self.symbols.address("kernel_halted", lay.load_base)
+        self.off_pc = self.symbols.address("powered_off", lay.load_base)
         self.on_input = on_input
         self.started = False
         self.waiting_for_input = False
@@ -172,11 +214,11 @@ class M3:
     def _write_standin(self) -> None:
         # A vector table of `b .`: never meant to run.  The exception policy
         # stops the run before anything is delivered here.
-        self.cpu.uc.mem_write(STANDIN, struct.pack("<I", 0x14000000) * 0x200)
+        self.cpu.uc.mem_write(self.standin, struct.pack("<I", 0x14000000) * 0x200)
 
     def counter(self) -> int:
         """CNTPCT: the modelled core clock divided down to CNTFRQ."""
-        return self.cpu.now * CNTFRQ_HZ // CPU_HZ
+        return self.cpu.now * self.config.cntfrq // CPU_HZ
 
     def _code_rewritten(self, uc, address, size, _user) -> None:
         self.cpu.invalidate_costs(self.cpu.reg_read("x0"), self.cpu.reg_read("x1"))
@@ -193,14 +235,14 @@ class M3:
         """The core waits for an interrupt: if the console waits for a key
         (the UART's IRQ unmasked at the AIC) and nothing is on the wire,
         that is the same moment as a poll of an empty UART."""
-        if not self.aic.is_masked(UART0_IRQ) and not self.uart.pending_input:
+        if not self.aic.is_masked(self.chip.uart.irq) and not self.uart.pending_input:
             self._rx_empty(self.uart)
 
     def _unmasked(self, irq: int) -> None:
         """The kernel unmasked the UART's IRQ: it waits for a byte.  With
         nothing on the wire that is a poll of an empty UART (ask for more
         input, or end the run), even if other threads keep the core busy."""
-        if irq == UART0_IRQ and not self.uart.pending_input:
+        if irq == self.chip.uart.irq and not self.uart.pending_input:
             self._rx_empty(self.uart)
 
     def screenshot(self, path) -> Path:
@@ -209,7 +251,7 @@ class M3:
 
     def _exception_policy(self, kind: str, esr: int, far: int, elr: int) -> bool:
         vbar = self.cpu.reg_read("vbar_el2")
-        if vbar == STANDIN:
+        if vbar == self.standin:
             self.refusal = "exception taken into m1n1's vectors (before the kernel installed its own)"
         elif not self.cpu.default_exception_policy(kind, esr, far, elr):
             self.refusal = "exception inside the kernel's own vector table (a fault while taking a fault)"
@@ -234,7 +276,7 @@ class M3:
     def describe(self, addr: int) -> str:
         """The ELF symbol for an address in the image, else the Forth word
         (from the kernel's own dictionary) whose code holds it."""
-        name = self.symbols.describe(addr, self.config.load_base)
+        name = self.symbols.describe(addr, self.load_base)
         if name == "?":
             word = self.forth_word_at(addr)
             if word:
@@ -247,7 +289,7 @@ class M3:
         (kernel/macros.inc)."""
         mem = self.cpu.uc.mem_read
         try:
-            hdr = struct.unpack("<Q", mem(self.symbols.address("latest", self.config.load_base), 8))[0]
+            hdr = struct.unpack("<Q", mem(self.symbols.address("latest", self.load_base), 8))[0]
             for _ in range(100_000):
                 if not hdr:
                     break

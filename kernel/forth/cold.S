@@ -71,11 +71,10 @@ forth_cold:
     str     xzr, [up, #U_SOURCEID]
 
     bl      board_counters_init
-    bl      alloc_init              /* pages and blocks from what is left */
-    bl      fbcon_init              /* the screen console (kernel/fbcon.S) */
-    bl      board_irq_init          /* the UART's receive interrupt (kernel/irq.S) */
+    bl      board_irq_init          /* the board's interrupt sources, the console's receive IRQ */
     bl      threads_init            /* the console becomes thread 1; idle; the timer */
     bl      banner
+    bl      board_report            /* what the board found (and did not) */
 
     /* compile forth/ (embedded in the image), line by line */
     ladr    x0, blob_pos

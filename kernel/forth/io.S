@@ -25,6 +25,19 @@ word "key?", w_keyq
     ret     x5
 endword w_keyq
 
+/* console-stats ( -- irq-wakes poll-wakes polled ) how the console's
+   waits ended: by the UART's interrupt, by the poll period, and the bytes
+   the poll found (each a byte whose interrupt never came: kernel/console.S) */
+word "console-stats", w_consolestats
+    ladr    x0, console_stats
+    ldp     x1, x2, [x0]
+    ldr     x3, [x0, #16]
+    stp     x1, tos, [dsp, #-16]!
+    str     x2, [dsp, #-8]!
+    mov     tos, x3
+    ret
+endword w_consolestats
+
 /* type ( a u -- ) */
 word "type", w_type
     ldr     x0, [dsp], #8
@@ -58,7 +71,8 @@ word "spaces", w_spaces
 2:  ret     x6
 endword w_spaces
 
-/* bye ( -- ) switch the machine off (QEMU: PSCI SYSTEM_OFF; M3: park the core) */
+/* bye ( -- ) end: QEMU switches off (PSCI SYSTEM_OFF); an M3 reboots through
+   the ADT's watchdog, as m1n1 does (kernel/boards/m3/board.S board_poweroff) */
 word "bye", w_bye
     bl      console_newline
     b       board_poweroff

@@ -166,6 +166,11 @@ fdt_done:
     and     x0, x0, #~0x3fff
     str     x0, [x16, #BI_FREE]
     str     x0, [x16, #BI_FREE0]
+    movq    x0, MMIO_WINDOW             /* the devices, for the map */
+    movq    x1, MMIO_WINDOW_SIZE
+    stp     x0, x1, [x16, #BI_DEVS]
+    mov     x0, #1
+    str     x0, [x16, #BI_NDEV]
     bl      uart_init
     bl      gic_init
     bl      timer_irq_selftest
@@ -322,21 +327,14 @@ uart_rx_ready:
 
 /*
  * uart_getc ( -- x0 = byte ): wait for a byte. Clobbers x1, x2.
- * uart_rx_count counts the bytes taken; uart_rx_wait is the instruction
- * that runs only while the console waits on an empty FIFO.  The QEMU
- * runner (harness/qemu.py) puts a breakpoint there and calls the console
- * idle when the count equals what it has sent: the same "all input
- * consumed, waiting for more" as the emulated M3's.
+ * uart_rx_count counts the bytes taken.
  */
     .globl uart_getc
 uart_getc:
     movq    x1, UART_BASE
 1:  ldr     w2, [x1, #UARTFR]
-    tbz     w2, #FR_RXFE, 2f
-    .globl uart_rx_wait
-uart_rx_wait:
-    b       1b
-2:  ldrb    w0, [x1, #UARTDR]
+    tbnz    w2, #FR_RXFE, 1b
+    ldrb    w0, [x1, #UARTDR]
     ladr    x1, uart_rx_count
     ldr     x2, [x1]
     add     x2, x2, #1
@@ -344,17 +342,37 @@ uart_rx_wait:
     ret
 
 /*
- * Device windows for the identity map: (base, size) pairs, 32 MiB aligned,
- * ended by a zero size.  One window holds the GIC distributor and
- * redistributors, the PL011, the RTC, fw_cfg and the GPIO block.
+ * board_rx_wait: the console found the FIFO empty: poll it until a byte
+ * is there (the timer still preempts).  uart_rx_wait is the instruction
+ * that runs only while the console waits on an empty FIFO.  The QEMU
+ * runner (harness/qemu.py) puts a breakpoint there and calls the console
+ * idle when uart_rx_count equals what it has sent: the same "all input
+ * consumed, waiting for more" as the emulated M3's.  Clobbers x0-x2.
  */
-    .section .rodata
-    .balign 8
-    .globl board_mmio
-board_mmio:
-    .quad   0x08000000, 0x2000000
-    .quad   0, 0
+    .globl board_rx_wait
+board_rx_wait:
+    movq    x1, UART_BASE
+1:  ldr     w2, [x1, #UARTFR]
+    tbz     w2, #FR_RXFE, 2f
+    .globl uart_rx_wait
+uart_rx_wait:
+    b       1b
+2:  ret
 
+/* board_rx_prepare ( -- x0 = 1 ): for kernel/console.S console_block,
+   which this board does not use (it polls): "look at the FIFO again". */
+    .globl board_rx_prepare
+board_rx_prepare:
+    mov     x0, #1
+    ret
+
+/* board_report: nothing to add to the banner: the DTB gave memory and the
+   command line (read above); the devices are QEMU's fixed virt map. */
+    .globl board_report
+board_report:
+    ret
+
+    .section .rodata
     .globl board_name
 board_name:
     .asciz  BOARD_NAME
@@ -448,7 +466,7 @@ board_timer_eoi:
 1:  ret
 
 /* IRQ (vector 0x080): the GIC; its only enabled source is the timer.
-   Console input is polled on this board. */
+   Console input is polled on this board (board_rx_wait). */
     .globl board_irq_vector, board_irq_init
 board_irq_vector:
     b       timer_from_thread

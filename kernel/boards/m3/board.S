@@ -1,0 +1,386 @@
+/*
+ * Board m3: the hand-over from m1n1 (boot_args), the console UART, the
+ * counters, the FIQ sources, the watchdog.  Addresses come from the ADT
+ * (kernel/boards/m3/discover.S); the interrupt controller is
+ * kernel/boards/m3/aic.S.  The interface the rest of the kernel calls is
+ * listed in docs/kernel.md ("The board interface").
+ */
+#include "macros.inc"
+#include "percpu.inc"
+#include BOARD_INC
+
+/* boot_args (XNU layout, shared/spec/m1n1-boot.md; m1n1 proxyclient/m1n1/
+   tgtypes.py BootArgs_r1..r3): the fields before cmdline do not move with
+   the revision. */
+#define BA_REVISION     0x00
+#define BA_VIRT_BASE    0x08
+#define BA_PHYS_BASE    0x10
+#define BA_MEM_SIZE     0x18
+#define BA_TOP_KDATA    0x20
+#define BA_VIDEO_BASE   0x28
+#define BA_VIDEO_STRIDE 0x38
+#define BA_VIDEO_WIDTH  0x40
+#define BA_VIDEO_HEIGHT 0x48
+#define BA_VIDEO_DEPTH  0x50
+#define BA_DEVTREE      0x60            /* virtual: phys = devtree - virt_base + phys_base */
+#define BA_DEVTREE_SIZE 0x68            /* u32 */
+#define BA_CMDLINE      0x6c            /* not 0x70: m1n1 passes the bytes as XNU lays them */
+
+    .text
+
+/*
+ * board_boot_info ( x0 = what m1n1 passed: boot_args ): memory, free RAM
+ * (16 KiB aligned above everything m1n1 put after the image), the command
+ * line, the framebuffer; then the machine from the ADT.  MMU off: the
+ * loads here are aligned (Device memory).  Clobbers x0-x23.
+ */
+    .globl board_boot_info
+board_boot_info:
+    str     x30, [sp, #-16]!
+    mov     x19, x0
+    ladr    x20, boot_info
+    ldr     x2, [x19, #BA_PHYS_BASE]
+    str     x2, [x20, #BI_PHYS_BASE]
+    ldr     x3, [x19, #BA_MEM_SIZE]
+    and     x3, x3, #~0x3fff            /* whole pages only: never map past the end */
+    str     x3, [x20, #BI_MEM_SIZE]
+    add     x3, x2, x3
+    str     x3, [x20, #BI_MEM_END]
+    ldr     x2, [x19, #BA_TOP_KDATA]
+    mov     x3, #0x3fff
+    add     x2, x2, x3
+    and     x2, x2, #~0x3fff
+    str     x2, [x20, #BI_FREE]
+    str     x2, [x20, #BI_FREE0]
+    add     x2, x19, #BA_CMDLINE
+    str     x2, [x20, #BI_CMDLINE]
+    ldr     x2, [x19, #BA_VIDEO_BASE]
+    str     x2, [x20, #BI_FB_BASE]
+    ldr     x2, [x19, #BA_VIDEO_STRIDE]
+    str     x2, [x20, #BI_FB_STRIDE]
+    ldr     x2, [x19, #BA_VIDEO_WIDTH]
+    str     x2, [x20, #BI_FB_WIDTH]
+    ldr     x2, [x19, #BA_VIDEO_HEIGHT]
+    str     x2, [x20, #BI_FB_HEIGHT]
+    ldr     x2, [x19, #BA_VIDEO_DEPTH]
+    str     x2, [x20, #BI_FB_DEPTH]
+
+    /* the ADT: inside usable RAM, or there is none */
+    ldr     x0, [x19, #BA_DEVTREE]
+    ldr     x1, [x19, #BA_VIRT_BASE]
+    ldr     x2, [x19, #BA_PHYS_BASE]
+    sub     x0, x0, x1
+    add     x0, x0, x2                  /* physical */
+    ldr     w1, [x19, #BA_DEVTREE_SIZE]
+    ldr     x3, [x20, #BI_MEM_END]
+    cmp     x0, x2
+    b.lo    1f
+    add     x4, x0, x1
+    cmp     x4, x3
+    b.hi    1f
+    cmp     x4, x0
+    b.ls    1f                          /* no size */
+    /* in free memory (at or above BI_FREE)?  Then free memory starts above it */
+    ldr     x5, [x20, #BI_FREE]
+    cmp     x4, x5
+    b.ls    2f
+    mov     x6, #0x3fff
+    add     x4, x4, x6
+    and     x4, x4, #~0x3fff
+    str     x4, [x20, #BI_FREE]
+    str     x4, [x20, #BI_FREE0]
+    stp     x0, x1, [sp, #-16]!
+    bl      m3_note_adt_free
+    ldp     x0, x1, [sp], #16
+    b       2f
+1:  mov     x0, #0
+    mov     x1, #0
+2:  bl      m3_discover
+    ldr     x30, [sp], #16
+    ret
+
+/* uart_base reg: the console UART's base, or branch to `none` if the ADT
+   had none (output is dropped then; input never comes). */
+.macro uart_base reg, none
+    ladr    \reg, m3_state
+    ldr     \reg, [\reg, #M3_UART]
+    cbz     \reg, \none
+.endm
+
+/* uart_putc ( w0 = byte ): wait for room, then transmit. Clobbers x1, x2. */
+    .globl uart_putc
+uart_putc:
+    uart_base x1, 2f
+1:  ldr     w2, [x1, #UTRSTAT]
+    tbz     w2, #1, 1b              /* TX buffer empty? */
+    strb    w0, [x1, #UTXH]
+2:  ret
+
+/* uart_rx_ready ( -- x0 = 1 if a byte waits ). Clobbers x1. */
+    .globl uart_rx_ready
+uart_rx_ready:
+    mov     x0, #0
+    uart_base x1, 1f
+    ldr     w0, [x1, #UTRSTAT]
+    and     x0, x0, #UTRSTAT_RXDR
+1:  ret
+
+/* uart_getc ( -- x0 = byte ): wait for a byte. Clobbers x1, x2. */
+    .globl uart_getc
+uart_getc:
+    uart_base x1, 2f
+1:  ldr     w2, [x1, #UTRSTAT]
+    tbz     w2, #0, 1b              /* RX data ready? */
+    ldrb    w0, [x1, #URXH]
+    ret
+2:  wfi                             /* no console: nothing will ever come */
+    b       2b
+
+    .section .rodata
+    .globl board_name
+board_name:
+    .asciz  BOARD_NAME
+
+    .text
+/*
+ * Counters for the benchmark words: the Apple PMU.  PMC0 counts core
+ * cycles, PMC1 retired instructions once PMCR0 enables them (bits 0 and 1).
+ * In the emulated M3 the harness serves these registers from its model.
+ */
+    .globl board_counters_init
+board_counters_init:
+    mrs     x0, PMCR1_EL1
+    movz    x1, #0x0303             /* PMC0/PMC1 count at EL0 (bits 8-9) and */
+    movk    x1, #0x0003, lsl #16    /* EL1/EL2 (bits 16-17): UNVERIFIED on M3 */
+    orr     x0, x0, x1
+    msr     PMCR1_EL1, x0
+    mrs     x0, PMCR0_EL1
+    orr     x0, x0, #3              /* enable PMC0 (cycles) and PMC1 (instructions) */
+    msr     PMCR0_EL1, x0
+    isb
+    ret
+
+/* board_cycles ( -- x0 ) */
+    .globl board_cycles
+board_cycles:
+    mrs     x0, PMC0_EL1
+    ret
+
+/* board_instructions ( -- x0 ) */
+    .globl board_instructions
+board_instructions:
+    mrs     x0, PMC1_EL1
+    ret
+
+/*
+ * board_poweroff: BYE.  Through m1n1's proxy there is nothing to switch
+ * off, so the machine reboots as m1n1's own wdt_reboot does (src/wdt.c):
+ * the ADT's watchdog with ALARM = 0x100000 ticks (44 ms at 24 MHz),
+ * COUNT = 0, CTL = reset enable.  The emulated M3 models the watchdog
+ * and ends the run when it bites.  Without a watchdog the core parks.
+ */
+    .globl board_poweroff
+board_poweroff:
+    msr     daifset, #0xf
+    ladr    x0, m3_state
+    ldr     x0, [x0, #M3_WDT]
+    cbz     x0, powered_off
+    mov     w1, #0x100000
+    str     w1, [x0, #WDT_ALARM]
+    str     wzr, [x0, #WDT_COUNT]
+    mov     w1, #WDT_CTL_RESET
+    str     w1, [x0, #WDT_CTL]
+    dsb     sy
+    .globl powered_off
+powered_off:
+    wfi
+    b       powered_off
+
+/*
+ * FIQs on Apple cores: the EL2 timers, fast IPIs, the PMU and the guest
+ * timers all arrive as FIQ, with no controller to say which (Linux
+ * drivers/irqchip/irq-apple-aic.c aic_handle_fiq checks each "since not
+ * dealing with any of these results in a FIQ storm").  Each source this
+ * kernel does not use is acknowledged or masked and counted, so none can
+ * re-enter forever; the EL2 physical timer is left to the caller.
+ *
+ * board_timer_ack ( -- x0 = token, x1 = 1 if it may be the timer )
+ * board_timer_eoi ( x0 = token ) Clobber x0-x3 only.
+ */
+.macro count field
+    ladr    x2, m3_state
+    ldr     x3, [x2, #\field]
+    add     x3, x3, #1
+    str     x3, [x2, #\field]
+.endm
+
+    .globl board_timer_ack, board_timer_eoi
+board_timer_ack:
+    mov     x1, #0                      /* x1: a source was found */
+    mrs     x0, IPI_SR_EL1              /* a fast IPI (nobody sends one yet) */
+    tbz     x0, #0, 1f
+    mov     x0, #1
+    msr     IPI_SR_EL1, x0              /* write 1 to clear */
+    isb
+    count   M3_FIQ_IPI
+    mov     x1, #1
+1:  mrs     x0, PMCR0_EL1               /* the PMU's interrupt */
+    and     x2, x0, #(PMCR0_IMODE_MASK | PMCR0_IACT)
+    cmp     x2, #(PMCR0_IMODE_FIQ | PMCR0_IACT)
+    b.ne    2f
+    bic     x0, x0, #PMCR0_IACT
+    msr     PMCR0_EL1, x0
+    isb
+    count   M3_FIQ_PMU
+    mov     x1, #1
+2:  mrs     x0, cntv_ctl_el0            /* the EL2 virtual timer (VHE): unused */
+    and     x2, x0, #7
+    cmp     x2, #5                      /* ENABLE and ISTATUS, not masked */
+    b.ne    3f
+    orr     x0, x0, #2                  /* IMASK */
+    msr     cntv_ctl_el0, x0
+    isb
+    count   M3_FIQ_VTIMER
+    mov     x1, #1
+3:  cbnz    x1, 4f
+    mrs     x0, cnthp_ctl_el2           /* nothing else: is it the timer? */
+    and     x0, x0, #7
+    cmp     x0, #5
+    b.eq    4f
+    count   M3_FIQ_UNKNOWN              /* neither: spurious, or a source we cannot see */
+4:  mov     x0, #0
+    mov     x1, #1
+board_timer_eoi:
+    ret
+
+/*
+ * board_fiq_init: the FIQ sources this kernel does not use, quiet: no
+ * pending fast IPI, the guest timers' FIQs off (VM_TMR_FIQ_ENA_EL2 = 0,
+ * as Linux's aic_init_cpu does), the EL2 virtual timer masked, the PMU's
+ * interrupt mode off.  Clobbers x0.
+ */
+    .globl board_fiq_init
+board_fiq_init:
+    mov     x0, #1
+    msr     IPI_SR_EL1, x0
+    msr     VM_TMR_FIQ_ENA_EL2, xzr
+    mov     x0, #2                      /* IMASK, disabled */
+    msr     cntv_ctl_el0, x0
+    mrs     x0, PMCR0_EL1
+    bic     x0, x0, #(PMCR0_IMODE_MASK | PMCR0_IACT)
+    msr     PMCR0_EL1, x0
+    isb
+    ret
+
+/* IRQ (vector 0x080): device interrupts through the AIC (aic.S). */
+    .globl board_irq_vector
+board_irq_vector:
+    b       aic_irq
+
+/*
+ * board_report: after the banner, what the ADT said and what it did not:
+ * the chip, the cores, the console UART, the AIC, the watchdog, and a
+ * line for each problem (discover.S DIAG_*).  Clobbers x0-x21.
+ */
+
+.macro say msg
+    ladr    x0, \msg
+    bl      console_puts
+.endm
+.macro say_hex field
+    ldr     x0, [x20, #\field]
+    bl      console_hex
+.endm
+
+    .globl board_report
+board_report:
+    mov     x21, x30
+    ladr    x20, m3_state
+    bl      m3_diag_flags
+    mov     x19, x0
+    tbnz    x19, #0, 8f                 /* no ADT: nothing to report but that */
+    say     msg_chip
+    say_hex M3_CHIP
+    ladr    x1, known_chips             /* (id, name) pairs, 0 ends */
+    ldr     x2, [x20, #M3_CHIP]
+1:  ldr     x3, [x1], #16
+    cbz     x3, 2f
+    cmp     x3, x2
+    b.ne    1b
+    ldur    x0, [x1, #-8]
+    ladr    x3, known_chips
+    add     x17, x3, x0                 /* names are offsets: the image is PIC */
+    say     msg_open
+    mov     x0, x17
+    bl      console_puts
+    say     msg_close
+    b       3f
+2:  say     msg_unknown_chip
+3:  say     msg_cores
+    ldr     x0, [x20, #M3_NCPU]
+    bl      console_dec
+    say     msg_uart
+    say_hex M3_UART
+    say     msg_irq
+    ldr     x0, [x20, #M3_UART_IRQ]
+    bl      console_dec
+    ldr     x0, [x20, #M3_AIC]
+    cbz     x0, 4f
+    say     msg_aic
+    ldr     x0, [x20, #M3_AIC_VER]
+    bl      console_dec
+    say     msg_at
+    say_hex M3_AIC
+4:  ldr     x0, [x20, #M3_WDT]
+    cbz     x0, 5f
+    say     msg_wdt
+    say_hex M3_WDT
+5:  bl      console_newline
+    /* the problems */
+8:  tbz     x19, #0, 9f
+    say     msg_no_adt
+9:  tbz     x19, #1, 10f
+    say     msg_no_chip
+10: tbz     x19, #2, 11f
+    say     msg_no_uart
+11: tbz     x19, #3, 12f
+    say     msg_no_aic
+12: tbz     x19, #7, 13f
+    say     msg_aic_ver
+13: tbz     x19, #4, 14f
+    say     msg_no_wdt
+14: tbz     x19, #5, 15f
+    say     msg_no_cpus
+15: tbz     x19, #6, 16f
+    say     msg_adt_free
+16: ret     x21
+
+    .section .rodata
+    .balign 8
+known_chips:                            /* m1n1 src/soc.h; Linux arch/arm64/boot/dts/apple */
+    .quad   0x8122, name_m3 - known_chips
+    .quad   0x6030, name_m3pro - known_chips
+    .quad   0x6031, name_m3max - known_chips
+    .quad   0x6034, name_m3max - known_chips
+    .quad   0, 0
+name_m3:            .asciz "t8122, M3"
+name_m3pro:         .asciz "t6030, M3 Pro"
+name_m3max:         .asciz "t603x, M3 Max"
+msg_chip:           .asciz "m3: chip "
+msg_open:           .asciz " ("
+msg_close:          .asciz ")"
+msg_unknown_chip:   .asciz " (not one this kernel knows: running on what its ADT says)"
+msg_cores:          .asciz ", cores "
+msg_uart:           .asciz "; console UART "
+msg_irq:            .asciz " irq "
+msg_aic:            .asciz "; AIC"
+msg_at:             .asciz " "
+msg_wdt:            .asciz "; watchdog "
+msg_no_adt:         .asciz "m3: no Apple Device Tree from m1n1 (boot_args devtree): no console UART, interrupts or watchdog\r\n"
+msg_no_chip:        .asciz "m3: the ADT has no /chosen chip-id\r\n"
+msg_no_uart:        .asciz "m3: no console UART in the ADT (/arm-io/uart0): the screen is the only console\r\n"
+msg_no_aic:         .asciz "m3: no usable /arm-io/aic: console input is polled every 10 ms\r\n"
+msg_aic_ver:        .asciz "m3: the AIC is not aic,2 or aic,3: not driven, console input is polled\r\n"
+msg_no_wdt:         .asciz "m3: no /arm-io/wdt: BYE halts the core instead of rebooting\r\n"
+msg_no_cpus:        .asciz "m3: no cores in /cpus\r\n"
+msg_adt_free:       .asciz "m3: the ADT lay in free memory: free memory starts above it\r\n"
