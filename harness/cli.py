@@ -43,8 +43,9 @@ def _machine(args, **kw):
     if args.board != "m3":
         raise SystemExit(f"error: `run` emulates board m3 interactively; board {args.board} runs under "
                          f"QEMU: `make qemu`, or `run --board virt` with a script")
-    cfg = M3Config(load_base=args.load_base, mem_size=args.mem_size, cmdline=args.cmdline,
-                   fb_depth=args.fb_depth)
+    cfg = M3Config(chip=args.chip, load_base=args.load_base, mem_size=args.mem_size,
+                   cmdline=args.cmdline, fb_depth=args.fb_depth, fb_placement=args.fb,
+                   cntfrq=args.cntfrq, bootargs_revision=args.bootargs_revision)
     try:
         return M3(_kernel_elf(args), cfg, **kw)
     except (MachineError, ValueError) as e:
@@ -225,8 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--script", help="feed this file through the console, then stop")
     p.add_argument("--input", help="feed this line through the console, then stop")
     p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
-    p.add_argument("--load-base", type=_int, default=None, help="16 KiB-aligned load address")
-    p.add_argument("--mem-size", type=_int, default=None, help="DRAM size in bytes")
+    p.add_argument("--chip", default="t8122", choices=["t8122", "t6030", "t6031"],
+                   help="the emulated chip (m3): its ADT, addresses, cores (harness/chips)")
+    p.add_argument("--load-base", type=_int, default=None,
+                   help="16 KiB-aligned load address inside usable RAM (default: phys_base + 0x204000)")
+    p.add_argument("--mem-size", type=_int, default=None, help="usable RAM in bytes (boot_args mem_size)")
+    p.add_argument("--fb", default="top", choices=["top", "outside"],
+                   help="framebuffer: moved to the top of usable RAM by m1n1 (default) or iBoot's, outside")
+    p.add_argument("--cntfrq", type=_int, default=24_000_000, choices=[24_000_000, 1_000_000_000],
+                   help="what CNTFRQ_EL0 says and the counter runs at: 24 MHz (default) or 1 GHz")
+    p.add_argument("--bootargs-revision", type=int, default=2, choices=[1, 2, 3],
+                   help="boot_args revision m1n1 passes (2 default; 3 has a 1024-byte cmdline)")
     p.add_argument("--cmdline", default="", help="boot_args command line")
     p.add_argument("--limit", type=_int, default=None,
                    help="instruction limit (a hang ends here; default 2e9 for scripts)")
@@ -261,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = ap.parse_args(argv)
     if args.command == "run":
-        from harness.machine.m3 import DEFAULT_LIMIT, DEFAULT_LOAD_BASE, DEFAULT_MEM_SIZE
-        if args.load_base is None:
-            args.load_base = DEFAULT_LOAD_BASE
+        from harness.machine.m3 import DEFAULT_LIMIT, DEFAULT_MEM_SIZE
         if args.mem_size is None:
             args.mem_size = DEFAULT_MEM_SIZE if args.board == "m3" else 256 << 20
         if args.limit is None:

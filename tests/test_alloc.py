@@ -7,7 +7,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from harness.machine.m3 import DRAM_BASE, M3
+from harness.machine.m3 import M3
 
 BLOCK, PAGE = 4096, 16384
 
@@ -54,7 +54,7 @@ def test_allocators_random_sequences(kernel, seq):
         size = BLOCK if op == "block" else PAGE
         addr, = say(m, f"{op}-alloc dup . dup {stamp} swap ! dup {size} + 8 - {stamp} swap ! drop")
         assert addr % size == 0, f"{op} {addr:#x} misaligned"
-        assert DRAM_BASE < addr < DRAM_BASE + m.config.mem_size
+        assert m.layout.phys_base < addr < m.layout.mem_end
         for other, (kind, _) in live.items():
             osize = BLOCK if kind == "block" else PAGE
             assert addr + size <= other or other + osize <= addr, f"{addr:#x} overlaps {other:#x}"

@@ -5,10 +5,12 @@ import struct
 
 import pytest
 
-from harness.machine.m3 import DRAM_BASE, M3, M3Config, STANDIN, UART_BASE
+from harness.machine.layout import DEFAULT_PHYS_OFFSET
+from harness.machine.m3 import M3, M3Config
 from harness.pagetable import TranslationFault, walk
 
-BASES = [0x8_0200_4000, 0x8_1357_C000]
+PHYS_BASE = 0x8_0000_0000 + DEFAULT_PHYS_OFFSET      # t8122's DRAM base + an M1's phys_base offset
+BASES = [PHYS_BASE + 0x20_4000, PHYS_BASE + 0x1357_C000]
 
 
 @pytest.mark.parametrize("base", BASES)
@@ -22,7 +24,7 @@ def test_boots_at_any_16k_aligned_base_and_adds(boot, base):
 
 def test_banner_reports_memory_from_boot_args(boot):
     con = boot(mem_size=1536 << 20)
-    assert f"memory: 1536 MiB at {DRAM_BASE:#x}" in con.boot_output
+    assert f"memory: 1536 MiB at {PHYS_BASE:#x}" in con.boot_output
     # free memory starts 16 KiB aligned above top_of_kernel_data
     top = con.machine.after.top_of_kernel_data
     assert f"free from {top:#x}" in con.boot_output
@@ -34,9 +36,9 @@ def _sysreg(m, op0, op1, crn, crm, op2):
 
 def test_kernel_owns_vectors_stack_and_fp(console):
     m = console.machine
-    image = range(m.config.load_base, m.config.load_base + m.image_size)
+    image = range(m.load_base, m.load_base + m.image_size)
     vbar = m.cpu.reg_read("vbar_el2")
-    assert vbar != STANDIN and vbar in image and vbar % 2048 == 0
+    assert vbar != m.standin and vbar in image and vbar % 2048 == 0
     assert m.cpu.reg_read("sp_el2") in image          # exception stack in our .bss
     assert (m.cpu.reg_read("pstate") >> 2) & 3 == 2  # still EL2 (EL2t, Forth on SP_EL0)
     cptr = _sysreg(m, 3, 4, 1, 1, 2)
@@ -59,19 +61,21 @@ def test_identity_map_is_two_level_16k_with_device_mmio(console):
     def attr(t):
         return (mair >> (8 * t.attr_index)) & 0xFF
 
-    top = DRAM_BASE + m.config.mem_size
-    for addr in [m.config.load_base, m.entry, top - 8] + list(range(DRAM_BASE, top, 97 << 20)):
+    lay = m.layout
+    for addr in [m.load_base, m.entry, lay.mem_end - 8] + list(range(lay.phys_base, lay.mem_end, 97 << 20)):
         t = walk(read, ttbr, addr)
         assert t.pa == addr and t.level in (2, 3)              # identity, at most two levels
         assert attr(t) == 0xFF and t.access_flag               # normal write-back
         assert t.executable_at_el2
-    uart = walk(read, ttbr, UART_BASE)
-    assert uart.pa == UART_BASE and attr(uart) == 0x00         # Device-nGnRnE
+    uart = walk(read, ttbr, m.chip.uart.base)
+    assert uart.pa == m.chip.uart.base and attr(uart) == 0x00  # Device-nGnRnE
     assert not uart.executable_at_el2
     with pytest.raises(TranslationFault):
         walk(read, ttbr, 0)                                    # NULL faults
     with pytest.raises(TranslationFault):
-        walk(read, ttbr, top + (64 << 20))                     # nothing past DRAM
+        walk(read, ttbr, lay.phys_base - 8)                    # the carveout below usable RAM
+    with pytest.raises(TranslationFault):
+        walk(read, ttbr, lay.mem_end)                          # the guard page m1n1 left below the framebuffer
 
 
 def test_stacks_sit_between_guard_pages(console):
@@ -81,7 +85,7 @@ def test_stacks_sit_between_guard_pages(console):
     def read(addr, n):
         return bytes(m.cpu.uc.mem_read(addr, n))
 
-    user = m.symbols.address("main_user", m.config.load_base)
+    user = m.symbols.address("main_user", m.load_base)
     s0, r0, slimit, rlimit = (struct.unpack("<Q", read(user + off, 8))[0] for off in (24, 32, 40, 88))
     for guard in (s0, slimit - 1, r0, rlimit - 1):
         with pytest.raises(TranslationFault) as e:

@@ -11,14 +11,14 @@ UDF = struct.pack("<I", 0x00000000)   # permanently undefined
 
 
 def _inject(m: M3, symbol: str, code: bytes = UDF) -> int:
-    addr = m.symbols.address(symbol, m.config.load_base)
+    addr = m.symbols.address(symbol, m.load_base)
     m.cpu.uc.mem_write(addr, code)
     return addr
 
 
 def test_kernel_fault_is_a_panic_with_a_decoded_report(kernel):
     m = M3(kernel.elf)
-    addr = _inject(m, "map_blocks")          # runs at EL2h during mmu_init
+    addr = _inject(m, "map_range")           # runs at EL2h during mmu_init
     r = m.run(10_000_000)
     assert r.status == "crash"
     # the kernel's own report on the console (what a real M3 shows) ...
@@ -28,7 +28,7 @@ def test_kernel_fault_is_a_panic_with_a_decoded_report(kernel):
     # ... and the harness's, with symbols and registers
     assert "CRASH: kernel panic" in r.report
     assert "EC 0x00 unknown" in r.report or "undefined" in r.report.lower()
-    assert f"ELR {addr:#x} map_blocks" in r.report
+    assert f"ELR {addr:#x} map_range" in r.report
     assert "x30" in r.report and "sp_el0" in r.report
 
 

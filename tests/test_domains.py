@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from asm_snippets import assemble_snippet
-from harness.machine.m3 import DRAM_BASE
 from harness.pagetable import TranslationFault, walk, walk_stage2
 
 PAGE = 16384
@@ -272,7 +271,7 @@ def test_domain_never_reaches_outside_its_grant(iso, offsets, near, write):
     make_domain(con, "pr", "tbnz x0, #0, 1f\n ldr x2, [x0]\n hvc #0\n"
                            "1: bic x0, x0, #1\n str x0, [x0]\n hvc #0", data_perm="d-r")
     data, stack, code = (number(con, f"pr-{n}") for n in ("data", "stack", "code"))
-    stub = m.symbols.address("domain_el1_vectors", m.config.load_base)
+    stub = m.symbols.address("domain_el1_vectors", m.load_base)
     addrs = [o & ~7 for o in offsets] + [(data + n) & ~7 for n in near]
     for a in addrs:
         page = a & ~(PAGE - 1)

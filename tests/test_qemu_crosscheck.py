@@ -127,10 +127,10 @@ def _count(machine, line: str) -> int:
 BOARD_DIFFERENCES = {
     "board_instructions": (0, "`mrs x0, <counter>; ret` on both: the bracket itself adds nothing"),
     "board_cycles": (0, "`mrs x0, <counter>; ret` on both"),
-    "uart_putc": (1, "loading UART_BASE: 0x2_A120_0000 takes movz + 2 movk on m3, "
-                     "0x0900_0000 movz + movk on virt"),
-    "uart_rx_ready": (0, "m3's extra movk for UART_BASE is matched by virt's eor that turns "
-                         "PL011 RXFE (empty) into ready"),
+    "uart_putc": (2, "m3 loads the UART's base from what the ADT said (adrp/add, ldr) and "
+                     "checks there is one (cbz): 4 instructions; virt's fixed PL011 is movz + movk"),
+    "uart_rx_ready": (2, "m3: the base from the ADT (adrp/add, ldr, cbz) and a default 0 (mov); "
+                         "virt: movz + movk, and the eor that turns PL011 RXFE (empty) into ready"),
 }
 
 
