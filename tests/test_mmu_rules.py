@@ -328,6 +328,31 @@ def test_violation_without_tlbi_caught_at_next_exception_entry(make_cpu):
     assert "svc exception entry" in rules.violation
 
 
+def test_tlbi_alle2_from_el1_is_undefined_and_covers_nothing(make_cpu):
+    """The SYS hook fires before unicorn's access check: a TLBI ALLE2 at
+    EL1 (UNDEFINED there) must not count as an invalidation."""
+    body = f"""
+{ldr_desc("x1", PAGE_ENTRY)}
+ str xzr, [x1]
+ dsb ishst
+ adr x0, el1_code
+ msr elr_el2, x0
+ mov x0, #0x3c5
+ msr spsr_el2, x0
+ eret
+el1_code:
+ tlbi alle2
+ b .
+"""
+    cpu, _syms, rules = machine(make_cpu, body, _split_tables())
+    cpu.reg_write("hcr_el2", HCR_VHE & ~(1 << 27))                # TGE clear: EL1 may run
+    assert cpu.run(None, 1000) is StopReason.WFI, rules.violation
+    e = cpu.last_exception                                    # UNDEF, taken to EL1 itself
+    assert (e.kind, e.from_el, e.target_el, e.elr) == ("udef", 1, 1, _syms["el1_code"])
+    cpu.uc.mem_write(PAGE_ENTRY, ((DATA + 0xC000) | NORMAL_PAGE).to_bytes(8, "little"))
+    assert "another output address" in rules.check()
+
+
 # ------------------------------------------------------------ 41-bit, level-1 root
 
 

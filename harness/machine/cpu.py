@@ -97,7 +97,7 @@ _COST_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32,
                             ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64))
 _SR_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32)
 _SR_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64)
-_OBSERVE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64)
+_OBSERVE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)
 
 _native_lib: ctypes.CDLL | None = None
 
@@ -239,6 +239,11 @@ class El2Cpu:
         self.sysregs = SysregDispatcher(
             lambda key, r, w: lib.sov_serve_sysreg(self._stp, key, int(r), int(w)))
         self._observers: dict[int, list[Callable]] = {}
+        # During an observer: the instruction's PC and the EL it runs at
+        # (read natively; the hook runs before unicorn's access check, so
+        # an MSR or TLBI below the EL it needs is observed, then UNDEF).
+        self.observed_pc = 0
+        self.observed_el = 0
         # fn(kind, pc) before every exception the harness delivers (kind as
         # in ExceptionInfo; pc: the return or faulting address, i.e. ELR).
         self.exception_listeners: list[Callable[[str, int], None]] = []
@@ -335,8 +340,10 @@ class El2Cpu:
         """Call fn(new_value) on every MSR to this register, before the
         write takes effect; the write then happens as without the observer
         (natively, or through on_sysreg's server).  Counts are exact as of
-        just before the MSR and PC is the MSR's own address.  Several
-        observers may watch one register."""
+        just before the MSR; observed_pc is the MSR's address and
+        observed_el the EL it runs at (below the register's EL the MSR is
+        UNDEFINED and writes nothing: the observer is called first).
+        Several observers may watch one register."""
         self._add_observer(sysreg_key(op0, op1, crn, crm, op2), lambda _key, value: fn(value))
 
     def observe_sys(self, which: Iterable[tuple[int, int, int, int]] | Callable[[int, int, int, int], bool],
@@ -656,7 +663,8 @@ class El2Cpu:
         except BaseException as e:  # noqa: BLE001
             self._callback_failed(e)
 
-    def _observe_cb(self, key: int, value: int) -> None:
+    def _observe_cb(self, key: int, value: int, pc: int, el: int) -> None:
+        self.observed_pc, self.observed_el = pc, el
         try:
             for fn in self._observers.get(key, ()):
                 fn(key, value)

@@ -44,14 +44,37 @@ needed: AP/S2AP, XN/PXN/UXN, AF, DBM, software bits, table attribute bits
 (APTable etc.), setting nG.  invalid -> valid never needs it; valid ->
 invalid is the break.
 
+The other rules: SCTLR_EL2.M 0 -> 1 needs a TLBI ALLE2 after the last
+write of TTBR0/TTBR1/TCR/MAIR_EL2 (else the loader's TLB entries may be
+used; the full walk that builds the shadow happens then); a valid Normal
+leaf (MAIR attribute with a non-zero high nibble; stage-2 MemAttr[3:2] !=
+0) must map inside the allowed ranges, at enable and for every change;
+no level-0/1 blocks (16 KiB granule without FEAT_LPA2, Arm ARM D8.3.1);
+a VMID given another stage-2 root needs a TLBI covering the VMID first;
+a MAIR_EL2 write with the MMU on must not change an attribute a live
+leaf uses; a table page the TLB may still use at one position must not
+be linked at another.  Which TLBI covers what: ALLE2* the EL2&0 regime;
+VAE2* every level's entry for the VA, VALE2* only leaf values; ALLE1*
+all stage 2; VMALLS12E1* stage 2 of the current VMID; IPAS2E1* /
+IPAS2LE1* stage-2-only entries for the IPA (combined stage 1+2 entries
+stay until VMALLE1 from the guest's context, as KVM's
+__kvm_tlb_flush_vmid_ipa does); with HCR_EL2.{E2H,TGE} = {1,1} the *E1
+forms at EL2 act on EL2&0.  Any other TLBI invalidates nothing here and
+is named in the report.  Live roots: TTBR0_EL2 (and TTBR1_EL2 unless
+TCR_EL2.EPD1) from SCTLR_EL2.M = 1; an old root until TLBI ALLE2; every
+VTTBR_EL2 value written (or current when HCR_EL2.VM is set) until a TLBI
+covering its VMID, and longer while it is current with VM set.
+
 Limits (the cost of not hooking memory): a change that is undone before
 the next checkpoint is not seen; barriers are not visible to unicorn, so
 the DSBs of the sequence are checked statically (harness/barriers.py);
 ASIDs of non-global EL2&0 entries are not tracked (a TLBI by VA covers
 every ASID here); after a TTBR0_EL2 switch with the MMU on, the old root
 stays live until TLBI ALLE2 but the two roots are not cross-checked
-against each other; combined stage 1+2 entries are modelled only as far
-as VMALLE1 / VMALLS12E1 / ALLE1 remove them.
+against each other; a VTCR_EL2 change does not re-shape roots already
+live; a table shared by two positions of one regime is refused; only the
+16 KiB granule is modelled; stage-2 MemAttr with HCR_EL2.FWB = 1 is
+taken as Normal.
 
 API (the machine integrates it; harness/machine/m3.py is not changed here):
 
@@ -114,7 +137,7 @@ REGISTERS = {
     "mair_el2": (3, 4, 10, 2, 0),
 }
 SCTLR_M = 1 << 0
-HCR_VM, HCR_E2H, HCR_TGE, HCR_FWB = 1 << 0, 1 << 34, 1 << 27, 1 << 46
+HCR_VM, HCR_E2H, HCR_TGE, HCR_TTLB, HCR_FWB = 1 << 0, 1 << 34, 1 << 27, 1 << 25, 1 << 46
 VTCR_VS = 1 << 19
 
 # Descriptor bits (Arm ARM D8.3, VMSAv8-64 stage 1 / stage 2).
@@ -410,8 +433,15 @@ class MmuRules:
     def _on_exception(self, kind: str, pc: int) -> None:
         self._checkpoint(pc, ("exception", kind, None))
 
+    def _current_el(self) -> int:
+        return self.cpu.observed_el
+
     def _on_msr(self, name: str, value: int) -> None:
-        pc = self.cpu.reg_read("pc")
+        # The hook runs before unicorn's access check (translate-a64.c
+        # handle_sys): below EL2 these MSRs are UNDEFINED and write nothing.
+        if self._current_el() != 2:
+            return
+        pc = self.cpu.observed_pc
         self._checkpoint(pc, ("MSR", name, value))
         old = dict(self._regs)
         self._regs[name] = value
@@ -420,7 +450,11 @@ class MmuRules:
     def _on_tlbi(self, enc: tuple[int, int, int, int, int], xt: int) -> None:
         _op0, op1, _crn, crm, op2 = enc
         name, scope = _TLBI.get((op1, crm, op2), (tlbi_name(op1, crm, op2), "none"))
-        pc = self.cpu.reg_read("pc")
+        # Below EL2 an EL2 TLBI is UNDEFINED and an EL1 one traps to EL2
+        # when HCR_EL2.TTLB is set; the hook fires before either happens.
+        if self._current_el() < 2 and (op1 != 0 or self._regs["hcr_el2"] & HCR_TTLB):
+            return
+        pc = self.cpu.observed_pc
         self._checkpoint(pc, ("TLBI", name, None if scope in ("e2", "s2_all", "s12_vmid", "s1_vmid") else xt))
         if scope == "none":
             self._note(f"TLBI {name} at pc {pc:#x} {self._describe(pc)} is not modelled: "

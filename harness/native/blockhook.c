@@ -49,7 +49,7 @@ typedef int (*boundary_fn)(uint64_t addr, uint32_t size);
 typedef void (*cost_fn)(uint64_t addr, uint32_t size, int64_t *cons, int64_t *opt_x1000);
 typedef uint64_t (*sysreg_read_fn)(uint32_t key);
 typedef void (*sysreg_write_fn)(uint32_t key, uint64_t value);
-typedef void (*observe_fn)(uint32_t key, uint64_t value);
+typedef void (*observe_fn)(uint32_t key, uint64_t value, uint64_t pc, uint32_t el);
 
 #define F_STOP 1u /* Python asked to stop at the next block boundary */
 #define F_IRQ 2u  /* IRQ line raised */
@@ -339,6 +339,14 @@ static uint64_t hold_back(sov_state *st, uc_engine *uc)
     return pc;
 }
 
+/* The exception level the instruction runs at (PSTATE.EL). */
+static uint32_t current_el(sov_state *st, uc_engine *uc)
+{
+    uint64_t pstate = 0;
+    st->reg_read(uc, st->reg_pstate, &pstate);
+    return (uint32_t)((pstate >> 2) & 3);
+}
+
 static void release(sov_state *st)
 {
     st->in_sysreg = 0;
@@ -355,8 +363,8 @@ static uint32_t sysreg_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, s
         return 0; /* not ours: unicorn performs the native access */
 
     uint64_t pc = hold_back(st, uc);
-    if (observed)
-        st->observe(key, cp->val); /* the value about to be written */
+    if (observed) /* the value about to be written; the hook runs before the access check */
+        st->observe(key, cp->val, pc, current_el(st, uc));
     if (served) {
         if (is_read) {
             uint64_t v = st->sr_read(key);
@@ -403,8 +411,8 @@ uint32_t sov_sys_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, void *u
     (void)reg;
     if (!map_has(st->observe_map, key))
         return 0;
-    hold_back(st, uc);
-    st->observe(key, cp->val);
+    uint64_t pc = hold_back(st, uc);
+    st->observe(key, cp->val, pc, current_el(st, uc));
     release(st);
     return 0;
 }
