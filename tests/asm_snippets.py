@@ -30,10 +30,24 @@ SECTIONS {
 """
 
 
-def assemble_snippet(source: str, base: int = 0x8_0000_0000) -> tuple[bytes, dict[str, int]]:
+def _cache_stem(source: str, base: int) -> tuple[str, Path]:
     text = ".text\n.globl _start\n_start:\n" + source + "\n"
     key = hashlib.sha256(f"{base:#x}\n{text}".encode()).hexdigest()[:20]
-    out = CACHE / key
+    return text, CACHE / key
+
+
+def snippet_elf(source: str, base: int = 0x8_0000_0000) -> Path:
+    """The linked ELF of a snippet (assembled if not cached), e.g. for
+    tools that read ELF files such as harness/barriers.py."""
+    _text, out = _cache_stem(source, base)
+    if not out.with_suffix(".elf").exists():
+        out.with_suffix(".bin").unlink(missing_ok=True)
+        assemble_snippet(source, base)
+    return out.with_suffix(".elf")
+
+
+def assemble_snippet(source: str, base: int = 0x8_0000_0000) -> tuple[bytes, dict[str, int]]:
+    text, out = _cache_stem(source, base)
     binf, symf = out.with_suffix(".bin"), out.with_suffix(".json")
     if binf.exists() and symf.exists():
         return binf.read_bytes(), json.loads(symf.read_text())

@@ -665,6 +665,21 @@ def test_stage1_16k_granule_at_el2(make_cpu):
     assert cpu.reg_read("x24") == 0x20_0000_0000
 
 
+def test_el1_register_names_at_el2_with_e2h_are_not_redirected(make_cpu):
+    """With HCR_EL2.E2H = 1 the Arm ARM redirects EL2's accesses to the
+    *_EL1 encodings of SCTLR, TTBR0/1, TCR, MAIR, ... to the *_EL2
+    registers (D5.1.3, "Virtualization Host Extensions").  unicorn 2.1.4
+    does not: `msr mair_el1` at EL2 writes MAIR_EL1, which the EL2&0
+    regime never uses.  The kernel names the *_EL2 registers everywhere,
+    and harness/machine/mmu_rules.py observes only those; if a unicorn
+    release starts redirecting, this fails: then observe the *_EL1
+    encodings at EL2 as well."""
+    cpu, _ = make_cpu(" mov x0, #0x44\n msr mair_el1, x0\n mrs x1, mair_el2\n wfi")
+    cpu.reg_write("hcr_el2", 1 << 34 | 1 << 31 | 1 << 27)
+    assert cpu.run(None, 100) is StopReason.WFI
+    assert cpu.reg_read("x1") == 0 and cpu.reg_read("mair_el1") == 0x44
+
+
 def test_mapping_to_unmapped_pa_is_unicorn_error_not_abort(make_cpu):
     l1, l2 = CODE + 0x100000, CODE + 0x104000
     cpu, _ = make_cpu(f"""

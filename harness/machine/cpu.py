@@ -12,7 +12,14 @@ El2Cpu hides the unicorn 2.1.4 quirks listed in shared/spec/emulation.md
   and raises event deadlines and IRQ/FIQ at block boundaries, because
   unicorn has neither a usable timer nor an interrupt line;
 - it serves chosen system registers from Python through one MRS and one
-  MSR hook.
+  MSR hook;
+- it lets checkers observe chosen MSRs (observe_msr) and SYS instructions
+  such as TLBI (observe_sys) without changing what they do, and tells
+  exception listeners (exception_listeners) about every exception it
+  delivers.  Both cost nothing on ordinary instructions: no memory hook is
+  ever installed (any UC_HOOK_MEM_* moves every load and store of the
+  machine onto unicorn's slow path: tcg_uc_has_hookmem in
+  qemu/include/tcg/tcg.h).
 
 Time never comes from the host: the clock is retired instructions plus the
 time skipped while waiting in WFI.
@@ -30,7 +37,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc, UcError
 from unicorn import arm64_const as A
@@ -41,7 +48,7 @@ from harness import toolchain
 from harness.machine import exceptions as exc
 from harness.machine.exceptions import EmulatorError, decode_esr  # noqa: F401  (re-exported)
 from harness.machine.vhe import serve_el12_aliases
-from harness.machine.sysregs import SysregDispatcher
+from harness.machine.sysregs import SysregDispatcher, sysreg_key
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE_SRC = ROOT / "harness" / "native" / "blockhook.c"
@@ -90,6 +97,7 @@ _COST_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32,
                             ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64))
 _SR_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32)
 _SR_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64)
+_OBSERVE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)
 
 _native_lib: ctypes.CDLL | None = None
 
@@ -114,11 +122,13 @@ def native_library() -> ctypes.CDLL:
     lib.sov_new.restype = ctypes.POINTER(SovState)
     lib.sov_new.argtypes = [vp, vp, vp, i32, i32]
     lib.sov_free.argtypes = [vp]
-    lib.sov_set_callbacks.argtypes = [vp, vp, vp, vp]
+    lib.sov_set_callbacks.argtypes = [vp, vp, vp, vp, vp]
     lib.sov_set_cost_fn.argtypes = [vp, vp]
     lib.sov_invalidate_costs.argtypes = [vp, u64, u64]
     lib.sov_uncount.argtypes = [vp, u64]
     lib.sov_serve_sysreg.argtypes = [vp, u32, i32, i32]
+    lib.sov_observe.argtypes = [vp, u32, i32]
+    lib.sov_compare_regions.argtypes = [vp, vp, u32, vp, vp, vp, vp]
     lib.sov_attach.argtypes = [vp, vp, vp, ctypes.POINTER(ctypes.c_size_t)]
     _native_lib = lib
     return lib
@@ -126,6 +136,9 @@ def native_library() -> ctypes.CDLL:
 
 def _fn_addr(fn) -> int:
     return ctypes.cast(fn, ctypes.c_void_p).value
+
+
+_MEM_READ = _fn_addr(uclib.uc_mem_read)
 
 
 # Register names: everything unicorn has a direct id for, lower-cased
@@ -208,10 +221,11 @@ class El2Cpu:
         self._cb_boundary = _BOUNDARY_FN(self._boundary)
         self._cb_sr_read = _SR_READ_FN(self._sysreg_read_cb)
         self._cb_sr_write = _SR_WRITE_FN(self._sysreg_write_cb)
+        self._cb_observe = _OBSERVE_FN(self._observe_cb)
         self._cb_cost = None
-        lib.sov_set_callbacks(self._stp, _fn_addr(self._cb_boundary),
-                              _fn_addr(self._cb_sr_read), _fn_addr(self._cb_sr_write))
-        self._hooks = (ctypes.c_size_t * 3)()
+        lib.sov_set_callbacks(self._stp, _fn_addr(self._cb_boundary), _fn_addr(self._cb_sr_read),
+                              _fn_addr(self._cb_sr_write), _fn_addr(self._cb_observe))
+        self._hooks = (ctypes.c_size_t * 4)()
         err = lib.sov_attach(self._stp, self._uch.value, _fn_addr(uclib.uc_hook_add), self._hooks)
         if err:
             raise EmulatorError(f"registering the native hooks failed: {UcError(err)}")
@@ -224,6 +238,15 @@ class El2Cpu:
 
         self.sysregs = SysregDispatcher(
             lambda key, r, w: lib.sov_serve_sysreg(self._stp, key, int(r), int(w)))
+        self._observers: dict[int, list[Callable]] = {}
+        # During an observer: the instruction's PC and the EL it runs at
+        # (read natively; the hook runs before unicorn's access check, so
+        # an MSR or TLBI below the EL it needs is observed, then UNDEF).
+        self.observed_pc = 0
+        self.observed_el = 0
+        # fn(kind, pc) before every exception the harness delivers (kind as
+        # in ExceptionInfo; pc: the return or faulting address, i.e. ELR).
+        self.exception_listeners: list[Callable[[str, int], None]] = []
         self._deadline_cb: Callable[[], None] | None = None
         self._exception_policy: Callable[[str, int, int, int], bool] = self.default_exception_policy
         self._cb_error: BaseException | None = None
@@ -311,6 +334,54 @@ class El2Cpu:
         `instructions` and the cycle counts are exact as of just before the
         MRS/MSR."""
         self.sysregs.register(op0, op1, crn, crm, op2, read, write)
+
+    def observe_msr(self, op0: int, op1: int, crn: int, crm: int, op2: int,
+                    fn: Callable[[int], None]) -> None:
+        """Call fn(new_value) on every MSR to this register, before the
+        write takes effect; the write then happens as without the observer
+        (natively, or through on_sysreg's server).  Counts are exact as of
+        just before the MSR; observed_pc is the MSR's address and
+        observed_el the EL it runs at (below the register's EL the MSR is
+        UNDEFINED and writes nothing: the observer is called first).
+        Several observers may watch one register."""
+        self._add_observer(sysreg_key(op0, op1, crn, crm, op2), lambda _key, value: fn(value))
+
+    def observe_sys(self, which: Iterable[tuple[int, int, int, int]] | Callable[[int, int, int, int], bool],
+                    fn: Callable[[tuple[int, int, int, int, int], int], None]) -> None:
+        """Call fn((1, op1, crn, crm, op2), xt) before each SYS instruction
+        (op0 = 1: TLBI, DC, IC, AT) whose (op1, crn, crm, op2) is in `which`
+        (an iterable of tuples, or a predicate on the four fields, e.g.
+        `lambda op1, crn, crm, op2: crn == 8` for every TLBI).  The
+        instruction still runs natively afterwards (unicorn flushes its
+        own TLB).  Same exactness as observe_msr."""
+        if callable(which):
+            fields = [(a, b, c, d) for a in range(8) for b in range(16) for c in range(16) for d in range(8)]
+            which = [f for f in fields if which(*f)]
+        call = lambda key, value: fn(_decode_key(key), value)  # noqa: E731 - one wrapper for all keys
+        for enc in which:
+            self._add_observer(sysreg_key(1, *enc), call)
+
+    def compare_regions(self, n: int, addrs, sizes, shadows, changed) -> int:
+        """Compare n regions of physical memory (ctypes arrays: uint64
+        addresses, uint32 sizes of at most 16 KiB, pointers to shadow
+        copies) with their shadows in one native call; changed[i] becomes
+        0 (same), 1 (different) or 2 (unreadable).  Returns the number not
+        0.  For checkers that must look at memory often and cheaply."""
+        return self._lib.sov_compare_regions(self._uch.value, _MEM_READ, n, addrs, sizes, shadows, changed)
+
+    def clear_observers(self) -> None:
+        """Forget every observe_msr / observe_sys observer."""
+        for key in self._observers:
+            self._lib.sov_observe(self._stp, key, 0)
+        self._observers.clear()
+
+    def _add_observer(self, key: int, fn: Callable[[int, int], None]) -> None:
+        self._observers.setdefault(key, []).append(fn)
+        self._lib.sov_observe(self._stp, key, 1)
+
+    def _notify_exception(self, kind: str, pc: int) -> None:
+        for fn in self.exception_listeners:
+            fn(kind, pc)
 
     # ---- counters -----------------------------------------------------
 
@@ -447,6 +518,7 @@ class El2Cpu:
             if target == el and pstate & mask:
                 continue
             self.last_exception = ExceptionInfo(kind, 0, None, return_pc, el, target, True)
+            self._notify_exception(kind, return_pc)
             exc.take_exception(self, target, offset, return_pc)
             return True
         return False
@@ -495,6 +567,10 @@ class El2Cpu:
             self._st.flags |= _F_STOP
             self.uc.emu_stop()
             return
+        try:
+            self._notify_exception(kind, pc)
+        except BaseException as e:  # noqa: BLE001 - reported after the run
+            self._callback_failed(e)
         exc.take_exception(self, target, exc.VEC_SYNC, pc, esr=esr, far=far)
 
     # ---- running ---------------------------------------------------------
@@ -586,6 +662,19 @@ class El2Cpu:
             self.sysregs.on_write(key, value)
         except BaseException as e:  # noqa: BLE001
             self._callback_failed(e)
+
+    def _observe_cb(self, key: int, value: int, pc: int, el: int) -> None:
+        self.observed_pc, self.observed_el = pc, el
+        try:
+            for fn in self._observers.get(key, ()):
+                fn(key, value)
+        except BaseException as e:  # noqa: BLE001
+            self._callback_failed(e)
+
+
+def _decode_key(key: int) -> tuple[int, int, int, int, int]:
+    """sysreg_key's inverse: (op0, op1, CRn, CRm, op2)."""
+    return key >> 14, (key >> 11) & 7, (key >> 7) & 15, (key >> 3) & 15, key & 7
 
 
 # ---------------------------------------------------------------------------

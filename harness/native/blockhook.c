@@ -6,7 +6,8 @@
  * retired-instruction count and the modelled cycles, stops the run at the
  * instruction limit, and calls back into Python only when something must
  * happen: an event deadline passed, a deliverable interrupt is pending, a
- * block not yet costed, or an MRS/MSR of a register the board serves.
+ * block not yet costed, an MRS/MSR of a register the board serves, or an
+ * observed MSR or SYS instruction (TLBI, DC, IC, AT) a checker watches.
  *
  * It does not link against libunicorn: Python hands over the addresses of
  * the four unicorn functions it needs, so the library is the very one the
@@ -28,6 +29,7 @@ typedef int (*uc_hook_add_fn)(uc_engine *, uc_hook *, int, void *, void *, uint6
 typedef int (*uc_emu_stop_fn)(uc_engine *);
 typedef int (*uc_reg_read_fn)(uc_engine *, int, void *);
 typedef int (*uc_reg_write_fn)(uc_engine *, int, const void *);
+typedef int (*uc_mem_read_fn)(uc_engine *, uint64_t, void *, size_t);
 
 /* From unicorn/unicorn.h and unicorn/arm64.h (2.1.x); register ids come
  * from Python (unicorn.arm64_const) so they cannot drift. */
@@ -35,6 +37,7 @@ typedef int (*uc_reg_write_fn)(uc_engine *, int, const void *);
 #define UC_HOOK_INSN 2
 #define UC_ARM64_INS_MRS 1
 #define UC_ARM64_INS_MSR 2
+#define UC_ARM64_INS_SYS 3
 
 typedef struct {
     uint32_t crn, crm, op0, op1, op2;
@@ -46,6 +49,7 @@ typedef int (*boundary_fn)(uint64_t addr, uint32_t size);
 typedef void (*cost_fn)(uint64_t addr, uint32_t size, int64_t *cons, int64_t *opt_x1000);
 typedef uint64_t (*sysreg_read_fn)(uint32_t key);
 typedef void (*sysreg_write_fn)(uint32_t key, uint64_t value);
+typedef void (*observe_fn)(uint32_t key, uint64_t value, uint64_t pc, uint32_t el);
 
 #define F_STOP 1u /* Python asked to stop at the next block boundary */
 #define F_IRQ 2u  /* IRQ line raised */
@@ -88,9 +92,13 @@ typedef struct {
     cost_fn cost;
     sysreg_read_fn sr_read;
     sysreg_write_fn sr_write;
+    observe_fn observe;
     cost_entry *table;
     uint64_t table_mask, table_used;
     uint8_t sr_read_map[8192], sr_write_map[8192]; /* one bit per 16-bit encoding */
+    /* Observed MSR (op0 2, 3) and SYS (op0 1) encodings: Python sees the
+     * value, then the native access runs as if nobody had looked. */
+    uint8_t observe_map[8192];
 } sov_state;
 
 sov_state *sov_new(void *emu_stop, void *reg_read, void *reg_write, int reg_pc, int reg_pstate)
@@ -116,11 +124,12 @@ void sov_free(sov_state *st)
     }
 }
 
-void sov_set_callbacks(sov_state *st, void *boundary, void *sr_read, void *sr_write)
+void sov_set_callbacks(sov_state *st, void *boundary, void *sr_read, void *sr_write, void *observe)
 {
     st->boundary = (boundary_fn)boundary;
     st->sr_read = (sysreg_read_fn)sr_read;
     st->sr_write = (sysreg_write_fn)sr_write;
+    st->observe = (observe_fn)observe;
 }
 
 /* ---- per-block cost cache: open addressing keyed by (addr, size) ---- */
@@ -296,18 +305,29 @@ void sov_serve_sysreg(sov_state *st, uint32_t key, int read, int write)
         st->sr_write_map[key >> 3] &= (uint8_t)~bit;
 }
 
-static uint32_t sysreg_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, sov_state *st, int is_read)
+static int map_has(const uint8_t *map, uint32_t key)
 {
-    uint32_t key = sysreg_key(cp);
-    const uint8_t *map = is_read ? st->sr_read_map : st->sr_write_map;
-    if (!(map[key >> 3] & (1u << (key & 7))))
-        return 0; /* not ours: unicorn performs the native access */
+    return (map[key >> 3] >> (key & 7)) & 1;
+}
 
+void sov_observe(sov_state *st, uint32_t key, int on)
+{
+    uint8_t bit = (uint8_t)(1u << (key & 7));
+    if (on)
+        st->observe_map[key >> 3] |= bit;
+    else
+        st->observe_map[key >> 3] &= (uint8_t)~bit;
+}
+
+/* Before calling Python from an instruction hook: let Python see counts as
+ * of just before the instruction at PC (synced by unicorn before the
+ * hook: translate-a64.c gen_hook_sys).  The block was counted whole on
+ * entry, so hold back [pc, end) and its cost.  Returns PC. */
+static uint64_t hold_back(sov_state *st, uc_engine *uc)
+{
     uint64_t pc = 0;
-    st->reg_read(uc, st->reg_pc, &pc); /* synced by unicorn before the hook */
+    st->reg_read(uc, st->reg_pc, &pc);
     uint64_t end = st->blk_addr + st->blk_size;
-    /* Let Python see counts as of just before this instruction: the block
-     * was counted whole on entry, so hold back [pc, end) and its cost. */
     if (pc >= st->blk_addr && pc < end) {
         int64_t cons, opt;
         block_cost(st, st->blk_addr, (uint32_t)(pc - st->blk_addr), &cons, &opt);
@@ -316,15 +336,46 @@ static uint32_t sysreg_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, s
         st->mid_opt = st->blk_opt - opt;
     }
     st->in_sysreg = 1;
-    if (is_read) {
-        uint64_t v = st->sr_read(key);
-        st->reg_write(uc, reg, &v); /* XZR destination: unicorn ignores it */
-    } else {
-        st->sr_write(key, cp->val);
-    }
+    return pc;
+}
+
+/* The exception level the instruction runs at (PSTATE.EL). */
+static uint32_t current_el(sov_state *st, uc_engine *uc)
+{
+    uint64_t pstate = 0;
+    st->reg_read(uc, st->reg_pstate, &pstate);
+    return (uint32_t)((pstate >> 2) & 3);
+}
+
+static void release(sov_state *st)
+{
     st->in_sysreg = 0;
     st->mid_insns = 0;
     st->mid_cons = st->mid_opt = 0;
+}
+
+static uint32_t sysreg_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, sov_state *st, int is_read)
+{
+    uint32_t key = sysreg_key(cp);
+    int observed = !is_read && map_has(st->observe_map, key);
+    int served = map_has(is_read ? st->sr_read_map : st->sr_write_map, key);
+    if (!observed && !served)
+        return 0; /* not ours: unicorn performs the native access */
+
+    uint64_t pc = hold_back(st, uc);
+    if (observed) /* the value about to be written; the hook runs before the access check */
+        st->observe(key, cp->val, pc, current_el(st, uc));
+    if (served) {
+        if (is_read) {
+            uint64_t v = st->sr_read(key);
+            st->reg_write(uc, reg, &v); /* XZR destination: unicorn ignores it */
+        } else {
+            st->sr_write(key, cp->val);
+        }
+    }
+    release(st);
+    if (!served)
+        return 0; /* observed only: the native write happens now */
 
     /* Returning 1 skips the native access.  If the MRS/MSR ends its block
      * (an UNDEF register such as Apple's S3_x_C15, or one that ends the TB)
@@ -332,6 +383,7 @@ static uint32_t sysreg_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, s
      * so advance PC.  In the middle of a block the block carries on by
      * itself and PC must be left alone: writing it makes unicorn leave the
      * block at the next boundary (quit_request) for nothing. */
+    uint64_t end = st->blk_addr + st->blk_size;
     if (pc + 4 == end) {
         uint64_t next = pc + 4;
         st->reg_write(uc, st->reg_pc, &next);
@@ -349,9 +401,50 @@ uint32_t sov_msr_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, void *u
     return sysreg_hook(uc, reg, cp, user, 0);
 }
 
-/* Register the three hooks on uc (from C, so the variadic uc_hook_add is
+/* SYS (op0 = 1: TLBI, DC, IC, AT): observed encodings only, and always
+ * return 0 so the native operation still runs (unicorn must flush its own
+ * TLB on a TLBI).  cp->val is Xt (op_helper.c HELPER(uc_hooksys64)). */
+uint32_t sov_sys_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, void *user)
+{
+    sov_state *st = user;
+    uint32_t key = sysreg_key(cp);
+    (void)reg;
+    if (!map_has(st->observe_map, key))
+        return 0;
+    uint64_t pc = hold_back(st, uc);
+    st->observe(key, cp->val, pc, current_el(st, uc));
+    release(st);
+    return 0;
+}
+
+/* ---- memory comparison for checkers (harness/machine/mmu_rules.py) ----
+ *
+ * For each of n regions (at most 16 KiB each): read it from guest
+ * physical memory and compare it with its shadow copy.  changed[i] = 0
+ * (same), 1 (different) or 2 (unreadable).  Returns how many are not 0.
+ * One call per checkpoint instead of one Python round trip per table. */
+int sov_compare_regions(uc_engine *uc, void *mem_read_ptr, uint32_t n, const uint64_t *addr,
+                        const uint32_t *size, const uint8_t *const *shadow, uint8_t *changed)
+{
+    uc_mem_read_fn mem_read = (uc_mem_read_fn)mem_read_ptr;
+    uint8_t buf[16384];
+    int count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t sz = size[i] > sizeof buf ? sizeof buf : size[i];
+        if (mem_read(uc, addr[i], buf, sz))
+            changed[i] = 2;
+        else
+            changed[i] = memcmp(buf, shadow[i], sz) != 0;
+        count += changed[i] != 0;
+    }
+    return count;
+}
+
+/* Register the four hooks on uc (from C, so the variadic uc_hook_add is
  * called with the platform's varargs convention: ctypes cannot do that
- * portably, e.g. on arm64 macOS). Returns 0 or the first uc_err. */
+ * portably, e.g. on arm64 macOS). Returns 0 or the first uc_err.  MRS,
+ * MSR and SYS are distinct UC_HOOK_INSN types, so each instruction finds
+ * exactly one of these (handle_sys takes only the first match). */
 int sov_attach(sov_state *st, uc_engine *uc, void *hook_add_ptr, uc_hook *hooks)
 {
     uc_hook_add_fn hook_add = (uc_hook_add_fn)hook_add_ptr;
@@ -362,5 +455,8 @@ int sov_attach(sov_state *st, uc_engine *uc, void *hook_add_ptr, uc_hook *hooks)
     if (!err)
         err = hook_add(uc, &hooks[2], UC_HOOK_INSN, (void *)sov_msr_hook, st, (uint64_t)1, (uint64_t)0,
                        (int)UC_ARM64_INS_MSR);
+    if (!err)
+        err = hook_add(uc, &hooks[3], UC_HOOK_INSN, (void *)sov_sys_hook, st, (uint64_t)1, (uint64_t)0,
+                       (int)UC_ARM64_INS_SYS);
     return err;
 }
