@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc, UcError
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn import arm64_const as A
 from unicorn.unicorn_py3.arch.arm64 import UcRegCP64
 from unicorn.unicorn_py3.unicorn import uclib
@@ -55,6 +56,8 @@ NATIVE_SRC = ROOT / "harness" / "native" / "blockhook.c"
 NATIVE_DIR = ROOT / "build" / "native"
 
 NO_LIMIT = (1 << 64) - 1
+# (op1, CRn, CRm, op2) of TLBI ALLE2IS, VAE2IS, VALE2IS (Arm ARM C5.5)
+TLBI_IS_EL2 = [(4, 8, 3, 0), (4, 8, 3, 1), (4, 8, 3, 5)]
 _UNTIL = (1 << 64) - 1  # an end address execution never reaches
 
 # Flags and stop reasons shared with blockhook.c.
@@ -255,6 +258,13 @@ class El2Cpu:
         self.last_exception: ExceptionInfo | None = None
         self.exception_entry_cost = (0, 0)
         serve_el12_aliases(self)   # unicorn lacks the VHE *_EL12 aliases (machine/vhe.py)
+        # unicorn 2.1.4's TLBI VAE2IS, VALE2IS and ALLE2IS flush only QEMU's
+        # non-VHE EL2 TLB (qemu/target/arm/helper.c tlbi_aa64_vae2is_write:
+        # ARMMMUIdxBit_E2), not the EL2&0 regime E2H = 1 runs in, so a page
+        # made invalid would keep its stale translation; the local VAE2 uses
+        # e2_tlbmask and is right.  Flush everything before those three.
+        # Pinned by tests/test_emulator_workarounds.py.
+        self._observe_tlbi_is()
         self.on_wfi: Callable[[], None] | None = None   # called when the core starts waiting in WFI
 
     # ---- memory -------------------------------------------------------
@@ -369,11 +379,20 @@ class El2Cpu:
         0.  For checkers that must look at memory often and cheaply."""
         return self._lib.sov_compare_regions(self._uch.value, _MEM_READ, n, addrs, sizes, shadows, changed)
 
+    def flush_tlb(self) -> None:
+        """Drop every translation unicorn (QEMU's softmmu TLB) has cached."""
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
     def clear_observers(self) -> None:
-        """Forget every observe_msr / observe_sys observer."""
+        """Forget every observe_msr / observe_sys observer (but the TLBI
+        workaround above, which is part of the emulated core)."""
         for key in self._observers:
             self._lib.sov_observe(self._stp, key, 0)
         self._observers.clear()
+        self._observe_tlbi_is()
+
+    def _observe_tlbi_is(self) -> None:
+        self.observe_sys(TLBI_IS_EL2, lambda _enc, _xt: self.flush_tlb())
 
     def _add_observer(self, key: int, fn: Callable[[int, int], None]) -> None:
         self._observers.setdefault(key, []).append(fn)

@@ -29,6 +29,7 @@ from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, decode_esr
 from harness.machine.aic import Aic3
 from harness.machine.framebuffer import Framebuffer
 from harness.machine.layout import DEFAULT_PHYS_OFFSET, PAGE, VIRT_BASE, LayoutError, plan
+from harness.machine.mmu_rules import MmuRules
 from harness.machine.uart import S5lUart
 
 DEFAULT_CHIP = "t8122"
@@ -201,6 +202,12 @@ class M3:
         sync = self.symbols.address("sync_icache", lay.load_base)
         cpu.uc.hook_add(UC_HOOK_CODE, self._code_rewritten, begin=sync, end=sync)
 
+        # The silicon's translation rules, on in every run: break-before-make,
+        # nothing Normal outside usable RAM and the framebuffer, the TLBI
+        # before the MMU goes on (harness/machine/mmu_rules.py).
+        self.mmu = MmuRules(cpu, [(lo, hi - lo) for lo, hi in lay.normal_ranges()], describe=self.describe)
+        self.mmu.install()
+
         self.halt_pc = self.symbols.address("kernel_halted", lay.load_base)
         self.off_pc = self.symbols.address("powered_off", lay.load_base)
         self.on_input = on_input
@@ -320,6 +327,10 @@ class M3:
             why = self.cpu.run(pc, start + limit)
         except EmulatorError as e:
             return self._result("crash", self._report(f"emulation stopped: {e}"))
+        self.mmu.check("end of run")
+        if self.mmu.violation:
+            return self._result("crash", self._report(f"the kernel broke a rule of the MMU that the "
+                                                      f"silicon enforces:\n{self.mmu.violation}"))
         if why is StopReason.STOPPED and self.waiting_for_input:
             return self._result("idle")
         if why is StopReason.LIMIT:
