@@ -26,10 +26,16 @@ from harness import bootargs, chips, payload
 from harness.costs import CostModel
 from harness.elf import Symbols
 from harness.machine.cpu import El2Cpu, EmulatorError, StopReason, decode_esr
-from harness.machine.aic import Aic3
 from harness.machine.framebuffer import Framebuffer
 from harness.machine.layout import DEFAULT_PHYS_OFFSET, PAGE, VIRT_BASE, LayoutError, plan
 from harness.machine.mmu_rules import MmuRules
+from harness.machine.aic import Aic
+from harness.machine.events import Events
+from harness.machine.fiq import FiqLines
+from harness.machine.ipi import FastIpi
+from harness.machine.pmu import ApplePmu
+from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer
+from harness.machine.wdt import Watchdog
 from harness.machine.uart import S5lUart
 
 DEFAULT_CHIP = "t8122"
@@ -39,7 +45,6 @@ FB = bootargs.Video(base=0, display=0, stride=1920 * 4, width=1920, height=1080,
 M1N1_HCR_EL2 = 0x0000_0324_8800_0038     # src/chickens.c / hv: E2H | TGE | ...
 CNTFRQ_HZ = 24_000_000                   # the default CNTFRQ_EL0; the kernel must not assume it
 CNTFRQ_CHOICES = (24_000_000, 1_000_000_000)   # 24 MHz, or 1 GHz (m1n1 on M3: AGTCNTRDIR = 0)
-CPU_HZ = 3_500_000_000                   # the modelled core clock (cycle-model.md)
 DEFAULT_LIMIT = 2_000_000_000
 CHUNK = 1 << 30                          # RAM is mapped in chunks: one unicorn region of 4 GiB fails
 
@@ -49,16 +54,6 @@ VBAR_EL2 = (3, 4, 12, 0, 0)
 CNTFRQ_EL0 = (3, 3, 14, 0, 0)
 CNTPCT_EL0 = (3, 3, 14, 0, 1)
 CNTVCT_EL0 = (3, 3, 14, 0, 2)
-CNTHP_TVAL_EL2 = (3, 4, 14, 2, 0)         # the EL2 physical timer ...
-CNTHP_CTL_EL2 = (3, 4, 14, 2, 1)
-CNTHP_CVAL_EL2 = (3, 4, 14, 2, 2)
-CNTP_TVAL_EL0 = (3, 3, 14, 2, 0)          # ... which these reach at EL2 under VHE
-CNTP_CTL_EL0 = (3, 3, 14, 2, 1)
-CNTP_CVAL_EL0 = (3, 3, 14, 2, 2)
-PMCR1 = (3, 1, 15, 1, 0)                  # Apple PMU: which exception levels count
-PMCR0 = (3, 1, 15, 0, 0)                 # Apple PMU control: bit 0 enables PMC0, bit 1 PMC1
-PMC0 = (3, 2, 15, 0, 0)                  # cycles
-PMC1 = (3, 2, 15, 1, 0)                  # retired instructions
 
 
 class MachineError(RuntimeError):
@@ -69,7 +64,8 @@ class MachineError(RuntimeError):
 class RunResult:
     """How a run ended.  `status`:
     idle   the console waits for input and all input was consumed (success)
-    off    the kernel switched the machine off (BYE)
+    off    the kernel switched the machine off (BYE on virt; parked on m3 without a watchdog)
+    reboot the watchdog reset the machine (BYE on m3, as m1n1 reboots)
     limit  the instruction limit was reached (a hang)
     crash  the kernel panicked or took an exception it could not handle
     """
@@ -80,7 +76,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("idle", "off")
+        return self.status in ("idle", "off", "reboot")
 
 
 @dataclass
@@ -155,8 +151,14 @@ class M3:
         self.framebuffer = Framebuffer(cpu.uc, lay.fb)
         self.uart = S5lUart(chip.uart.base, tx_sink=tx_sink, on_rx_empty=self._rx_empty)
         cpu.map_mmio(chip.uart.base, self.uart.size, self.uart.read, self.uart.write)
-        # The AIC: the UART's line is its IRQ; the AIC drives the core's IRQ.
-        self.aic = Aic3(lambda level: cpu.raise_irq() if level else cpu.lower_irq())
+        # The AIC as the ADT describes it, strict: it delivers only when
+        # enabled, unmasked and routed to group 0 (harness/machine/aic.py).
+        a = chip.aic
+        self.aic = Aic(lambda level: cpu.raise_irq() if level else cpu.lower_irq(), version=a.version,
+                       event_offset=a.event_offset, config_offset=a.config_offset,
+                       cap0_offset=a.cap0_offset, maxnumirq_offset=a.maxnumirq_offset, nr_irq=a.nr_irq,
+                       last_die=a.last_die, max_irq=a.max_irq, max_die=a.max_die,
+                       enable_offset=a.enable_offset, size=a.size)
         self.aic.connect(chip.uart.irq, self.uart.irq_pending)
         self.uart.on_change = self.aic.update
         cpu.map_mmio(chip.aic.base, chip.aic.size, self.aic.read, self.aic.write)
@@ -184,15 +186,24 @@ class M3:
         self.entry = lay.load_base + entry_offset
 
         # The generic timer on emulated time (unicorn's reads host time).
+        self.clock = Clock(cpu, cfg.cntfrq, CPU_HZ)
         cpu.on_sysreg(*CNTFRQ_EL0, read=lambda: cfg.cntfrq)
         cpu.on_sysreg(*CNTPCT_EL0, read=self.counter)
         cpu.on_sysreg(*CNTVCT_EL0, read=self.counter)
+        # The FIQ sources of an Apple core (Linux irq-apple-aic.c
+        # aic_handle_fiq): the EL2 physical and virtual timers (m1n1 leaves
+        # the virtual one enabled and masked), fast IPIs, the PMU.
         self.pmu = ApplePmu(cpu, cfg.pmc0)
-        self.timer = HypTimer(cpu, self.counter)
-        self._vm_tmr_fiq_ena = 0                  # S3_5_C15_C1_3 (Linux irq-apple-aic.c)
-        cpu.on_sysreg(3, 5, 15, 1, 3, read=lambda: self._vm_tmr_fiq_ena,
-                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))
-        cpu.on_sysreg(3, 5, 15, 1, 1, read=lambda: 0, write=lambda v: None)   # IPI_SR_EL1 (interim)
+        self.timer = HypTimer(cpu, self.clock)
+        self.vtimer = VirtTimer(cpu, self.clock)
+        self.ipi = FastIpi(cpu, mpidr=chip.boot_cpu.mpidr)
+        self._vm_tmr_fiq_ena = 0                  # VM_TMR_FIQ_ENA_EL2, S3_5_C15_C1_3: the guest timers'
+        cpu.on_sysreg(3, 5, 15, 1, 3, read=lambda: self._vm_tmr_fiq_ena,   # FIQ enables (bit 0 V, 1 P);
+                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))  # no guest timer FIQ modelled
+        # The watchdog: BYE reboots through it (kernel/boards/m3/board.S).
+        self.rebooted = False
+        self.wdt = Watchdog(cpu, on_reset=self._reset)
+        cpu.map_mmio(chip.wdt.base, self.wdt.size, self.wdt.read, self.wdt.write)
 
         # The cycle model charges every block once; code the kernel rewrites
         # passes through sync_icache (as it must on hardware), which drops
@@ -225,7 +236,12 @@ class M3:
 
     def counter(self) -> int:
         """CNTPCT: the modelled core clock divided down to CNTFRQ."""
-        return self.cpu.now * self.config.cntfrq // CPU_HZ
+        return self.clock()
+
+    def _reset(self) -> None:
+        """The watchdog bit: the machine resets; the run ends."""
+        self.rebooted = True
+        self.cpu.request_stop()
 
     def _code_rewritten(self, uc, address, size, _user) -> None:
         self.cpu.invalidate_costs(self.cpu.reg_read("x0"), self.cpu.reg_read("x1"))
@@ -323,10 +339,13 @@ class M3:
         start = self.cpu.instructions
         pc = None if self.started else self.entry
         self.started = True
+        Events.of(self.cpu).resume()
         try:
             why = self.cpu.run(pc, start + limit)
         except EmulatorError as e:
             return self._result("crash", self._report(f"emulation stopped: {e}"))
+        if self.rebooted:
+            return self._result("reboot")
         self.mmu.check("end of run")
         if self.mmu.violation:
             return self._result("crash", self._report(f"the kernel broke a rule of the MMU that the "
@@ -378,107 +397,6 @@ class M3:
         for i in range(0, len(names), 4):
             lines.append("  " + "  ".join(f"{n:>6} {regs[n]:#018x}" for n in names[i:i + 4]))
         return "\n".join(lines)
-
-
-class HypTimer:
-    """The EL2 physical timer (CNTHP_*, also reached as CNTP_*_EL0 at EL2
-    under VHE) on emulated time.  As on Apple cores it raises FIQ: while
-    ENABLE is set, IMASK clear and the counter has reached CVAL (a level:
-    it drops when CVAL moves ahead or the timer is disabled or masked).
-    unicorn's own timer writes are dropped and its counter is host time,
-    so this model is the only timer the kernel sees."""
-
-    def __init__(self, cpu: El2Cpu, counter):
-        self.cpu = cpu
-        self.counter = counter
-        self.ctl = 0
-        self.cval = 0
-        for ctl, cval, tval in ((CNTHP_CTL_EL2, CNTHP_CVAL_EL2, CNTHP_TVAL_EL2),
-                                (CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTP_TVAL_EL0)):
-            cpu.on_sysreg(*ctl, read=self._read_ctl, write=self._write_ctl)
-            cpu.on_sysreg(*cval, read=lambda: self.cval, write=self._write_cval)
-            cpu.on_sysreg(*tval, read=self._read_tval, write=self._write_tval)
-
-    def _fired(self) -> bool:
-        return bool(self.ctl & 1) and self.counter() >= self.cval
-
-    def _read_ctl(self) -> int:
-        return self.ctl | (4 if self._fired() else 0)
-
-    def _write_ctl(self, value: int) -> None:
-        self.ctl = value & 3
-        self.update()
-
-    def _write_cval(self, value: int) -> None:
-        self.cval = value
-        self.update()
-
-    def _read_tval(self) -> int:
-        return (self.cval - self.counter()) & 0xFFFF_FFFF
-
-    def _write_tval(self, value: int) -> None:
-        value &= 0xFFFF_FFFF
-        self.cval = self.counter() + (value - (1 << 32) if value >> 31 else value)
-        self.update()
-
-    def update(self) -> None:
-        """Drive the FIQ line, and wake up when the counter reaches CVAL."""
-        if self._fired() and not self.ctl & 2:
-            self.cpu.raise_fiq()
-            self.cpu.set_event_deadline(None)
-            return
-        self.cpu.lower_fiq()
-        if self.ctl & 1 and not self.ctl & 2:
-            # the first instant (in instruction units) the counter reaches CVAL
-            due = -(-self.cval * CPU_HZ // CNTFRQ_HZ)
-            self.cpu.set_event_deadline(due, self.update)
-        else:
-            self.cpu.set_event_deadline(None)
-
-
-class ApplePmu:
-    """PMCR0, PMC0 and PMC1 served from the model: PMC1 counts retired
-    instructions exactly, PMC0 the modelled cycles.  A counter counts while
-    its PMCR0 enable bit is set and keeps its value otherwise; writes set it.
-
-    cycle_source picks the model PMC0 reports: "conservative" (the budget
-    model, whole cycles) or "optimistic_milli" (the lower bound, in
-    thousandths of a cycle: the benchmark driver runs twice, once each)."""
-
-    def __init__(self, cpu: El2Cpu, cycle_source: str = "conservative"):
-        if cycle_source not in ("conservative", "optimistic_milli"):
-            raise ValueError(f"unknown cycle source {cycle_source!r}")
-        self.cpu = cpu
-        self.cycle_source = cycle_source
-        self.pmcr0 = 0
-        self._base = [0, 0]     # counter value when it was last (re)started
-        self._mark = [0, 0]     # source reading at that moment
-        cpu.on_sysreg(*PMCR0, read=lambda: self.pmcr0, write=self._write_pmcr0)
-        # kept, not modelled: the model counts at every level
-        self.pmcr1 = 0
-        cpu.on_sysreg(*PMCR1, read=lambda: self.pmcr1, write=lambda v: setattr(self, "pmcr1", v))
-        cpu.on_sysreg(*PMC0, read=lambda: self._read(0), write=lambda v: self._write(0, v))
-        cpu.on_sysreg(*PMC1, read=lambda: self._read(1), write=lambda v: self._write(1, v))
-
-    def _source(self, i: int) -> int:
-        if i == 1:
-            return self.cpu.instructions
-        if self.cycle_source == "conservative":
-            return self.cpu.cycles_conservative
-        return self.cpu.cycles_optimistic_x1000
-
-    def _read(self, i: int) -> int:
-        if self.pmcr0 >> i & 1:
-            return (self._base[i] + self._source(i) - self._mark[i]) & (2**64 - 1)
-        return self._base[i]
-
-    def _write(self, i: int, value: int) -> None:
-        self._base[i], self._mark[i] = value, self._source(i)
-
-    def _write_pmcr0(self, value: int) -> None:
-        for i in (0, 1):
-            self._write(i, self._read(i))   # freeze or restart at the current value
-        self.pmcr0 = value
 
 
 def _text(raw: bytes) -> str:

@@ -182,6 +182,8 @@ board_instructions:
     .globl board_poweroff
 board_poweroff:
     msr     daifset, #0xf
+    msr     cnthp_ctl_el2, xzr          /* no timer to wake the wait below */
+    isb
     ladr    x0, m3_state
     ldr     x0, [x0, #M3_WDT]
     cbz     x0, powered_off
