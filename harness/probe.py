@@ -112,6 +112,7 @@ class Target:
     proxy maps RAM and MMIO 1:1); system registers by encoding."""
 
     description = "a machine"
+    waits_in_real_time = True       # a person types the key: poll for it (the stand-in types at once)
 
     def read32(self, addr: int) -> int:
         raise NotImplementedError
@@ -156,6 +157,10 @@ class Target:
         machine asks its user; the stand-in types it).  False when that
         cannot be done here (then the key row is unknown)."""
         raise NotImplementedError
+
+    def key_wait_over(self) -> None:
+        """The probe has stopped looking for the key (undo what
+        wait_for_key set up)."""
 
 
 # --- code for run_code: hand-encoded, so the probe needs no assembler ---------
@@ -270,6 +275,7 @@ class EmulatedTarget(Target):
     and restored around it, so the machine can still boot the kernel."""
 
     SCRATCH = 0x10000       # code, results, a return stub and a stack, below the top of usable RAM
+    waits_in_real_time = False
     LIMIT = 20_000_000      # instructions a routine may take
 
     def __init__(self, machine):
@@ -504,11 +510,29 @@ class M1n1Target(Target):
             u.free(results)
 
     def wait_for_key(self, seconds):
+        """m1n1's proxy loop reads every iodev with USAGE_UARTPROXY between
+        requests, the UART included (src/uartproxy.c; src/uart.c gives it
+        CONSOLE | UARTPROXY): so while the key is awaited the UART is the
+        console only, and m1n1 leaves the byte in its FIFO."""
         if self.proxy_on_uart:
             return False            # the key would go to m1n1's proxy itself
+        try:
+            self.p.iodev_set_usage(self._m.IODEV.UART, self._m.USAGE.CONSOLE)
+            self._usage_changed = True
+        except Exception:  # noqa: BLE001 - an m1n1 without it: m1n1 may take the byte first
+            self._usage_changed = False
         print(f"\n>>> type a key on the M3's serial console (the UART, not the proxy link) "
               f"within {seconds:g} s", file=sys.stderr, flush=True)
         return True
+
+    def key_wait_over(self):
+        if getattr(self, "_usage_changed", False):
+            U = self._m.USAGE
+            try:                    # back to src/uart.c's own usage
+                self.p.iodev_set_usage(self._m.IODEV.UART, U.CONSOLE | U.UARTPROXY)
+            except Exception:  # noqa: BLE001
+                pass
+            self._usage_changed = False
 
 
 # ---------------------------------------------------------------------------
@@ -1317,13 +1341,14 @@ def _key_row(rep: Report, f: Facts, t: Target, hw_state: int, bit: int, key: boo
                 seen = True
                 break
             waited = time.monotonic() - start
-            if waited > seconds:
+            if waited > seconds or not t.waits_in_real_time:
                 break
             time.sleep(0.05)
     except TargetError as e:
         rep.add(fact, str(e), UNKNOWN)
         return
     finally:
+        t.key_wait_over()
         try:                            # leave the UART as it was found, the key read out
             for _ in range(64):
                 if not t.read32(ub + UTRSTAT) & UTRSTAT_RXDR:

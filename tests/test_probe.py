@@ -99,6 +99,17 @@ def test_standin_differs_nowhere(reports, chip):
     assert rep.exit_code == 0 and not differs, "\n".join(f"{r.fact}: {r.says}" for r in differs)
 
 
+def test_standin_machine_still_boots_after_the_probe(kernel):
+    """EmulatedTarget leaves the machine at the hand-over: registers
+    restored around every routine, UCON put back, the typed key read out."""
+    t = EmulatedTarget.standin("t8122", kernel.elf)
+    probe.probe(t, kernel.elf)
+    m = t.machine
+    result = m.run(50_000_000)
+    assert result.status == "idle" and "ready" in result.output, result.report
+    assert "1 2 + . 3  ok" in m.run_script("1 2 + .\n").output
+
+
 def _probe(kernel, **config):
     return probe.probe(EmulatedTarget.standin("t8122", kernel.elf, **config), kernel.elf)
 
@@ -166,6 +177,8 @@ class GUARD:
     OFF, SKIP, SILENT = 0, 1, 0x100
 class IODEV:
     UART, USB_VUART = 0, 3
+class USAGE:
+    CONSOLE, UARTPROXY = 1, 2
 class UartInterface:
     DEFAULT_UART_DEV = "/dev/m1n1"
     def __init__(self, device=None):
@@ -196,6 +209,11 @@ class M1N1Proxy:
     def dc_cvau(self, a, n): self.maintained.append(("dc", a, n))
     def ic_ivau(self, a, n): self.maintained.append(("ic", a, n))
     def iodev_whoami(self): return IODEV.USB_VUART
+    usage = []
+    def iodev_set_usage(self, iodev, usage):
+        self.usage.append((iodev, usage))
+        if usage == USAGE.CONSOLE:          # the proxy has let go of the UART: a person types
+            self.t.wait_for_key(10)
     def call(self, addr, *args):
         code = addr & ~REGION_RX_EL1
         assert ("dc", code) in [m[:2] for m in self.maintained]    # cleaned and
@@ -254,12 +272,15 @@ def test_m1n1_target_through_the_proxyclient_interface(kernel, tmp_path, monkeyp
         fake.TARGET = EmulatedTarget.standin("t8122", kernel.elf)
         t = probe.M1n1Target()
         assert t.description.startswith("m1n1 proxy on /dev/ttyFAKE0") and not t.proxy_on_uart
-        rep = probe.probe(t, kernel.elf, key=False)
+        rep = probe.probe(t, kernel.elf)
+        usage = fake.M1N1Proxy.usage
     finally:
         for name in [m for m in sys.modules if m == "m1n1" or m.startswith("m1n1.")]:
             del sys.modules[name]
-    standin = probe.probe(EmulatedTarget.standin("t8122", kernel.elf), kernel.elf, key=False)
+    standin = probe.probe(EmulatedTarget.standin("t8122", kernel.elf), kernel.elf)
     assert [(r.fact, r.verdict) for r in rep.rows] == [(r.fact, r.verdict) for r in standin.rows]
+    if usage:                           # the key was awaited: the UART went back to the proxy after
+        assert usage == [(0, 1), (0, 3)]
     assert _row(rep, "PMC0/PMC1 at EL2").verdict == OK                  # run_code through p.call
     assert _row(rep, "kernel map (replayed)").verdict == OK
 
