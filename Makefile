@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 BOARD   ?= m3
 STAMP   := $(VENV)/.installed
 
-.PHONY: all kernel test run qemu bench bench-emulator chainload clean distclean venv
+.PHONY: all kernel test run qemu bench bench-emulator chainload probe clean distclean venv
 
 all: kernel
 
@@ -44,6 +44,13 @@ bench-emulator: kernel
 #   make chainload M1N1DIR=~/src/m1n1 M1N1DEVICE=/dev/ttyACM0
 chainload: kernel
 	$(PY) -m harness chainload --board $(BOARD)
+
+# Before chainloading: every hardware fact the kernel relies on, asked of the
+# M3 through m1n1's proxy (docs/hardware.md "The probe"):
+#   make probe M1N1DIR=~/src/m1n1 M1N1DEVICE=/dev/ttyACM0
+#   make probe PROBE_ARGS="--standin t8122"     (the emulated M3 instead)
+probe: kernel
+	$(PY) -m harness probe $(PROBE_ARGS)
 
 clean:
 	rm -rf build

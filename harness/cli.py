@@ -210,6 +210,16 @@ def cmd_chainload(args) -> int:
     return subprocess.call([sys.executable, str(tool), str(macho)], env=env)
 
 
+def cmd_probe(args) -> int:
+    """Every hardware fact the kernel relies on, asked of a real M3 through
+    m1n1's proxy (M1N1DIR, M1N1DEVICE as for chainload) or of the emulated
+    M3 (--standin CHIP): one table, exit 0 when nothing DIFFERS, 1 when
+    something does, 2 for usage and connection errors (harness/probe.py)."""
+    from harness import probe
+    return probe.main(standin=args.standin, key=not args.no_key,
+                      elf=Path(args.elf) if args.elf else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -268,6 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     p.add_argument("--elf", help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_chainload)
+
+    p = sub.add_parser("probe", help="check every hardware fact the kernel relies on against a real M3 "
+                                     "(m1n1's proxy) before chainloading")
+    p.add_argument("--standin", metavar="CHIP", choices=["t8122", "t6030", "t6031"],
+                   help="ask the emulated M3 of this chip instead of m1n1 (tests, demos)")
+    p.add_argument("--no-key", action="store_true",
+                   help="skip the check that needs a key typed on the M3's serial console")
+    p.add_argument("--elf", help="kernel ELF to replay (default: build/kernel.elf)")
+    p.set_defaults(fn=cmd_probe, board="m3")
 
     args = ap.parse_args(argv)
     if args.command == "run":

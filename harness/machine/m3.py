@@ -204,6 +204,7 @@ class M3:
         self.rebooted = False
         self.wdt = Watchdog(cpu, on_reset=self._reset)
         cpu.map_mmio(chip.wdt.base, self.wdt.size, self.wdt.read, self.wdt.write)
+        self._serve_id_registers()
 
         # The cycle model charges every block once; code the kernel rewrites
         # passes through sync_icache (as it must on hardware), which drops
@@ -228,6 +229,25 @@ class M3:
         self.refusal = ""
 
     # ---- pieces -----------------------------------------------------------
+
+    # The boot P-core's MIDR part per chip (m1n1 src/midr.h MIDR_PART_*_EVEREST).
+    MIDR_PART = {"t8122": 0x43, "t6030": 0x45, "t6031": 0x49}
+
+    def _serve_id_registers(self) -> None:
+        """The ID registers where unicorn's MAX core (a Cortex-A57 base)
+        says something an M3 does not, for whoever reads them (harness/
+        probe.py; the kernel reads only ID_AA64MMFR0.PARange, unchanged):
+        MIDR_EL1 Apple (implementer 0x61, architecture 0xf) with the boot
+        P-core's part; variant and revision 0 (UNVERIFIED: no M3 value in
+        the sources).  ID_AA64MMFR0_EL1 unicorn's own value with TGran16 = 1
+        (16 KiB granule supported): unicorn's says 0, yet its MMU walks the
+        kernel's 16 KiB tables; Apple cores have it (m1n1 uses it)."""
+        part = self.MIDR_PART.get(self.chip.name)
+        if part is not None:
+            midr = 0x61 << 24 | 0xF << 16 | part << 4
+            self.cpu.on_sysreg(3, 0, 0, 0, 0, read=lambda: midr)
+        mmfr0 = self.cpu.sysreg_read(3, 0, 0, 7, 0) & ~(0xF << 20) | 1 << 20
+        self.cpu.on_sysreg(3, 0, 0, 7, 0, read=lambda: mmfr0)
 
     def _write_standin(self) -> None:
         # A vector table of `b .`: never meant to run.  The exception policy
