@@ -374,6 +374,7 @@ domain_free:
     dsb     ishst
     tlbi    alle1is                     /* its VMID may be reused */
     dsb     ish
+    isb
     ldr     x0, [x19, #G_LOADED]
     cmp     x0, x21
     b.ne    3f
@@ -520,6 +521,7 @@ domain_grant:
     cbz     x14, 61f
     tlbi    alle1is
     dsb     ish
+    isb
 61: mov     x0, #0
     ret     x18
 7:  mov     x0, #-59                    /* ALLOCATE: out of records or memory */

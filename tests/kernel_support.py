@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from harness import font
 from harness.build import build
+from harness.machine.framebuffer import from_rgb8
 from harness.machine.m3 import M3, M3Config
+
+W, H = font.CELL_W, font.CELL_H
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +51,38 @@ def boot(kernel):
 @pytest.fixture
 def console(boot):
     return boot()
+
+
+# ---- the screen, read back through the font (harness/font.py) ----------
+
+def white(depth: int) -> int:
+    return from_rgb8(255, 255, 255, depth)
+
+
+def read_row(fb, row: int, fg: int, bg: int = 0, cols: int | None = None) -> str:
+    """The text of one screen row, cell by cell: each cell must be exactly
+    a glyph of the font in fg on bg (or the cursor cell), else '?'."""
+    cols = cols or fb.width // W
+    words = fb.words(0, row * H, cols * W, H)
+    masks = {ch: font.glyph_mask(ch) for ch in range(font.FIRST, font.LAST + 1)}
+    out = []
+    for c in range(cols):
+        cell = [[words[y][c * W + x] for x in range(W)] for y in range(H)]
+        got = [[p == fg for p in r] for r in cell]
+        if any(p not in (fg, bg) for r in cell for p in r):
+            out.append("?")
+            continue
+        # the cursor: the cell's two bottom rows in fg
+        if all(got[14]) and all(got[15]) and not any(any(r) for r in got[:14]):
+            out.append("_")
+            continue
+        match = [chr(ch) for ch, m in masks.items() if m == got]
+        out.append(match[0] if match else "?")
+    return "".join(out).rstrip()
+
+
+def screen_rows(console, fg=None):
+    """The text on the screen, row by row (console: a Console, or an M3)."""
+    m = getattr(console, "machine", console)
+    fg = white(m.video.depth) if fg is None else fg
+    return [read_row(m.framebuffer, r, fg) for r in range(m.video.height // H)]

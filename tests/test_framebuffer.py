@@ -13,6 +13,8 @@ from harness import cli, font
 from harness.machine import aic as aicmod
 from harness.machine.framebuffer import from_rgb8, png_bytes, read_png, to_rgb8
 
+from kernel_support import read_row, screen_rows, white  # noqa: F401  (the screen reader)
+
 W, H = font.CELL_W, font.CELL_H
 
 
@@ -29,38 +31,6 @@ def answer(console, line: str) -> str:
     out = console.send(line)
     assert out.startswith(line), out
     return out[len(line):]
-
-
-def white(depth: int) -> int:
-    return from_rgb8(255, 255, 255, depth)
-
-
-def read_row(fb, row: int, fg: int, bg: int = 0, cols: int | None = None) -> str:
-    """The text of one screen row, cell by cell: each cell must be exactly
-    a glyph of the font in fg on bg (or the cursor cell), else '?'."""
-    cols = cols or fb.width // W
-    words = fb.words(0, row * H, cols * W, H)
-    masks = {ch: font.glyph_mask(ch) for ch in range(font.FIRST, font.LAST + 1)}
-    out = []
-    for c in range(cols):
-        cell = [[words[y][c * W + x] for x in range(W)] for y in range(H)]
-        got = [[p == fg for p in r] for r in cell]
-        if any(p not in (fg, bg) for r in cell for p in r):
-            out.append("?")
-            continue
-        # the cursor: the cell's two bottom rows in fg
-        if all(got[14]) and all(got[15]) and not any(any(r) for r in got[:14]):
-            out.append("_")
-            continue
-        match = [chr(ch) for ch, m in masks.items() if m == got]
-        out.append(match[0] if match else "?")
-    return "".join(out).rstrip()
-
-
-def screen_rows(console, fg=None):
-    m = console.machine
-    fg = white(m.video.depth) if fg is None else fg
-    return [read_row(m.framebuffer, r, fg) for r in range(m.video.height // H)]
 
 
 # ---- the models ---------------------------------------------------------------

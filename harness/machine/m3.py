@@ -89,6 +89,7 @@ class M3Config:
     fb_placement: str = "top"               # "top": m1n1 moved it above usable RAM; "outside"
     cntfrq: int = CNTFRQ_HZ                 # what CNTFRQ_EL0 reads, and the counter's real rate
     adt_overrides: dict | None = None       # chips.build_adt overrides: a node or property gone or changed
+    adt: bool = True                        # False: boot_args.devtree = 0, as if m1n1 passed none
     cmdline: str = ""
     bootargs_revision: int = 2
     costs: CostModel | None = None          # the cycle model (default: the standard table)
@@ -170,7 +171,8 @@ class M3:
         args = bootargs.build_boot_args(
             revision=cfg.bootargs_revision, virt_base=VIRT_BASE, phys_base=lay.phys_base,
             mem_size=lay.mem_size, top_of_kernel_data=self.after.top_of_kernel_data,
-            video=lay.fb, machine_type=0, devtree=lay.devtree_va(), devtree_size=len(self.adt),
+            video=lay.fb, machine_type=0, devtree=lay.devtree_va() if cfg.adt else 0,
+            devtree_size=len(self.adt) if cfg.adt else 0,
             cmdline=cfg.cmdline, boot_flags=0, mem_size_actual=cfg.dram_size)
         self.boot_args = self.after.boot_args
         cpu.uc.mem_write(self.boot_args, args)
@@ -220,6 +222,7 @@ class M3:
         self.mmu = MmuRules(cpu, [(lo, hi - lo) for lo, hi in lay.normal_ranges()], describe=self.describe)
         self.mmu.install()
 
+        self.rx_waiter = self.symbols.address("rx_waiter", lay.load_base)
         self.halt_pc = self.symbols.address("kernel_halted", lay.load_base)
         self.off_pc = self.symbols.address("powered_off", lay.load_base)
         self.on_input = on_input
@@ -276,10 +279,17 @@ class M3:
 
     def _idle(self) -> None:
         """The core waits for an interrupt: if the console waits for a key
-        (the UART's IRQ unmasked at the AIC) and nothing is on the wire,
-        that is the same moment as a poll of an empty UART."""
-        if not self.aic.is_masked(self.chip.uart.irq) and not self.uart.pending_input:
+        (the UART's IRQ unmasked at the AIC, or, with no interrupt path,
+        a thread asleep in the console's timed wait: kernel/console.S
+        rx_waiter) and nothing is on the wire, that is the same moment as a
+        poll of an empty UART."""
+        if self.uart.pending_input:
+            return
+        if not self.aic.is_masked(self.chip.uart.irq) or self._read_u64(self.rx_waiter):
             self._rx_empty(self.uart)
+
+    def _read_u64(self, addr: int) -> int:
+        return struct.unpack("<Q", self.cpu.uc.mem_read(addr, 8))[0]
 
     def _unmasked(self, irq: int) -> None:
         """The kernel unmasked the UART's IRQ: it waits for a byte.  With
