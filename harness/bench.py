@@ -244,7 +244,7 @@ class Measured:
 def measure_keystroke(machine: M3, keys: bytes = KEYS) -> tuple[Stats, Stats]:
     """Keystroke to screen: the span starts when the byte reaches the UART
     (the core idles, the console thread waits in KEY for the UART's
-    interrupt: kernel/irq.S) and ends at the last framebuffer store into
+    interrupt: kernel/boards/m3/aic.S, kernel/console.S) and ends at the last framebuffer store into
     the cell of its glyph (the echo: kernel/fbcon.S).  The framebuffer's
     stores are watched with a memory hook for this run only.  One sample
     a key; each store is stamped at the end of its basic block, so a

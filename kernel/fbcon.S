@@ -13,7 +13,7 @@
  * (kernel_fp_begin, in fb_enter), and every routine here that touches
  * v-registers runs in .text.critical:
  * the timer and the UART interrupt are deferred while the PC is inside
- * (kernel/thread.S, kernel/irq.S), so no other thread can run, and use
+ * (kernel/thread.S, kernel/console.S), so no other thread can run, and use
  * the vector registers, between a routine's first and last NEON
  * instruction.  Each leaves through fb_leave (outside the section), which
  * lets a deferred interrupt in.  The cost is latency: a 1080p blit holds

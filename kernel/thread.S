@@ -23,7 +23,7 @@
  * returns; the path's exit (critical_exit, outside the section) unmasks
  * the timer and the interrupt is taken there.  So no DAIF writes (12
  * cycles each) on any fast path.  The board's device IRQ (m3: the UART
- * through the AIC, kernel/irq.S) is deferred the same way: masked at the
+ * through the AIC, kernel/console.S) is deferred the same way: masked at the
  * AIC, byte 1 of PC_PENDING, unmasked by release_deferred on the way out.
  *
  * The scheduling decision is pick_best (kernel/percpu.inc): CLZ on a

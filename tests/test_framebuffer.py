@@ -1,5 +1,5 @@
 """The framebuffer console (kernel/fbcon.S), the UART's receive interrupt
-through the AIC3 model (kernel/irq.S, harness/machine/aic.py), the drawing
+through the AIC model (kernel/boards/m3/aic.S, kernel/console.S, harness/machine/aic.py), the drawing
 words, and screenshots: pixels on the emulated screen checked against the
 font (harness/font.py)."""
 

@@ -18,26 +18,32 @@
   true ;
 
 : .adt-text ( a u -- ) 1- bounds do i c@ ?dup if emit else ." , " then loop ;
+\ .adt-cells ( a u -- ) 32-bit words;  .adt-quads ( a u -- ) 64-bit ones (reg,
+\ ranges, cpu-impl-reg: two cells each, low word first)
 : .adt-cells ( a u -- )
   base @ >r hex 4 / 0 ?do dup l@ ." 0x" u. 4 + loop drop r> base ! ;
-: .adt-value ( a u -- )
+: .adt-quads ( a u -- )
+  base @ >r hex 8 / 0 ?do dup @ ." 0x" u. 8 + loop drop r> base ! ;
+: .adt-value ( a u name-a name-u -- )
+  s" interrupts" compare >r
   dup 64 > if ." (" dup . ." bytes) " drop 64 then
-  2dup adt-text? if .adt-text exit then
-  dup 3 and if dump exit then
+  2dup adt-text? if r> drop .adt-text exit then
+  dup 3 and if r> drop dump exit then
+  dup 7 and 0= r> 0<> and if .adt-quads exit then
   .adt-cells ;
 : .adt-prop ( prop -- )
-  dup adt-prop-name type ."  = "
-  dup 32 + l@ $7fffffff and swap 36 + swap .adt-value cr ;
+  dup adt-prop-name 2dup type ."  = " 2>r
+  dup 32 + l@ $7fffffff and swap 36 + swap 2r> .adt-value cr ;
 
 : adt-path ( "path" -- node | 0 ) parse-name adt-node ;
 : no-node ( -- ) ." no such ADT node (see adt-ls /)" cr ;
 
 \ adt-ls ( "path" -- ) a node's children
 : adt-ls ( "path" -- )
-  adt-path ?dup 0= if no-node exit then
+  cr adt-path ?dup 0= if no-node exit then
   adt-children 0 ?do dup 0= if leave then dup adt-name type cr adt-next loop drop ;
 
 \ adt-show ( "path" -- ) a node's properties
 : adt-show ( "path" -- )
-  adt-path ?dup 0= if no-node exit then
+  cr adt-path ?dup 0= if no-node exit then
   adt-props 0 ?do dup 0= if leave then dup .adt-prop adt-prop-next loop drop ;
