@@ -295,3 +295,41 @@ def test_normal_memory_mapped_in_a_carveout_stops_the_run(kernel):
     r = m.run_script(f"{normal} {entry} ! 1 ms\n", 50_000_000)
     assert r.status == "crash"
     assert "Normal" in r.report and f"{below:#x}" in r.report
+
+
+# ---- the ADT: looked at from Forth, and not trusted -----------------------------
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_the_adt_and_the_cores_from_forth(kernel, chip):
+    c = chips.load(chip)
+    m = booted(kernel, chip=chip)
+    assert say(m, "adt-ls /arm-io").split()[2:6] == ["uart0", "aic", "pmgr", "wdt"]
+    shown = say(m, "adt-show /arm-io/uart0")
+    assert f"reg = 0x{c.uart.base - c.mmio_base:X} 0x{c.uart.size:X}" in shown
+    assert "compatible = uart-1,samsung" in shown
+    assert "no such ADT node" in say(m, "adt-show /arm-io/nothing")
+    cores = say(m, ".cpus")
+    assert cores.count("\ncpu ") == len(c.cpus)
+    assert cores.count("(running: this one)") == 1
+    assert f"{c.chip_id}" in say(m, "chip-id .")
+
+
+@pytest.mark.parametrize("cut", [0, 8, 40, 0x200, 0x800])
+def test_a_truncated_adt_is_read_within_its_bounds(kernel, cut):
+    m = M3(kernel.elf)
+    struct.pack_into("<I", buf := bytearray(4), 0, cut)
+    m.cpu.uc.mem_write(m.boot_args + 0x68, bytes(buf))     # boot_args.devtree_size
+    r = m.run(80_000_000)
+    assert r.status == "idle", f"{r.status}: {r.report}"    # no wild read, no hang
+    assert "ready" in "\n".join(screen_rows(m))
+
+
+def test_an_adt_that_puts_a_device_in_ram_is_not_believed(kernel):
+    in_ram = 0x8_0000_0000 + DEFAULT_PHYS_OFFSET + (256 << 20) - 0x2_0000_0000   # under /arm-io's ranges
+    reg = struct.pack("<4I", in_ram & 0xFFFF_FFFF, in_ram >> 32, 0x4000, 0)
+    wide = struct.pack("<6I", 0, 0, 0, 2, 0, 8)        # /arm-io covering 0x2_0000_0000 + 32 GiB
+    m = booted(kernel, adt_overrides={"/arm-io/ranges": wide, "/arm-io/wdt/reg": reg})
+    assert "puts a device inside usable RAM" in m.output
+    assert "no /arm-io/wdt" in m.output               # so there is none: BYE halts
+    assert m.mmu.violation is None                    # and RAM stayed RAM
+    assert m.run_script("bye\n", 50_000_000).status == "off"

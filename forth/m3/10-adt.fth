@@ -47,3 +47,14 @@
 : adt-show ( "path" -- )
   cr adt-path ?dup 0= if no-node exit then
   adt-props 0 ?do dup 0= if leave then dup .adt-prop adt-prop-next loop drop ;
+
+\ .cpus ( -- ) the cores the ADT lists: die, cluster, core, the implementation
+\ registers (cpu-impl-reg: RVBAR for starting it), and which one runs this
+: .cpus ( -- )
+  cr #cpus 0 ?do
+    i cpu-info swap >r
+    ." cpu " i 2 .r ."   die " r@ 11 rshift 15 and .
+    ." cluster " r@ 8 rshift 7 and . ." core " r@ 255 and .
+    ." impl " base @ >r hex ." 0x" u. r> base !
+    r> boot-cpu = if ." (running: this one)" then cr
+  loop ;

@@ -418,6 +418,9 @@ class M3:
             lines.append(f"  class: {decode_esr(esr)} (ESR {esr:#010x})")
             lines.append(f"  ELR {elr:#x} {self.describe(elr)}")
             lines.append(f"  FAR {far:#x} {self.describe(far)}")
+        elif info is not None and info.kind in ("irq", "fiq"):
+            lines.append(f"  the last exception taken: an {info.kind.upper()} at {info.elr:#x} "
+                         f"{self.describe(info.elr)}")
         elif info is not None:
             lines.append(f"  class: {decode_esr(info.esr)} (ESR {info.esr:#010x})")
             lines.append(f"  ELR {info.elr:#x} {self.describe(info.elr)}")

@@ -355,7 +355,9 @@ board_report:
     say     msg_no_cpus
 15: tbz     x19, #6, 16f
     say     msg_adt_free
-16: ret     x21
+16: tbz     x19, #8, 17f
+    say     msg_dev_in_ram
+17: ret     x21
 
     .section .rodata
     .balign 8
@@ -386,3 +388,4 @@ msg_aic_ver:        .asciz "m3: the AIC is not aic,2 or aic,3: not driven, conso
 msg_no_wdt:         .asciz "m3: no /arm-io/wdt: BYE halts the core instead of rebooting\r\n"
 msg_no_cpus:        .asciz "m3: no cores in /cpus\r\n"
 msg_adt_free:       .asciz "m3: the ADT lay in free memory: free memory starts above it\r\n"
+msg_dev_in_ram:     .asciz "m3: the ADT puts a device inside usable RAM: not mapped as a device\r\n"

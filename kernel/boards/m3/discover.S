@@ -83,8 +83,9 @@ m3_discover:
     mov     x0, #0
     bl      adt_reg
     cbnz    x2, 6f
-    str     x0, [x22, #M3_UART]
     bl      add_device
+    cbz     x2, 6f
+    str     x0, [x22, #M3_UART]
     mov     x0, x19
     ladr    x1, str_interrupts
     bl      adt_u32
@@ -109,8 +110,9 @@ m3_discover:
     mov     x0, #0
     bl      adt_reg
     cbnz    x2, 8f
-    str     x0, [x22, #M3_WDT]
     bl      add_device
+    cbz     x2, 8f
+    str     x0, [x22, #M3_WDT]
     b       9f
 8:  diag    DIAG_NO_WDT
 9:  find    path_pmgr
@@ -150,6 +152,7 @@ discover_aic:
     cbnz    x2, 9f
     mov     x17, x0                     /* the core's base */
     bl      add_device
+    cbz     x2, 9f
     mov     x0, x19
     ladr    x1, str_iack
     bl      adt_u64
@@ -246,11 +249,19 @@ discover_cpus:
 9:  diag    DIAG_NO_CPUS
     ret     x20
 
-/* add_device ( x0 = base, x1 = size ): a window for the map (Device-
-   nGnRnE), ignored when the table is full or the size is 0.  Clobbers
-   x2-x4. */
+/* add_device ( x0 = base, x1 = size -- x2 = 1 if taken ): a window for
+   the map (Device-nGnRnE); not taken when the size is 0 or it overlaps
+   usable RAM (an ADT that says so is wrong: RAM is mapped as RAM; the
+   device is then not used), taken but not mapped when the table is full.
+   Clobbers x2-x4. */
 add_device:
-    cbz     x1, 1f
+    cbz     x1, 3f
+    ldr     x2, [x21, #BI_PHYS_BASE]
+    ldr     x3, [x21, #BI_MEM_END]
+    add     x4, x0, x1
+    cmp     x4, x2                      /* overlaps [phys_base, mem_end)? */
+    ccmp    x0, x3, #2, hi              /* end > phys_base and base < mem_end */
+    b.lo    2f
     ldr     x2, [x21, #BI_NDEV]
     cmp     x2, #BI_NDEV_MAX
     b.hs    1f
@@ -259,7 +270,13 @@ add_device:
     stp     x0, x1, [x3]
     add     x2, x2, #1
     str     x2, [x21, #BI_NDEV]
-1:  ret
+1:  mov     x2, #1
+    ret
+2:  stp     x0, x1, [sp, #-16]!
+    diag    DIAG_DEV_IN_RAM
+    ldp     x0, x1, [sp], #16
+3:  mov     x2, #0
+    ret
 
 /*
  * m3_diag_flags ( -- x0 ): the problems discovery noted (DIAG_*), for
