@@ -262,12 +262,14 @@ class Node:
         for c in self.children:
             yield from c.walk(f"{path}/{c.name}")
 
-    def get_reg(self, path: str, index: int = 0, prop: str = "reg") -> tuple[int, int]:
+    def get_reg(self, path: str, index: int = 0, prop: str = "reg", strict: bool = False) -> tuple[int, int]:
         """(address, size) of entry `index` of `prop` of the node at `path`
         below self (the root), translated through every ancestor's `ranges`
         as adt.rs get_reg_container does: a range matches when the whole
         [addr, addr + size) lies inside it; no match leaves addr as it is;
-        translation stops at the first ancestor without `ranges`."""
+        translation stops at the first ancestor without `ranges`.
+        strict: a non-empty `ranges` that holds it nowhere is an AdtError,
+        as the kernel reads it (kernel/boards/m3/adt.S adt_reg)."""
         nodes = self.trace(path)
         if len(nodes) < 2:
             raise AdtError("the root has no parent to give its #address-cells")
@@ -289,6 +291,9 @@ class Node:
                 if child <= addr and addr + size <= child + length:
                     addr = addr - child + parent
                     break
+            else:
+                if strict and ranges:
+                    raise AdtError(f"{path}.{prop}: no range of {node.name} holds {addr:#x}+{size:#x}")
             ac, sc = pac, psc
         return addr, size
 

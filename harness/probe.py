@@ -699,43 +699,14 @@ def adt_u64(node: adtlib.Node | None, prop: str) -> int | None:
     return int.from_bytes(raw[:4] if len(raw) == 4 else raw[:8], "little")
 
 
-def _cells(node: adtlib.Node, name: str, default: int) -> int:
-    v = adt_u32(node, name)
-    return default if v is None else v
-
-
 def adt_reg(root: adtlib.Node, path: str, index: int = 0) -> tuple[int, int] | None:
     """adt_reg: entry `index` of reg, translated up through every ancestor's
-    ranges; an ancestor without ranges (or with an empty one) passes it
-    through; a ranges that holds it nowhere whole fails (unlike a DT
-    reader that would leave it as is)."""
+    ranges as the kernel does (a ranges that holds it nowhere whole fails,
+    unlike a DT reader that would leave it as is); None if it cannot."""
     try:
-        trail = root.trace(path)
+        return root.get_reg(path, index, strict=True)
     except adtlib.AdtError:
         return None
-    if len(trail) < 2:
-        return None
-    ac, sc = _cells(trail[-2], "#address-cells", 2), _cells(trail[-2], "#size-cells", 2)
-    raw = trail[-1].get("reg")
-    step = 4 * (ac + sc)
-    if raw is None or ac < 1 or len(raw) < step * (index + 1):
-        return None
-    addr, size = adtlib.decode_cells(raw[step * index:step * (index + 1)], (ac, sc))[0]
-    for i in range(len(trail) - 2, 0, -1):
-        bus, up = trail[i], trail[i - 1]
-        pac, psc = _cells(up, "#address-cells", 2), _cells(up, "#size-cells", 2)
-        ranges = bus.get("ranges")
-        if ranges is None:
-            break
-        if ranges:
-            for child, parent, length in adtlib.decode_cells(ranges, (ac, pac, sc)):
-                if child <= addr and addr + size <= child + length:
-                    addr = addr - child + parent
-                    break
-            else:
-                return None
-        ac, sc = pac, psc
-    return addr, size
 
 
 def compatible(node: adtlib.Node | None) -> list[str]:
@@ -756,28 +727,14 @@ ADDR_MASK = 0x0000_FFFF_FFFF_C000
 
 def leaves(read: Callable[[int, int], bytes], ttbr: int, va_bits: int) -> Iterator[tuple[int, int, int, int]]:
     """(va, pa, size, descriptor) of every valid block and page reachable
-    from ttbr, 16 KiB granule, following the Arm ARM descriptor formats
-    (D8.3): the walk starts at level 2 up to 36 bits, at level 1 up to 47;
-    blocks only at level 2 (no FEAT_LPA2)."""
+    from ttbr: harness/pagetable.py's walker (16 KiB granule, level-2 root
+    up to 36 bits, level-1 up to 47)."""
+    from harness.pagetable import Geometry, iter_leaves
     if not 25 < va_bits <= 47:
         raise ValueError(f"a {va_bits}-bit space is not one the kernel builds")
-    level, entries = (2, 1 << (va_bits - 25)) if va_bits <= 36 else (1, 1 << (va_bits - 36))
-    yield from _table(read, ttbr & ADDR_MASK, level, 0, entries)
-
-
-def _table(read, addr: int, level: int, va: int, entries: int):
-    shift = 14 + 11 * (3 - level)
-    for i, d in enumerate(struct.unpack(f"<{entries}Q", read(addr, 8 * entries))):
-        if not d & 1:
-            continue
-        at = va + (i << shift)
-        if level == 3:
-            if d & 2:
-                yield at, d & ADDR_MASK, 1 << shift, d
-        elif d & 2:
-            yield from _table(read, d & ADDR_MASK, level + 1, at, 2048)
-        elif level == 2:
-            yield at, d & 0x0000_FFFF_FE00_0000, 1 << shift, d
+    geo = Geometry.for_va_bits(va_bits)
+    for leaf in iter_leaves(read, geo.root_address(ttbr), geo):
+        yield leaf.va, leaf.pa, leaf.size, leaf.descriptor
 
 
 @dataclass

@@ -41,7 +41,8 @@ vectors:
     ventry  el2_sync_sp0        /* current EL, SP0: Forth threads (soft page
                                    faults first: kernel/domain.S) */
     ventry  board_irq_vector    /* IRQ: the timer on virt (GIC); the AIC on m3 */
-    ventry  timer_from_thread   /* FIQ: the timer on Apple cores */
+    ventry  timer_from_thread   /* FIQ on Apple cores: the timers, fast IPIs, the PMU
+                                   (board_timer_ack acknowledges all but the timer) */
     ventry  unexpected_serror
     ventry  kernel_sync         /* current EL, SPx: the kernel itself */
     ventry  unexpected_irq

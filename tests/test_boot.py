@@ -1,6 +1,5 @@
 """The real payload boots in the emulated M3 as m1n1 hands it over."""
 
-import re
 import struct
 
 import pytest

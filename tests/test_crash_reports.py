@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from harness import ROOT
-from harness.machine.m3 import M3, M3Config
+from harness.machine.m3 import M3
 
 UDF = struct.pack("<I", 0x00000000)   # permanently undefined
 

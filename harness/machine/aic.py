@@ -58,7 +58,8 @@ non-32-bit accesses read 0, do nothing and are recorded in bad_accesses.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
+from harness.machine.mmio import BadAccess  # noqa: F401  (re-exported)
 
 AIC_BASE = 0x2_D100_0000     # t8122 (shared/spec/m1n1-boot.md)
 UART0_IRQ = 757              # the debug UART (t8122 device tree)
@@ -92,14 +93,6 @@ EVENT = T8122["event_offset"]
 GLOBAL_CONFIG = T8122["enable_offset"]
 
 _REGIONS = ("SW_SET", "SW_CLR", "MASK_SET", "MASK_CLR", "HW_STATE")
-
-
-class BadAccess(NamedTuple):
-    kind: str       # "read" or "write"
-    offset: int
-    size: int
-    value: int | None
-    reason: str
 
 
 class Aic:

@@ -17,7 +17,7 @@ the generic timer on deterministic time, the Apple PMU.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from unicorn import UC_HOOK_CODE
@@ -31,7 +31,6 @@ from harness.machine.layout import DEFAULT_PHYS_OFFSET, PAGE, VIRT_BASE, LayoutE
 from harness.machine.mmu_rules import MmuRules
 from harness.machine.aic import Aic
 from harness.machine.events import Events
-from harness.machine.fiq import FiqLines
 from harness.machine.ipi import FastIpi
 from harness.machine.pmu import ApplePmu
 from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer

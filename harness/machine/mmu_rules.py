@@ -114,7 +114,7 @@ from typing import Callable, Iterable
 from unicorn.unicorn_py3.unicorn import uclib
 
 from harness import pagetable as pt
-from harness.pagetable import Geometry, TablePage, descriptor_kind, level_shift, output_mask
+from harness.pagetable import Geometry, TablePage, descriptor_kind, output_mask
 
 BBM_RULE = "break-before-make (Arm ARM DDI 0487 K.a D8.16.1)"
 NORMAL_RULE = ("no Normal memory outside usable RAM and the framebuffer "

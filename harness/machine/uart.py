@@ -29,7 +29,8 @@ What is modelled, and why that much:
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, NamedTuple
+from typing import Callable
+from harness.machine.mmio import BadAccess  # noqa: F401  (re-exported)
 
 # Register offsets (src/uart_regs.h).
 ULCON, UCON, UFCON, UTRSTAT, UFSTAT, UTXH, URXH, UBRDIV = 0x00, 0x04, 0x08, 0x10, 0x18, 0x20, 0x24, 0x28
@@ -72,15 +73,6 @@ RESET_ULCON = 0x3
 RESET_UCON = (UCON_MODE_IRQ << UCON_RXMODE_SHIFT) | (UCON_MODE_IRQ << UCON_TXMODE_SHIFT)
 RESET_UFCON = 0x0
 RESET_UBRDIV = (24_000_000 // 115_200 + 7) // 16 - 1   # src/uart.c uart_setbaud
-
-
-class BadAccess(NamedTuple):
-    """An access the model does not implement: what the board reports."""
-    kind: str       # "read" or "write"
-    offset: int
-    size: int
-    value: int | None
-    reason: str
 
 
 class S5lUart:

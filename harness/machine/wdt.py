@@ -33,10 +33,11 @@ at once from the MMIO write that makes the condition true.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from harness.machine.events import Events
 from harness.machine.timers import Clock
+from harness.machine.mmio import BadAccess  # noqa: F401  (re-exported)
 
 COUNT, ALARM, CTL = 0x10, 0x14, 0x1C
 REGISTER_NAMES = {COUNT: "COUNT", ALARM: "ALARM", CTL: "CTL"}
@@ -44,13 +45,6 @@ CTL_IRQ_ENABLE, CTL_IRQ_STATUS, CTL_RESET_ENABLE = 1 << 0, 1 << 1, 1 << 2
 WDT_HZ = 24_000_000          # the reference clock (Linux reads it from the clock; 24 MHz on M1-M3)
 MMIO_SIZE = 0x4000           # one 16 KiB page (the t8103 DT's reg size; t8122 UNVERIFIED: use the ADT)
 EVENT_NAME = "wdt"
-
-
-class BadAccess(NamedTuple):
-    kind: str       # "read" or "write"
-    offset: int
-    size: int
-    value: int | None
 
 
 class Watchdog:

@@ -338,26 +338,18 @@ board_report:
     say     msg_wdt
     say_hex M3_WDT
 5:  bl      console_newline
-    /* the problems */
-8:  tbz     x19, #0, 9f
-    say     msg_no_adt
-9:  tbz     x19, #1, 10f
-    say     msg_no_chip
-10: tbz     x19, #2, 11f
-    say     msg_no_uart
-11: tbz     x19, #3, 12f
-    say     msg_no_aic
-12: tbz     x19, #7, 13f
-    say     msg_aic_ver
-13: tbz     x19, #4, 14f
-    say     msg_no_wdt
-14: tbz     x19, #5, 15f
-    say     msg_no_cpus
-15: tbz     x19, #6, 16f
-    say     msg_adt_free
-16: tbz     x19, #8, 17f
-    say     msg_dev_in_ram
-17: ret     x21
+    /* the problems: a line for each DIAG_* bit set, from diag_lines */
+8:  ladr    x16, diag_lines
+    mov     x17, #0
+9:  lsr     x0, x19, x17
+    tbz     x0, #0, 10f
+    ldr     w0, [x16, x17, lsl #2]      /* offsets from diag_lines: the image is PIC */
+    add     x0, x16, x0
+    bl      console_puts
+10: add     x17, x17, #1
+    cmp     x17, #DIAG_BITS
+    b.lo    9b
+    ret     x21
 
     .section .rodata
     .balign 8
@@ -380,6 +372,11 @@ msg_irq:            .asciz " irq "
 msg_aic:            .asciz "; AIC"
 msg_at:             .asciz " "
 msg_wdt:            .asciz "; watchdog "
+    .balign 4
+diag_lines:                             /* by DIAG_* bit (board.inc) */
+    .word   msg_no_adt - diag_lines, msg_no_chip - diag_lines, msg_no_uart - diag_lines
+    .word   msg_no_aic - diag_lines, msg_no_wdt - diag_lines, msg_no_cpus - diag_lines
+    .word   msg_adt_free - diag_lines, msg_aic_ver - diag_lines, msg_dev_in_ram - diag_lines
 msg_no_adt:         .asciz "m3: no Apple Device Tree from m1n1 (boot_args devtree): no console UART, interrupts or watchdog\r\n"
 msg_no_chip:        .asciz "m3: the ADT has no /chosen chip-id\r\n"
 msg_no_uart:        .asciz "m3: no console UART in the ADT (/arm-io/uart0): the screen is the only console\r\n"
