@@ -34,8 +34,10 @@ qemu: $(STAMP)
 	$(PY) -m harness build --board virt
 	$(PY) -m harness qemu $(QEMU_ARGS)
 
+# MEMORY_MODEL=off: the static cycle model alone (harness/costs.py MEMORY not charged)
+MEMORY_MODEL ?= on
 bench: kernel
-	$(PY) -m harness bench --board $(BOARD)
+	$(PY) -m harness bench --board $(BOARD) --memory-model $(MEMORY_MODEL)
 
 bench-emulator: kernel
 	$(PY) -m harness bench-emulator --board $(BOARD)

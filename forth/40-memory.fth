@@ -1,10 +1,14 @@
-\ Memory-Allocation: ALLOCATE FREE RESIZE.  Requests that fit a 4 KiB block
-\ (less a 16-byte header) come from the kernel's O(1) block allocator
-\ (kernel/alloc.S); larger ones from the heap below: heap-region, set aside
-\ at boot, first fit over its chunks in address order, free neighbours
+\ Memory-Allocation: ALLOCATE FREE RESIZE.  Up to 64 KiB ALLOCATE and FREE
+\ are the kernel's size classes (kernel/kmem.S: powers of two from 16
+\ bytes, O(1), the size and the allocated bit kept out of band in a table
+\ of the pages, so 4096 ALLOCATE is a 4 KiB block, 4 KiB aligned).  Larger
+\ requests go to the first-fit heap below, in heap-region (set aside at
+\ boot): first fit over its chunks in address order, free neighbours
 \ merged as the search passes them.  A heap chunk is a cell holding its
 \ size (header included, a multiple of 16) with bit 0 set while in use,
-\ then the data.
+\ then the data.  Each allocated heap chunk is over 64 KiB, so at most one
+\ starts in a page: HEAP-MARK records where in the page table, and FREE
+\ refuses any other heap address before the heap sees it.
 
 heap-region constant heap-size constant heap-base
 heap-base heap-size + constant heap-end
@@ -24,36 +28,33 @@ heap-size heap-base !
   heap-base begin dup heap-end u< while
     dup blk-used? 0= if
       dup coalesce dup blk-size 2 pick u< 0= if
-        split dup 1 swap +! cell+ 0 exit then
+        split dup 1 swap +! cell+ dup heap-mark 0 exit then
     then blk-next
   repeat 2drop 0 -59 ;
 : heap? ( a -- f ) heap-base cell+ heap-end within ;
 : heap-free ( a -- ior )
   ?dup 0= if 0 exit then
   dup heap? 0= if drop -60 exit then
-  cell - dup blk-used? 0= if drop -60 exit then
-  dup @ 1- swap ! 0 ;
+  dup cell - blk-used? 0= if drop -60 exit then
+  dup heap-unmark cell - dup @ 1- swap ! 0 ;
 : heap-resize ( a u -- a' ior )
   over heap? 0= if drop -61 exit then
   over cell - blk-size cell - over u< 0= if drop 0 exit then
   dup heap-allocate ?dup if 2drop drop -61 exit then
   nip 2dup over cell - blk-size cell - move swap heap-free drop 0 ;
+' heap-allocate ' heap-free kmem-heap!
 
-\ The block path.  Header: a tag cell, then 8 bytes unused (16-byte
-\ alignment for the data).
-4096 16 - constant block-payload
-1 62 lshift 1234567 + constant block-tag
-: block? ( a -- f ) \ a is the data of an allocation from a block
-  dup 4095 and 16 = if 16 - @ block-tag = else drop false then ;
-: allocate ( u -- a ior )
-  dup block-payload u> if heap-allocate exit then
-  drop block-alloc ?dup 0= if 0 -59 exit then
-  block-tag over ! 16 + 0 ;
-: free ( a -- ior )
-  dup block? if 16 - 0 over ! block-free 0 exit then heap-free ;
+\ class-of ( u -- s ) where u bytes live: the chunk size of its class, or
+\ 0 for the heap
+: class-of ( u -- s ) dup 65536 u> if drop 0 exit then
+  16 begin 2dup u> while 2* repeat nip ;
+\ RESIZE stays put when the new size has the same home (the same class,
+\ or the heap, which may grow in place); else it moves: a new allocation,
+\ the smaller of the two sizes copied, the old one freed
 : resize ( a u -- a' ior )
   over 0= if nip allocate exit then
-  over block? 0= if heap-resize exit then
-  dup block-payload u> 0= if drop 0 exit then      \ still fits its block
-  dup allocate ?dup if 2drop drop -61 exit then ( a u a' )
-  nip 2dup block-payload move swap free drop 0 ;
+  over alloc-size if 2drop -61 exit then ( a u size )
+  over class-of over class-of = if
+    65536 u> if heap-resize exit then drop 0 exit then
+  over allocate if drop 2drop -61 exit then ( a u size a' )
+  >r min over swap r@ swap move free drop r> 0 ;

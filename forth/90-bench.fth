@@ -1,12 +1,37 @@
 \ Benchmark words: run an xt N times, each run bracketed by the counters,
 \ subtract the bracket's own cost (measured on an empty word) and print
-\ per-iteration instructions and cycles: min, median and max.
+\ per-iteration instructions and cycles: min, median, 99th percentile, max.
+\ bench-evict ( u -- ) before each sample, read u bytes of a buffer of our
+\ own: 0 keeps the caches as the last sample left them (hot); 256 KiB,
+\ a load every 64 bytes, evicts the L1 data cache (128 KiB); 20 MiB, a
+\ load every 128 bytes (the L2 line) and then the first 256 KiB every 64,
+\ evicts the L2 (16 MiB) and the L1 too.  The sweep is outside the
+\ bracket, so it is not counted; it is the same on a real M3, where it
+\ evicts the real caches (sizes: harness/costs.py GEOMETRY).
 \ On a real M3 the counters are the Apple PMU's; in the emulated M3 the
 \ harness serves them from its cycle model.  Same words, same output.
 
 1024 constant bench-max
 create bench-insns bench-max cells allot
 create bench-cycles bench-max cells allot
+create bench-oinsns bench-max cells allot      \ the bracket's own samples
+create bench-ocycles bench-max cells allot
+
+variable bench-sweep-size  0 bench-sweep-size !
+variable bench-sweep-at    0 bench-sweep-at !
+variable bench-sweep-made  0 bench-sweep-made !
+: bench-evict ( u -- )
+  dup bench-sweep-made @ > if
+    dup demand-region ?dup 0= if -59 throw then bench-sweep-at ! dup bench-sweep-made !
+  then bench-sweep-size ! ;
+262144 constant bench-l1-sweep
+variable bench-stride
+: sweep ( addr u stride -- ) bench-stride ! 0 -rot over + swap do i @ + bench-stride @ +loop drop ;
+: bench-sweep ( -- )
+  bench-sweep-size @ ?dup 0= if exit then
+  dup bench-l1-sweep > if
+    bench-sweep-at @ swap 128 sweep  bench-sweep-at @ bench-l1-sweep 64 sweep
+  else bench-sweep-at @ swap 64 sweep then ;
 
 : bench-noop ( -- ) ;
 
@@ -21,30 +46,38 @@ create bench-cycles bench-max cells allot
     ( a x j ) cells 2 pick + !
   loop drop ;
 
-\ bench-collect ( xt n -- ) n samples into the arrays; the xt must leave
-\ the stack as it found it (THROW -260: its figures would be garbage)
-: bench-collect ( xt n -- )
-  0 ?do dup depth >r bench-sample depth r> 1+ <> if -260 throw then
-    bench-cycles i cells + ! bench-insns i cells + ! loop drop ;
+\ bench-collect ( xt n insns cycles -- ) n samples into the arrays; the xt
+\ must leave the stack as it found it (THROW -260: its figures would be
+\ garbage).  Nothing here depends on the figures read: every run of the
+\ same benchmark executes the same instructions up to its last sample.
+variable bench-ai  variable bench-ac
+: bench-collect ( xt n insns cycles -- )
+  bench-ac ! bench-ai !
+  0 ?do bench-sweep dup depth >r bench-sample depth r> 1+ <> if -260 throw then
+    bench-ac @ i cells + ! bench-ai @ i cells + ! loop drop ;
 
-\ min of the arrays' first n entries after sorting, for the overhead
+\ the bracket's least cost, from its own samples (sorted), for subtracting
 : bench-overhead ( n -- insns cycles )
-  ['] bench-noop over bench-collect
-  bench-insns over sort-cells bench-cycles swap sort-cells
-  bench-insns @ bench-cycles @ ;
+  bench-oinsns over sort-cells bench-ocycles swap sort-cells
+  bench-oinsns @ bench-ocycles @ ;
 
-: bench-stats ( a n -- min median max ) 2dup sort-cells
-  over @ -rot 2dup 2/ cells + @ -rot 1- cells + @ ;
+: bench-stats ( a n -- min median p99 max )
+  2dup sort-cells
+  over @ >r  2dup 2/ cells + @ >r  2dup 99 * 100 / cells + @ >r
+  1- cells + @  r> r> r> swap 2swap swap ;
 
-: .bench-row ( a n overhead -- ) \ min median max, less the overhead
-  >r bench-stats r@ - swap r@ - rot r> -
-  ." min " 0 .r ."  median " 0 .r ."  max " 0 .r ;
+variable bench-ovh
+: .bench-row ( a n overhead -- ) \ min median p99 max, less the overhead
+  bench-ovh ! bench-stats
+  bench-ovh @ - >r bench-ovh @ - >r bench-ovh @ - >r bench-ovh @ -
+  ." min " 0 .r ."  median " r> 0 .r ."  p99 " r> 0 .r ."  max " r> 0 .r ;
 
 \ bench ( xt n -- ) print "bench: N samples, instructions min .. cycles min .."
 : bench ( xt n -- )
   dup 1 bench-max 1+ within 0= if -24 throw then
+  ['] bench-noop over bench-oinsns bench-ocycles bench-collect
+  2dup bench-insns bench-cycles bench-collect nip
   dup bench-overhead 2>r
-  tuck bench-collect
   ." bench: " dup 0 .r ."  samples, instructions "
   bench-insns over 2r@ drop .bench-row ." , cycles "
   bench-cycles swap 2r> nip .bench-row cr ;

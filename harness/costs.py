@@ -12,12 +12,38 @@ Two figures for every instruction stream (shared/spec/cycle-model.md):
 Measured figures are M1 Firestorm's (Dougall Johnson, dougallj/applecpu
 firestorm.html and firestorm-int.html), M3 assumed no slower.  What nobody
 has measured publicly (exception entry, ERET, EL1/EL2 system registers,
-TLBI, DC/IC) carries an explicit assumption, overridable from a JSON file:
+TLBI, DC/IC, AT) is an assumption, and an assumption is a range: the
+conservative model takes its high end, the optimistic its low end, so the
+two columns bracket what we do not know (docs/bench.md lists every figure
+of the model with its source, generated from this file).  The share of a figure's conservative cycles that
+rests on assumptions is counted too (cpu.cycles_assumed_x1000: the cost of
+an assumed instruction above the one-cycle floor, every exception entry,
+every memory-model charge but a mispredict), and `make bench` prints it.
+Assumptions are overridable from a JSON file, by either end or both, and
+so are the memory parameters:
 
-    {"exception_entry": {"conservative": 40, "optimistic": 40}}
+    {"exception_entry": {"conservative": 40, "optimistic": 25},
+     "l2_hit": {"low": 16, "high": 21}}
 
 A user with an M3 replaces an assumption by measuring it with the
 benchmark words on hardware (PMC0 is the real cycle counter there).
+
+The memory hierarchy and the branch predictor (MEMORY, GEOMETRY below;
+charged natively by harness/native/blockhook.c once a machine installs
+them: M3Config(memory_model=True), the default) add what the static
+block cost cannot see: a load that misses L1 (L2, DRAM behind it, a
+next-line prefetcher for streams), the DRAM channel's bandwidth (a
+streaming loop costs the larger of its core cycles and bytes over
+bandwidth; stores wait only past a store buffer's worth), Normal-NC
+memory (the framebuffer: reads uncached, writes combined at their own
+bandwidth), Device memory (every access a round trip), and returns or
+indirect branches to an address the return stack or the last target did
+not predict (a context switch, a THROW), and every ERET.  Each parameter
+is a range (low, high) with its source; the conservative model takes the
+costlier end, the optimistic the cheaper one (for a latency the high and
+the low end, for a bandwidth or a buffer the low and the high).  Measured
+ones are M1 Firestorm's, by whom is said; most are assumptions, and say
+so: nobody has published M3 memory latencies we could find.
 """
 
 from __future__ import annotations
@@ -42,6 +68,40 @@ class Cost:
     source: str
 
 
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the memory/branch model: a range and its source.
+    `costlier` names the end that costs more cycles ("high" for a
+    latency, "low" for a bandwidth, a buffer or an overlap): the
+    conservative model takes that end, the optimistic the other.  A point
+    (measured once, or a rule) has low == high."""
+    what: str
+    low: float
+    high: float
+    unit: str
+    source: str
+    costlier: str = "high"
+
+    @property
+    def conservative(self) -> float:
+        return self.high if self.costlier == "high" else self.low
+
+    @property
+    def optimistic(self) -> float:
+        return self.low if self.costlier == "high" else self.high
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A structural figure of the modelled core: one value for both
+    models (one simulated cache, one predictor).  blockhook.c holds the
+    same numbers as constants (tests/test_memory_model.py checks)."""
+    what: str
+    value: int
+    unit: str
+    source: str
+
+
 # The one cost table.  Keys are instruction classes (classify() below).
 TABLE: dict[str, Cost] = {
     "alu": Cost("ADD/SUB/logical/MOV, register or immediate", 1, 0.167, MEASURED),
@@ -54,7 +114,7 @@ TABLE: dict[str, Cost] = {
     "branch_cond": Cost("B.cond, CBZ, TBZ, BL, BLR, RET (taken)", 1, 1, MEASURED),
     "cas": Cost("CAS (no ordering)", 3, 3, MEASURED),
     "casal": Cost("CASAL / CAS with ordering", 7, 7, MEASURED),
-    "atomic_rmw": Cost("LDADD/LDCLR/LDEOR/LDSET/SWP (as CASAL)", 7, 7, ASSUMED),
+    "atomic_rmw": Cost("LDADD/LDCLR/LDEOR/LDSET/SWP (between CAS and CASAL)", 7, 3, ASSUMED),
     "store_exclusive": Cost("STXR/STLXR", 38, 38, MEASURED),
     "dmb": Cost("DMB", 2.9, 2.9, MEASURED),
     "dsb": Cost("DSB", 17, 17, MEASURED),
@@ -64,18 +124,144 @@ TABLE: dict[str, Cost] = {
     "mrs_counter": Cost("MRS CNTPCT_EL0 / CNTVCT_EL0", 1, 1, MEASURED),
     "mrs_cntfrq": Cost("MRS CNTFRQ_EL0", 8.5, 8.5, MEASURED),
     "mrs_el0": Cost("MRS of another EL0-accessible register", 1, 1, ASSUMED),
-    "msr_sys": Cost("MSR to an EL1/EL2 system register or PSTATE field", 12, 12, ASSUMED),
-    "mrs_sys": Cost("MRS of an EL1/EL2 system register", 2, 2, ASSUMED),
-    "exception_entry": Cost("exception entry (SVC, HVC, IRQ, FIQ, abort)", 30, 30, ASSUMED),
+    "msr_sys": Cost("MSR to an EL1/EL2 system register or PSTATE field", 20, 6, ASSUMED),
+    "mrs_sys": Cost("MRS of an EL1/EL2 system register", 4, 1, ASSUMED),
+    "exception_entry": Cost("exception entry (SVC, HVC, IRQ, FIQ, abort)", 60, 20, ASSUMED),
     "exception_insn": Cost("SVC/HVC/SMC/BRK instruction (entry charged separately)", 1, 1, ASSUMED),
-    "eret": Cost("ERET", 30, 30, ASSUMED),
-    "tlbi": Cost("TLBI (the DSB that completes it is charged separately)", 40, 40, ASSUMED),
-    "dc_ic": Cost("DC/IC by address", 8, 8, ASSUMED),
-    "at": Cost("AT address translation (as TLBI)", 40, 40, ASSUMED),
+    "eret": Cost("ERET", 50, 16, ASSUMED),
+    "tlbi": Cost("TLBI (the DSB that completes it is charged separately)", 200, 20, ASSUMED),
+    # DC ZVA is not cache maintenance: it writes a line of zeros (64 bytes on
+    # Apple cores, DCZID_EL0) without reading it; between one line-wide store
+    # and the four STPs it replaces.
+    "dc_zva": Cost("DC ZVA (zero a 64-byte line)", 4, 1, ASSUMED),
+    "dc_ic": Cost("DC/IC by address or whole cache", 30, 4, ASSUMED),
+    "at": Cost("AT address translation (a TLB lookup, a walk on a miss)", 100, 20, ASSUMED),
     "wait": Cost("WFI/WFE (time until the next event is not charged)", 0, 0, RULE),
     "fp_simd": Cost("FP/SIMD arithmetic (as the integer ALU, pipelined)", 1, 0.25, ASSUMED),
     "nop": Cost("NOP, hints", 1, 0.167, ASSUMED),
 }
+
+_DOUGALL = "measured: M1 Firestorm, Dougall Johnson (dougallj/applecpu firestorm.html)"
+
+# The memory hierarchy and the branch predictor, charged by the native hook.
+MEMORY: dict[str, Param] = {
+    "l1d_hit": Param(
+        "L1D load-to-use latency (the static cost already charges it to every load)", 3, 4, "cycles",
+        _DOUGALL + ": 3 cycles load to load address, 4 otherwise; AnandTech's M1 Max review (Andrei "
+        "Frumusanu) also reads 3 cycles load-load"),
+    "l2_hit": Param(
+        "L2 load-to-use latency (a load that misses L1 and hits L2)", 16, 18, "cycles",
+        "assumed: ~16-18 cycles as shared/spec/cycle-model.md reads the public M1 latency plots "
+        "(AnandTech's A14/M1 articles); no source we found states the cycle count, and M3's 16 MiB "
+        "L2 is unmeasured"),
+    "dram_latency": Param(
+        "DRAM load-to-use latency (an L2 miss; the system level cache is not modelled)", 100, 120, "ns",
+        "assumed, around AnandTech's (Andrei Frumusanu) measurements of Apple SoCs: structural DRAM "
+        "latency 102.8 ns on A12, ~104 ns on A13 (iPhone 11 review); the LPDDR5 M1 Max ~15 ns slower "
+        "than the M1 at 128 MB depth (M1 Max review).  No M3 figure found: the high end allows M3's "
+        "LPDDR5 the M1 Max's regression"),
+    "dram_read_bw": Param(
+        "DRAM read bandwidth one P-core draws (line fills, prefetches, Normal-NC reads)", 50, 100, "GB/s",
+        "assumed: 100 GB/s is Apple's figure for the whole M3 (LPDDR5), a ceiling no core exceeds; "
+        "one core reaches less (cycle-model.md: a single P-core cannot saturate the chip's), the "
+        "low end assumes half", costlier="low"),
+    "dram_write_bw": Param(
+        "DRAM write bandwidth one P-core draws (dirty lines written back)", 30, 100, "GB/s",
+        "assumed: writes below reads, as on every core we know of; the high end Apple's M3 figure",
+        costlier="low"),
+    "nc_write_bw": Param(
+        "Normal-NC write-combining bandwidth (the framebuffer)", 30, 100, "GB/s",
+        "assumed: combined stores go out as full-line writes, at best the chip's DRAM bandwidth, at "
+        "worst the core's write bandwidth; unmeasured on Apple cores", costlier="low"),
+    "device_latency": Param(
+        "Device-nGnRnE access (MMIO: UART, AIC, watchdog), a round trip to the device", 50, 300, "cycles",
+        "assumed (cycle-model.md: hundreds of cycles on Apple SoCs; measure with the probe on an M3)"),
+    "store_buffer": Param(
+        "stores in flight (the store buffer)", 108, 108, "stores",
+        _DOUGALL + ": ~108 in-flight stores", costlier="low"),
+    "store_bytes": Param(
+        "bytes a buffered store holds, for the store buffer's worth of traffic", 8, 8, "bytes",
+        "assumed: an X-register store", costlier="low"),
+    "mlp": Param(
+        "misses in flight at once (memory-level parallelism): the optimistic model divides a miss's "
+        "latency by it, the conservative makes every miss wait alone", 1, 28, "misses",
+        "the high end measured on M1 by Daniel Lemire (lemire.me, 2021-01-06, 'Memory access on the "
+        "Apple M1 processor': ~28); the low end is the rule (no overlap)", costlier="low"),
+    "mispredict_penalty": Param(
+        "a mispredicted return or indirect branch, and every ERET (its target is a switch's)", 13, 16,
+        "cycles", "measured on M1 Firestorm by Dougall Johnson as cycle-model.md cites it (13-16 "
+        "cycles); the firestorm.html pages we read do not state it"),
+    "return_stack": Param(
+        "return address stack entries (BL pushes, RET pops; deeper calls lose the oldest)", 32, 32,
+        "entries", "assumed (not measured on Apple cores); one depth for both models: one predictor "
+        "is simulated", costlier="low"),
+}
+
+GEOMETRY: dict[str, Geometry] = {
+    "l1d_size": Geometry("L1D size (P-core)", 128 << 10, "bytes",
+                         "Linux (AsahiLinux) arch/arm64/boot/dts/apple/t8122.dtsi: apple,everest "
+                         "d-cache-size = <0x20000>"),
+    "l1d_ways": Geometry("L1D associativity", 8, "ways", "assumed (cycle-model.md)"),
+    "l1d_line": Geometry("L1D line", 64, "bytes", "assumed (cycle-model.md)"),
+    "l2_size": Geometry("L2 size (shared by the P-cluster)", 16 << 20, "bytes",
+                        "Linux t8122.dtsi: l2-cache-1 cache-size = <0x1000000>"),
+    "l2_ways": Geometry("L2 associativity", 16, "ways", "assumed"),
+    "l2_line": Geometry("L2 line", 128, "bytes",
+                        "assumed per cycle-model.md (Apple's coherence line is 128 B at L2); a 2026 "
+                        "pointer-chase write-up on M4 (soohamurai.com) reports 128-byte lines too"),
+    "streams": Geometry("sequential streams the prefetcher follows (next line, either direction)", 16,
+                        "streams", "assumed"),
+    "btb": Geometry("indirect-branch targets remembered (direct-mapped by the branch's address)", 256,
+                    "entries", "assumed"),
+}
+# Not modelled: the L1I (192 KiB on P-cores, t8122.dtsi i-cache-size = <0x30000>; kernel code fits
+# it), conditional-branch mispredicts, TLB misses, the system level cache (inside dram_latency's range).
+
+# How a block ends, for the branch model (blockhook.c K_*), and the DSB flag.
+BLOCK_NONE, BLOCK_CALL, BLOCK_CALL_IND, BLOCK_JUMP_IND, BLOCK_RET, BLOCK_ERET = range(6)
+BLOCK_DSB = 8
+# A kind's bits 8-31: the block's conservative cycles that rest on assumed
+# costs (blockhook.c K_ASSUMED_SHIFT).
+BLOCK_ASSUMED_SHIFT = 8
+BLOCK_ASSUMED_MAX = (1 << 24) - 1
+_BLOCK_END = {"bl": BLOCK_CALL, "blr": BLOCK_CALL_IND, "blraa": BLOCK_CALL_IND, "blrab": BLOCK_CALL_IND,
+              "blraaz": BLOCK_CALL_IND, "blrabz": BLOCK_CALL_IND, "br": BLOCK_JUMP_IND,
+              "braa": BLOCK_JUMP_IND, "brab": BLOCK_JUMP_IND, "braaz": BLOCK_JUMP_IND,
+              "brabz": BLOCK_JUMP_IND, "ret": BLOCK_RET, "retaa": BLOCK_RET, "retab": BLOCK_RET,
+              "eret": BLOCK_ERET, "eretaa": BLOCK_ERET, "eretab": BLOCK_ERET}
+
+
+def native_memory_params(memory: dict[str, Param] | None = None, hz: float = 3_500_000_000) -> list[int]:
+    """The native hook's parameters (blockhook.c P_*, in that order),
+    conservative then optimistic, in milli-cycles at a core clock of hz:
+    latencies beyond the L1 hit the block cost already charged (the
+    optimistic divided by the memory-level parallelism), cycles per byte
+    of each bandwidth, the store buffer's worth of traffic and the
+    prefetcher's lead (one DRAM latency) as channel time."""
+    mem = memory or MEMORY
+    out: list[int] = []
+    for end in ("conservative", "optimistic"):
+        def v(key: str) -> float:
+            return getattr(mem[key], end)
+        l1, mlp = v("l1d_hit"), max(1.0, v("mlp"))
+        dram_cyc = v("dram_latency") * hz / 1e9
+        per_byte = lambda gb_s: hz / (gb_s * 1e9)  # noqa: E731
+        rd = per_byte(v("dram_read_bw"))
+        vals = [
+            max(0.0, v("l2_hit") - l1) / mlp,                 # P_L2
+            max(0.0, dram_cyc - l1) / mlp,                    # P_DRAM
+            max(0.0, dram_cyc - l1) / mlp,                    # P_NC_READ: a DRAM round trip each
+            max(0.0, v("device_latency") - l1),               # P_DEVICE: never overlapped
+            v("mispredict_penalty"),                          # P_MISPREDICT
+            rd,                                               # P_RD_MPB
+            per_byte(v("dram_write_bw")),                     # P_WR_MPB
+            per_byte(v("nc_write_bw")),                       # P_NC_MPB
+            v("store_buffer") * v("store_bytes") * rd,        # P_SB_WINDOW
+            dram_cyc,                                         # P_PF_WINDOW
+        ]
+        out += [round(x * 1000) for x in vals]
+    return out
+
 
 _LOAD_PREFIXES = ("ldr", "ldur", "ldp", "ldnp", "ldar", "ldapr", "ldxr", "ldaxr", "ldxp",
                   "ldaxp", "ldtr", "ld1", "ld2", "ld3", "ld4", "ldlar", "prfm")
@@ -117,6 +303,8 @@ def classify(mnemonic: str, op_str: str) -> str:
         return "branch_cond"
     if m in ("dmb", "dsb", "isb", "eret", "tlbi", "at"):
         return m
+    if m == "dc" and ops.startswith("zva"):
+        return "dc_zva"
     if m in ("dc", "ic"):
         return "dc_ic"
     if m in ("svc", "hvc", "smc", "brk", "hlt"):
@@ -150,13 +338,22 @@ def classify(mnemonic: str, op_str: str) -> str:
     return "alu"
 
 
+# block_info's results by (table, code bytes), shared by every CostModel.
+_BLOCK_INFO: dict[tuple, tuple[int, int, int]] = {}
+
+
 class CostModel:
     """Charges blocks of instructions: the callback the emulated CPU calls
     once per distinct block (the native hook caches the result)."""
 
-    def __init__(self, table: dict[str, Cost] | None = None):
+    def __init__(self, table: dict[str, Cost] | None = None, memory: dict[str, Param] | None = None):
         self.table = dict(table or TABLE)
+        self.memory = dict(memory or MEMORY)
         self._cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+        self._table_key = tuple(sorted(self.table.items()))
+        # Classes whose cost is not a measurement or a rule: their cycles above
+        # the one-cycle floor are the assumed share.
+        self._assumed = {k for k, c in self.table.items() if not c.source.startswith(("measured", "model rule"))}
 
     def charge(self, cls: str) -> tuple[int, int]:
         """(conservative cycles, optimistic milli-cycles) of one instruction
@@ -167,13 +364,38 @@ class CostModel:
         return cons, round(c.optimistic * 1000)
 
     def block_cost(self, code: bytes, address: int) -> tuple[int, int]:
-        cons = opt = 0
+        return self.block_info(code, address)[:2]
+
+    def block_info(self, code: bytes, address: int) -> tuple[int, int, int]:
+        """(conservative cycles, optimistic milli-cycles, kind): kind is how
+        the block ends for the branch model (BLOCK_*), | BLOCK_DSB if it
+        holds a DSB.  A function of the code and the table alone, so it is
+        kept across machines (every machine boots the same kernel)."""
+        key = (self._table_key, code)
+        info = _BLOCK_INFO.get(key)
+        if info is None:
+            if len(_BLOCK_INFO) > 200_000:
+                _BLOCK_INFO.clear()
+            info = _BLOCK_INFO[key] = self._block_info(code, address)
+        return info
+
+    def _block_info(self, code: bytes, address: int) -> tuple[int, int, int]:
+        cons = opt = assumed = 0
         n = 0
+        kind = BLOCK_NONE
+        dsb = 0
+        last = None
         for insn in self._cs.disasm(code, address):
-            c, o = self.charge(classify(insn.mnemonic, insn.op_str))
+            cls = classify(insn.mnemonic, insn.op_str)
+            c, o = self.charge(cls)
             cons += c
             opt += o
+            if cls in self._assumed:
+                assumed += c - 1
             n += 1
+            if cls == "dsb":
+                dsb = BLOCK_DSB
+            last = insn
         # Words capstone cannot decode are charged as plain instructions:
         # the count must still be exact.
         missing = len(code) // 4 - n
@@ -181,7 +403,9 @@ class CostModel:
             c, o = self.charge("alu")
             cons += c * missing
             opt += o * missing
-        return cons, opt
+        elif last is not None:
+            kind = _BLOCK_END.get(last.mnemonic.lower(), BLOCK_NONE)
+        return cons, opt, kind | dsb | min(assumed, BLOCK_ASSUMED_MAX) << BLOCK_ASSUMED_SHIFT
 
     def exception_entry(self) -> tuple[int, int]:
         return self.charge("exception_entry")
@@ -190,17 +414,26 @@ class CostModel:
         """Charge every block `cpu` (an El2Cpu) runs with this model."""
         read = cpu.uc.mem_read
 
-        def cost(address: int, size: int) -> tuple[int, int]:
-            return self.block_cost(bytes(read(address, size)), address)
+        def cost(address: int, size: int) -> tuple[int, int, int]:
+            return self.block_info(bytes(read(address, size)), address)
 
         cpu.set_block_cost_fn(cost)
         cpu.exception_entry_cost = self.exception_entry()
+        cpu.exception_entry_assumed = int("exception_entry" in self._assumed)
+
+    def install_memory(self, cpu, ram: list[tuple[int, int]], nc: list[tuple[int, int]],
+                       device: list[tuple[int, int]], hz: float = 3_500_000_000) -> None:
+        """Charge `cpu`'s memory accesses and branches with this model's
+        MEMORY parameters: ram, nc, device are [lo, hi) physical ranges
+        (cacheable RAM, Normal-NC, Device; anything else counts as Device).
+        After install() (the branch model reads the block kinds it returns)."""
+        ranges = [(lo, hi, "ram") for lo, hi in ram] + [(lo, hi, "nc") for lo, hi in nc] + \
+            [(lo, hi, "device") for lo, hi in device]
+        cpu.install_memory_model(ranges, native_memory_params(self.memory, hz),
+                                 int(self.memory["return_stack"].conservative))
 
 
-def load_overrides(path: Path, table: dict[str, Cost] | None = None) -> dict[str, Cost]:
-    """The table with assumed entries replaced from a JSON file.  Only
-    assumptions may be overridden: a measured figure is not a setting."""
-    table = dict(table or TABLE)
+def _read_overrides(path: Path) -> dict:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
@@ -208,14 +441,60 @@ def load_overrides(path: Path, table: dict[str, Cost] | None = None) -> dict[str
     if not isinstance(data, dict):
         raise ValueError(f"cost overrides {path}: expected an object of entries")
     for key, fields in data.items():
-        if key not in table:
-            raise ValueError(f"cost overrides {path}: no entry '{key}' (known: {', '.join(sorted(table))})")
+        if key not in TABLE and key not in MEMORY:
+            raise ValueError(f"cost overrides {path}: no entry '{key}' "
+                             f"(known: {', '.join(sorted(TABLE) + sorted(MEMORY))})")
+        if not isinstance(fields, dict) or not fields:
+            raise ValueError(f"cost overrides {path}: '{key}' takes an object of numbers")
+        for v in fields.values():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"cost overrides {path}: '{key}' needs non-negative numbers")
+    return data
+
+
+def load_overrides(path: Path, table: dict[str, Cost] | None = None) -> dict[str, Cost]:
+    """The table with assumed entries replaced from a JSON file (the
+    instruction costs: {"eret": {"conservative": 40, "optimistic": 20}}, or
+    "high"/"low" for the same ends).  Only assumptions may be overridden: a
+    measured figure is not a setting."""
+    table = dict(table or TABLE)
+    for key, fields in _read_overrides(path).items():
+        if key not in TABLE:
+            continue
         if table[key].source != ASSUMED:
             raise ValueError(f"cost overrides {path}: '{key}' is {table[key].source}, not an assumption")
-        if not isinstance(fields, dict) or not set(fields) <= {"conservative", "optimistic"}:
-            raise ValueError(f"cost overrides {path}: '{key}' takes conservative and/or optimistic")
-        for v in fields.values():
-            if not isinstance(v, (int, float)) or v < 0:
-                raise ValueError(f"cost overrides {path}: '{key}' needs non-negative numbers")
-        table[key] = replace(table[key], source=f"override ({Path(path).name})", **fields)
+        names = {"high": "conservative", "low": "optimistic"}
+        if not set(fields) <= {"conservative", "optimistic", "high", "low"}:
+            raise ValueError(f"cost overrides {path}: '{key}' takes conservative and/or optimistic "
+                             f"(or high and/or low)")
+        fields = {names.get(k, k): v for k, v in fields.items()}
+        new = replace(table[key], source=f"override ({Path(path).name})", **fields)
+        if new.optimistic > new.conservative:
+            raise ValueError(f"cost overrides {path}: '{key}': the low end is above the high end")
+        table[key] = new
     return table
+
+
+def load_memory_overrides(path: Path, memory: dict[str, Param] | None = None) -> dict[str, Param]:
+    """MEMORY with assumed parameters' ends replaced from the same JSON file
+    ({"l2_hit": {"low": 16, "high": 21}})."""
+    memory = dict(memory or MEMORY)
+    for key, fields in _read_overrides(path).items():
+        if key not in MEMORY:
+            continue
+        if not memory[key].source.startswith("assumed"):
+            raise ValueError(f"cost overrides {path}: '{key}' is measured, not an assumption")
+        if not set(fields) <= {"low", "high"}:
+            raise ValueError(f"cost overrides {path}: '{key}' takes low and/or high")
+        new = replace(memory[key], source=f"override ({Path(path).name})", **fields)
+        if new.low > new.high:
+            raise ValueError(f"cost overrides {path}: '{key}': low is above high")
+        memory[key] = new
+    return memory
+
+
+def model_from(path: Path | None) -> "CostModel":
+    """The cycle model with a JSON file's overrides (None: the standard one)."""
+    if path is None:
+        return CostModel()
+    return CostModel(load_overrides(path), load_memory_overrides(path))

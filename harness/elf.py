@@ -12,12 +12,24 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 
+# Parsed symbol tables by (path, size, mtime): every emulated machine reads
+# the same kernel's symbols, and parsing them is most of a machine's setup.
+_PARSED: dict[tuple, tuple] = {}
+
+
 class Symbols:
     def __init__(self, elf_path: Path):
+        st = Path(elf_path).stat()
+        key = (str(Path(elf_path).resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _PARSED:
+            _PARSED.clear()
+            _PARSED[key] = self._parse(elf_path)
+        self.link_base, self._addrs, self._names, self._by_name = _PARSED[key]
+
+    @staticmethod
+    def _parse(elf_path: Path) -> tuple:
         with open(elf_path, "rb") as f:
             elf = ELFFile(f)
-            self.link_base = min(seg["p_vaddr"] for seg in elf.iter_segments()
-                                 if seg["p_type"] == "PT_LOAD")
             table = elf.get_section_by_name(".symtab")
             syms = {}
             for s in table.iter_symbols() if table else ():
@@ -27,9 +39,9 @@ class Symbols:
                 if name.startswith(("$", ".L")) or s["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
                     continue
                 syms.setdefault(s["st_value"], name)
-        self._addrs = sorted(syms)
-        self._names = [syms[a] for a in self._addrs]
-        self._by_name = {n: a for a, n in syms.items()}
+            link_base = min(seg["p_vaddr"] for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD")
+        addrs = sorted(syms)
+        return link_base, addrs, [syms[a] for a in addrs], {n: a for a, n in syms.items()}
 
     def address(self, name: str, load_base: int) -> int:
         """Runtime address of a symbol in an image loaded at load_base."""

@@ -82,7 +82,7 @@ def table(f: dict[str, float]) -> str:
         value = f"{f[key]:,.2f}" if f[key] < 100 else f"{f[key]:,.0f}"
         verdict = "" if goal is None else ("  within goal" if f[key] <= goal else "  OVER GOAL")
         shown_goal = "" if goal is None else f"goal {goal:,}"
-        lines.append(f"{name:<54}{value:>12}  {shown_goal}{verdict}")
+        lines.append(f"{name:<54}{value:>12}  {shown_goal}{verdict}".rstrip())
     return "\n".join(lines)
 
 

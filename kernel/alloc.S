@@ -92,6 +92,135 @@ kfree_page:
     str     x0, [x1, #PC_PAGES]
     ret
 
+/*
+ * zero_fast ( x0 = start, x1 = end, both 256-byte aligned ): zeroed with
+ * DC ZVA (a line written without being read first: no read for
+ * ownership) when DCZID_EL0 allows it and its block divides 256 bytes (64
+ * on Apple cores, unicorn and QEMU), with stores otherwise.  Normal
+ * memory only (DC ZVA on Device memory faults).  Clobbers x0, x2, x3.
+ */
+    .globl zero_fast
+zero_fast:
+    mrs     x2, dczid_el0
+    tbnz    x2, #4, 3f                  /* DZP: prohibited */
+    and     x2, x2, #15
+    mov     x3, #4
+    lsl     x3, x3, x2                  /* the block, bytes */
+    cmp     x3, #256
+    b.hi    3f
+    cmp     x0, x1
+    b.hs    2f
+1:  dc      zva, x0
+    add     x0, x0, x3
+    dc      zva, x0
+    add     x0, x0, x3
+    cmp     x0, x1
+    b.lo    1b
+2:  ret
+3:  cmp     x0, x1
+    b.hs    2b
+4:  stp     xzr, xzr, [x0]
+    stp     xzr, xzr, [x0, #16]
+    stp     xzr, xzr, [x0, #32]
+    stp     xzr, xzr, [x0, #48]
+    add     x0, x0, #64
+    cmp     x0, x1
+    b.lo    4b
+    ret
+
+/*
+ * Zeroed pages.  A per-core stack of pages zeroed ahead of time (a 4 KiB
+ * block of 512 cells: at most 8 MiB held), so that a demand-zero fault
+ * (kernel/domain.S) maps a page and returns instead of zeroing 16 KiB.
+ * The fault paths pop it with interrupts masked (they run as exception
+ * handlers); it is filled from thread context: when a demand region or a
+ * pool-backed domain grant is made, with as many pages as it has, up to
+ * the capacity (its creator pays the zeroing, as it paid for zeroing the
+ * whole region before), and by ZERO-REFILL, which a low-priority thread
+ * may run in idle time.  The pages are zeroed with interrupts enabled
+ * and only the push is masked.  An empty stack is not an error: the
+ * fault zeroes a page itself (zpage_slow), the old cost, and counts it.
+ */
+
+/* zpool_init: this core's stack, empty.  Boot (after the MMU).
+   Clobbers x0-x5. */
+    .globl zpool_init
+zpool_init:
+    mov     x5, x30
+    bl      kalloc_block
+    mrs     x1, tpidr_el2
+    add     x2, x0, #BLOCK
+    str     x0, [x1, #PC_ZTOP]          /* top = base: empty */
+    str     x0, [x1, #PC_ZBASE]
+    str     x2, [x1, #PC_ZEND]
+    ret     x5
+
+/*
+ * zpool_fill ( x0 = pages wanted -- x0 = pages the stack holds ): up to
+ * that many more, never past its capacity: each from the page lists,
+ * zeroed with interrupts enabled, pushed with them masked.  From thread
+ * context.  Clobbers x0-x8.
+ */
+    .globl zpool_fill
+zpool_fill:
+    mov     x8, x30
+    mov     x7, x0
+1:  cbz     x7, 8f
+    mrs     x1, tpidr_el2
+    ldr     x2, [x1, #PC_ZTOP]
+    ldr     x3, [x1, #PC_ZEND]
+    cmp     x2, x3
+    b.hs    8f                          /* full */
+    mrs     x6, daif
+    msr     daifset, #3
+    bl      kalloc_page
+    msr     daif, x6
+    cbz     x0, 8f
+    mov     x5, x0
+    add     x1, x0, #PAGE
+    bl      zero_fast
+    mrs     x6, daif
+    msr     daifset, #3
+    mrs     x1, tpidr_el2
+    ldr     x2, [x1, #PC_ZTOP]
+    ldr     x3, [x1, #PC_ZEND]
+    cmp     x2, x3
+    b.hs    7f                          /* filled meanwhile: the page back */
+    str     x5, [x2], #8
+    str     x2, [x1, #PC_ZTOP]
+    msr     daif, x6
+    sub     x7, x7, #1
+    b       1b
+7:  mov     x0, x5
+    bl      kfree_page
+    msr     daif, x6
+8:  mrs     x1, tpidr_el2
+    ldr     x2, [x1, #PC_ZTOP]
+    ldr     x3, [x1, #PC_ZBASE]
+    sub     x0, x2, x3
+    lsr     x0, x0, #3
+    ret     x8
+
+/*
+ * zpage_slow ( x9 = per-core -- x0 = a zeroed page or 0 ): for a fault
+ * that found the stack empty: a page from the page lists, zeroed now
+ * (counted in PC_ZMISSED).  Masked (an exception handler, on a stack
+ * bump_alloc may push on).  Clobbers x0-x5.
+ */
+    .globl zpage_slow
+zpage_slow:
+    mov     x4, x30
+    bl      kalloc_page
+    cbz     x0, 9f
+    mov     x5, x0
+    add     x1, x0, #PAGE
+    bl      zero_fast
+    ldr     x1, [x9, #PC_ZMISSED]
+    add     x1, x1, #1
+    str     x1, [x9, #PC_ZMISSED]
+    mov     x0, x5
+9:  ret     x4
+
     .bss
     .balign 64
     .globl percpu

@@ -2,21 +2,340 @@
  * Kernel console output: the routines the boot path, the exception
  * handlers and the Forth I/O words share.  Each clobbers x0-x4 only, so
  * callers keep their state in x5 and up.
+ *
+ * A byte goes to the screen at once (kernel/fbcon.S), then to the UART.
+ * The UART sends at the line rate (115200 baud: 86.8 us a byte), so on a
+ * board with the UART's transmit interrupt (m3: board_irq_init sets
+ * console_tx_mode) output goes through a ring, TX_RING bytes: a byte
+ * goes straight into the UART's FIFO while it has room and nothing waits
+ * in the ring, else into the ring; the ring moves into the FIFO at every
+ * write and in the UART's interrupt (console_uart_interrupt: the FIFO
+ * drained to its trigger level).  A thread that finds the ring full
+ * waits (console_tx_block: the console's timed wait, as for input) until
+ * the interrupt made room, or the wait's period passed (a dead interrupt
+ * path: it moves the ring on itself).  Where no thread can wait (boot
+ * before the scheduler, exception context: panics, crash and domain
+ * reports, interrupts masked) the ring is emptied first and every byte is
+ * polled out (uart_putc waits for room as m1n1's uart_putbyte does).
+ * Without a TX interrupt (the virt board) every byte is polled.
  */
 #include "macros.inc"
 #include "percpu.inc"
 #include BOARD_INC
 
+#define TX_RING     1024            /* bytes, a power of two */
+#define TX_HEAD     0               /* console_tx: bytes ever queued, */
+#define TX_TAIL     8               /*   bytes ever taken into the FIFO, */
+#define TX_ARMED    16              /*   1 while the TX interrupt is on, */
+#define TX_WAITER   24              /*   the thread waiting for room */
+
+/* save_x3_x23 / restore_x3_x23: around a wait that switches threads
+   (which clobbers x0-x23), for routines that promise to clobber less.
+   176 bytes of stack; [sp, #160] is free for the caller. */
+.macro save_x3_x23
+    sub     sp, sp, #176
+    stp     x3, x4, [sp, #0]
+    stp     x5, x6, [sp, #16]
+    stp     x7, x8, [sp, #32]
+    stp     x9, x10, [sp, #48]
+    stp     x11, x12, [sp, #64]
+    stp     x13, x14, [sp, #80]
+    stp     x15, x16, [sp, #96]
+    stp     x17, x19, [sp, #112]
+    stp     x20, x21, [sp, #128]
+    stp     x22, x23, [sp, #144]
+.endm
+.macro restore_x3_x23
+    ldp     x3, x4, [sp, #0]
+    ldp     x5, x6, [sp, #16]
+    ldp     x7, x8, [sp, #32]
+    ldp     x9, x10, [sp, #48]
+    ldp     x11, x12, [sp, #64]
+    ldp     x13, x14, [sp, #80]
+    ldp     x15, x16, [sp, #96]
+    ldp     x17, x19, [sp, #112]
+    ldp     x20, x21, [sp, #128]
+    ldp     x22, x23, [sp, #144]
+    add     sp, sp, #176
+.endm
+
+/* tx_count reg, s1, s2, field: console_tx_stats[field] += reg */
+.macro tx_count reg, s1, s2, field
+    ladr    \s1, console_tx_stats
+    ldr     \s2, [\s1, #\field]
+    add     \s2, \s2, \reg
+    str     \s2, [\s1, #\field]
+.endm
+#define TXS_SENT    0               /* bytes into the UART's FIFO, any path */
+#define TXS_WAITS   8               /* times a thread found the ring full and waited */
+#define TXS_PUMPED  16              /* bytes the ring gave the FIFO at a wait's period's end */
+#define TXS_POLLED  24              /* bytes polled out (no thread could wait) */
+#define TXS_IRQS    32              /* TX interrupts taken */
+
+    .data
+    .balign 8
+    .globl console_tx, console_tx_mode, console_tx_stats
+console_tx:     .quad 0, 0, 0, 0    /* head, tail, armed, waiter (TX_* above) */
+console_tx_mode: .quad 0            /* 0: every byte polled; 1: the ring (board_irq_init) */
+console_tx_stats: .quad 0, 0, 0, 0, 0   /* TXS_* above */
+    .bss
+    .balign 8
+console_tx_ring: .space TX_RING
+
     .text
 
-/* console_putc ( w0 = byte ): the UART, mirrored on the screen
-   (kernel/fbcon.S).  Clobbers x0-x2 only. */
+/* console_putc ( w0 = byte ): the screen at once (kernel/fbcon.S), then
+   the UART (console_tx_put).  Clobbers x0-x2 only. */
     .globl console_putc
 console_putc:
-    str     x30, [sp, #-16]!
+    stp     x0, x30, [sp, #-16]!
+    bl      fbcon_putc
+    ldp     x0, x30, [sp], #16
+    /* fall through */
+
+/*
+ * console_tx_put ( w0 = byte ): the byte to the UART, by the ring where a
+ * thread can wait (thread context, interrupts on: SPSel 0, DAIF.I clear),
+ * else polled.  Clobbers x0-x2 only.
+ */
+    .globl console_tx_put
+console_tx_put:
+    ladr    x1, console_tx_mode
+    ldr     x1, [x1]
+    cbz     x1, uart_putc               /* no ring: the board waits for room */
+    mrs     x1, spsel
+    mrs     x2, daif
+    tst     x2, #(1 << 7)               /* DAIF.I */
+    ccmp    x1, #0, #0, eq              /* I clear: Z = (SPSel == 0); I set: Z clear */
+    b.ne    console_tx_polled
+    stp     x0, x30, [sp, #-64]!        /* the byte stays here: a switch keeps no x0-x23 */
+    stp     x3, x4, [sp, #16]
+    stp     x5, x9, [sp, #32]
+    stp     x16, x17, [sp, #48]
+1:  ldr     x0, [sp]
+    bl      tx_enqueue
+    cbnz    x0, 2f
+    save_x3_x23                         /* the ring is full: wait for room */
+    bl      console_tx_block
+    restore_x3_x23
+    b       1b
+2:  ldp     x3, x4, [sp, #16]
+    ldp     x5, x9, [sp, #32]
+    ldp     x16, x17, [sp, #48]
+    ldp     x0, x30, [sp], #64
+    ret
+
+/*
+ * console_tx_polled ( w0 = byte ): where no thread can wait: what the ring
+ * holds goes out first (in order), polled, the TX interrupt off; then the
+ * byte.  Clobbers x0-x2 only.
+ */
+console_tx_polled:
+    stp     x3, x4, [sp, #-32]!
+    stp     x0, x30, [sp, #16]
+    bl      tx_drain_polled
+    ldp     x0, x30, [sp, #16]
     bl      uart_putc
+    mov     x0, #1
+    tx_count x0, x1, x2, TXS_POLLED
+    tx_count x0, x1, x2, TXS_SENT
+    ldp     x0, x30, [sp, #16]
+    ldp     x3, x4, [sp], #32
+    ret
+
+/* tx_drain_polled: the ring out through uart_putc (which waits for room),
+   the TX interrupt off.  Interrupts masked or exception context only (the
+   interrupt moves the ring too).  Clobbers x0-x4. */
+tx_drain_polled:
+    str     x30, [sp, #-16]!
+    ladr    x3, console_tx
+1:  ldp     x1, x2, [x3]                /* head, tail */
+    cmp     x1, x2
+    b.eq    2f
+    ladr    x0, console_tx_ring
+    and     x4, x2, #(TX_RING - 1)
+    ldrb    w0, [x0, x4]
+    bl      uart_putc                   /* clobbers x1, x2 */
+    ldr     x2, [x3, #TX_TAIL]
+    add     x2, x2, #1
+    str     x2, [x3, #TX_TAIL]
+    mov     x0, #1
+    tx_count x0, x1, x2, TXS_POLLED
+    tx_count x0, x1, x2, TXS_SENT
+    b       1b
+2:  ldr     x0, [x3, #TX_ARMED]
+    cbz     x0, 3f
+    str     xzr, [x3, #TX_ARMED]
+    bl      board_tx_disarm
+3:  ldr     x30, [sp], #16
+    ret
+
+/*
+ * console_flush: everything printed out on the wire (the ring polled out,
+ * then the board waits until the UART is empty, uart_flush), interrupts
+ * masked meanwhile.  Before the machine resets or switches off (BYE).
+ * Clobbers x0-x4.
+ */
+    .globl console_flush
+console_flush:
+    str     x30, [sp, #-16]!
+    mrs     x0, daif
+    str     x0, [sp, #8]
+    msr     daifset, #3
+    bl      tx_drain_polled
+    bl      uart_flush
+    ldr     x0, [sp, #8]
+    msr     daif, x0
     ldr     x30, [sp], #16
-    b       fbcon_putc
+    ret
+
+    .section .text.critical, "ax"
+
+/*
+ * tx_enqueue ( w0 = byte -- x0 = 1 if taken, 0 if the ring is full ): into
+ * the FIFO at once if nothing waits in the ring and the FIFO has room,
+ * else into the ring, which then moves on as far as the FIFO takes it
+ * (tx_pump), unless the TX interrupt is armed (the FIFO was full when it
+ * was armed: the interrupt moves the ring on, no look needed).  In the critical section, so the UART's interrupt (which
+ * moves the ring too) and the timer wait until it is left.  Clobbers
+ * x0-x5, x9, x16, x17.
+ */
+tx_enqueue:
+    str     x30, [sp, #-16]!
+    mrs     x9, tpidr_el2
+    mov     w4, w0
+    ladr    x3, console_tx
+    ldp     x1, x2, [x3]                /* head, tail */
+    cmp     x1, x2
+    b.ne    2f                          /* bytes wait: behind them */
+    bl      uart_tx_try                 /* clobbers x1, x2 */
+    cbz     x0, 1f
+    tx_count x0, x1, x2, TXS_SENT
+    b       8f                          /* x0 = 1 */
+1:  ladr    x3, console_tx
+    ldp     x1, x2, [x3]
+2:  sub     x0, x1, x2
+    cmp     x0, #TX_RING
+    b.hs    7f                          /* full */
+    ladr    x0, console_tx_ring
+    and     x2, x1, #(TX_RING - 1)
+    strb    w4, [x0, x2]
+    add     x1, x1, #1
+    str     x1, [x3, #TX_HEAD]
+    ldr     x0, [x3, #TX_ARMED]         /* armed: the FIFO was full at the last look, */
+    cbnz    x0, 6f                      /* its interrupt takes this byte on */
+    bl      tx_pump
+6:  mov     x0, #1
+    b       8f
+7:  mov     x0, #0
+8:  ldr     x30, [sp], #16
+    b       critical_exit
+
+/*
+ * tx_pump ( -- x0 = bytes moved ): the ring into the FIFO while it takes
+ * bytes: the board says how many it takes now (uart_tx_room: what is free
+ * can only grow while we write, the UART draining), those go without a
+ * look each (uart_tx_put), then it is asked again.  Bytes left: the TX
+ * interrupt on (once: TX_ARMED; the UART's TXTHRESH and the AIC line),
+ * it fires when the FIFO has drained; the ring empty: off.  From the
+ * critical section or exception context.  Clobbers x0-x5.
+ */
+    .globl tx_pump
+tx_pump:
+    str     x30, [sp, #-16]!
+    ladr    x3, console_tx
+    mov     x5, #0
+1:  bl      uart_tx_room                /* x0: bytes the FIFO takes (clobbers x1, x2) */
+    cbz     x0, 3f                      /* the FIFO is full */
+    mov     x4, x0
+2:  ldp     x1, x2, [x3]                /* head, tail */
+    cmp     x1, x2
+    b.eq    5f                          /* empty */
+    ladr    x0, console_tx_ring
+    and     x1, x2, #(TX_RING - 1)
+    ldrb    w0, [x0, x1]
+    add     x2, x2, #1
+    str     x2, [x3, #TX_TAIL]
+    bl      uart_tx_put                 /* clobbers x1 */
+    add     x5, x5, #1
+    subs    x4, x4, #1
+    b.ne    2b
+    b       1b
+3:  ldr     x0, [x3, #TX_ARMED]
+    cbnz    x0, 9f
+    mov     x0, #1
+    str     x0, [x3, #TX_ARMED]
+    bl      board_tx_arm                /* clobbers x0, x1 */
+    ladr    x0, console_rx_unmask       /* the line at the AIC (one store) */
+    ldp     x0, x1, [x0]
+    cbz     x0, 9f
+    str     w1, [x0]
+    b       9f
+5:  ldr     x0, [x3, #TX_ARMED]
+    cbz     x0, 9f
+    str     xzr, [x3, #TX_ARMED]
+    bl      board_tx_disarm             /* clobbers x0, x1 */
+9:  tx_count x5, x1, x2, TXS_SENT
+    mov     x0, x5
+    ldr     x30, [sp], #16
+    ret
+
+/*
+ * console_tx_block: the ring was full: wait for the TX interrupt to make
+ * room, at most twice the time the FIFO takes to drain (the console's
+ * timed wait, TS_INPUT, as console_block: the period's end moves the ring
+ * on itself, console_rx_timeout).  A second thread finding another one
+ * waiting sleeps that long instead.  Returns when woken, or at once if
+ * there is room by now.  From console_tx_put in thread context.
+ * Clobbers x0-x23.
+ */
+console_tx_block:
+    mrs     x9, tpidr_el2
+    mov     x20, x30                    /* the switch returns to our caller */
+    ladr    x1, console_tx
+    ldp     x2, x3, [x1]
+    sub     x2, x2, x3
+    cmp     x2, #TX_RING
+    b.lo    critical_exit               /* room came meanwhile */
+    bl      board_tx_ticks              /* x0: the FIFO's drain time (clobbers x0-x2) */
+    lsl     x19, x0, #1
+    mrs     x1, cntpct_el0
+    add     x19, x19, x1                /* the deadline */
+    ladr    x1, console_tx
+    ldr     x2, [x1, #TX_WAITER]
+    cbnz    x2, 1f
+    mov     x0, #1
+    tx_count x0, x2, x3, TXS_WAITS
+    mov     x0, x19
+    add     x1, x1, #TX_WAITER
+    b       console_sleep
+1:  mov     x0, x19                     /* another thread waits: take turns */
+    mov     x30, x20
+    b       thread_sleep_until
+
+/*
+ * console_sleep ( x0 = deadline, x1 = the waiter cell, x20 = where the
+ * switch returns ): the console's timed wait, for a byte (rx_waiter) or
+ * for room in the TX ring (console_tx TX_WAITER): the running thread is
+ * recorded in the cell, TS_INPUT, on the sleepers until the deadline,
+ * and the UART's line unmasked at the AIC; its interrupt
+ * (console_uart_interrupt) or the deadline (console_rx_timeout, from the
+ * timer) makes it ready again.  Clobbers x0-x23.
+ */
+console_sleep:
+    sub     x10, up, #T_USER
+    str     x10, [x1]
+    mov     x2, #TS_INPUT
+    str     x2, [x10, #T_STATE]
+    str     x0, [x10, #T_DEADLINE]
+    mov     x3, x0
+    bl      sleeper_insert
+    ladr    x16, console_rx_unmask      /* from here the IRQ may come: deferred */
+    ldp     x16, x17, [x16]
+    cbz     x16, 1f
+    str     w17, [x16]
+1:  mov     x30, x20
+    b       block_current
 
 /*
  * Console input.  console_getc takes a byte from the UART if one is there;
@@ -57,35 +376,13 @@ console_getc:
     bl      uart_getc
     ldp     x29, x30, [sp], #16
     ret
-2:  sub     sp, sp, #176
-    stp     x3, x4, [sp, #0]
-    stp     x5, x6, [sp, #16]
-    stp     x7, x8, [sp, #32]
-    stp     x9, x10, [sp, #48]
-    stp     x11, x12, [sp, #64]
-    stp     x13, x14, [sp, #80]
-    stp     x15, x16, [sp, #96]
-    stp     x17, x19, [sp, #112]
-    stp     x20, x21, [sp, #128]
-    stp     x22, x23, [sp, #144]
+2:  save_x3_x23
     sub     x0, up, #T_USER
     str     xzr, [x0, #T_RESULT]        /* set to -1 if the poll period ends the wait */
     bl      board_rx_wait
     sub     x0, up, #T_USER
     ldr     x0, [x0, #T_RESULT]
-    str     x0, [sp, #160]
-    ldp     x3, x4, [sp, #0]
-    ldp     x5, x6, [sp, #16]
-    ldp     x7, x8, [sp, #32]
-    ldp     x9, x10, [sp, #48]
-    ldp     x11, x12, [sp, #64]
-    ldp     x13, x14, [sp, #80]
-    ldp     x15, x16, [sp, #96]
-    ldp     x17, x19, [sp, #112]
-    ldp     x20, x21, [sp, #128]
-    ldp     x22, x23, [sp, #144]
-    ldr     x0, [sp, #160]
-    add     sp, sp, #176
+    restore_x3_x23                      /* (x0 is not among them) */
     cbz     x0, 1b                      /* the interrupt woke us, or no timed wait */
     bl      uart_rx_ready
     cbz     x0, 1b
@@ -113,71 +410,140 @@ console_block:
     bl      board_rx_prepare
     mov     x30, x20
     cbnz    x0, critical_exit           /* a byte came meanwhile */
-    sub     x10, up, #T_USER
-    ladr    x1, rx_waiter
-    str     x10, [x1]
-    mov     x2, #TS_INPUT
-    str     x2, [x10, #T_STATE]
     mrs     x0, cntfrq_el0              /* the deadline: now + POLL_MS */
     mov     x1, #(1000 / POLL_MS)
     udiv    x0, x0, x1
     mrs     x1, cntpct_el0
     add     x0, x0, x1
-    str     x0, [x10, #T_DEADLINE]
-    bl      sleeper_insert
-    ladr    x16, console_rx_unmask      /* from here the IRQ may come: deferred */
-    ldp     x16, x17, [x16]
-    cbz     x16, 1f
-    str     w17, [x16]
-1:  mov     x30, x20
-    b       block_current
+    ladr    x1, rx_waiter
+    b       console_sleep
 
     .text
 
 /*
- * console_rx_interrupt: the board's IRQ handler found the UART's receive
- * interrupt (the frame pushed by frame_push on the exception stack; the
- * board's event read has masked the IRQ).  Inside a critical section it
- * only defers (byte 1 of PC_PENDING: release_deferred unmasks it on the
- * section's way out, and the interrupt comes back at once).  Otherwise
- * the waiter is made ready and, if it outranks the interrupted thread,
- * runs now (the interrupted one keeps its place at the front, as with
- * the timer).
+ * console_uart_interrupt ( x0 = per-core, x7 = the running thread's
+ * T_FRAME, x0-x7, x29, x30 saved there by tf_enter, kernel/percpu.inc ):
+ * the board's IRQ handler found the console UART's interrupt (the board's
+ * event read has masked the IRQ at the AIC).  One handler, both
+ * directions.  Inside a critical section it only defers (byte 1 of
+ * PC_PENDING: release_deferred unmasks it on the section's way out, and
+ * the interrupt comes back at once).  Otherwise, by the causes the UART
+ * reports (board_uart_causes, which clears them as Linux's
+ * apple_serial_handle_irq does): TX, the FIFO drained to its trigger
+ * level: the ring moves on (tx_pump) and the thread waiting for room, if
+ * there is room now, is woken; RX: the thread waiting for a byte is
+ * woken.  The AIC line is unmasked again while someone still needs it (a
+ * byte awaited, or bytes left in the ring).  A woken thread that outranks
+ * the interrupted one runs now, resumed directly (it is then the most
+ * urgent: at most one can be, the other goes to its queue), and the
+ * interrupted one keeps its place at the front, its frame completed where
+ * it is (as with the timer); not while the thread is in the allocators
+ * (the timer comes back soon for the switch).
+ * Registers: x9 per-core, x13 the causes, x14 the frame, x15 the thread
+ * to run (0: none), x10 a woken thread.
  */
-    .globl console_rx_interrupt
-console_rx_interrupt:
-    mrs     x9, tpidr_el2
-    ldr     x0, [sp, #XF_ELR]
-    outside_critical x0, 1f             /* inside a critical section: defer */
-    mov     w1, #1
-    strb    w1, [x9, #(PC_PENDING + 1)]
-    b       8f
-1:  ladr    x1, rx_waiter
+    .globl console_uart_interrupt
+console_uart_interrupt:
+    mrs     x1, elr_el2
+    interrupted_at x1, 9f               /* x29 = 1: in the allocators, no switch */
+    tf_save_wide                        /* the wake-ups need x8-x15 */
+    mov     x9, x0
+    mov     x14, x7
+    mov     x15, #0
+    bl      board_uart_causes           /* x0: bit 0 RX, bit 1 TX (clobbers x0-x2) */
+    mov     x13, x0
+    tbz     x13, #1, 2f
+    mov     x0, #1
+    tx_count x0, x1, x2, TXS_IRQS
+    bl      tx_pump                     /* clobbers x0-x5 */
+    ladr    x1, console_tx
+    ldr     x10, [x1, #TX_WAITER]
+    cbz     x10, 2f
+    ldp     x2, x3, [x1]
+    sub     x2, x2, x3
+    cmp     x2, #TX_RING
+    b.hs    2f                          /* still full */
+    str     xzr, [x1, #TX_WAITER]
+    bl      sleeper_remove_x10          /* its deadline is moot (clobbers x6, x7) */
+    bl      console_woken
+2:  tbz     x13, #0, 3f
+    ladr    x1, rx_waiter
     ldr     x10, [x1]
-    cbz     x10, 8f
+    cbz     x10, 3f
     str     xzr, [x1]
-    bl      sleeper_remove_x10          /* its poll deadline is moot */
+    bl      sleeper_remove_x10
     ladr    x1, console_stats
     ldr     x2, [x1]
     add     x2, x2, #1
     str     x2, [x1]
-    enqueue_tail x10
-    ldr     x11, [x9, #PC_CURRENT]
-    ldr     x2, [x10, #T_PRIO]
-    ldr     x3, [x11, #T_PRIO]
-    cmp     x2, x3
-    b.gt    2f
-8:  frame_pop_eret
-2:  frame_to_tcb x11
+    bl      console_woken
+3:  ladr    x1, rx_waiter               /* the line again, if still needed */
+    ldr     x1, [x1]
+    ladr    x2, console_tx
+    ldr     x2, [x2, #TX_ARMED]
+    orr     x1, x1, x2
+    cbz     x1, 4f
+    ladr    x1, console_rx_unmask
+    ldp     x1, x2, [x1]
+    cbz     x1, 4f
+    str     w2, [x1]
+4:  mov     x7, x14
+    cbz     x15, 8f
+    cbnz    x29, 5f                     /* in the allocators: no switch now */
+    tf_save_rest                        /* the interrupted thread is preempted */
+    sub     x11, x7, #T_FRAME
     enqueue_head x11
-    dequeue_best x0
+    mov     x0, x15
     b       resume_from_handler
+5:  enqueue_tail x15
+    timer_soon x1, x2                   /* the timer comes back soon for it */
+8:  tf_restore_wide
+    tf_leave
+9:  mov     w1, #1                      /* inside a critical section: defer */
+    strb    w1, [x0, #(PC_PENDING + 1)]
+    tf_leave
 
-/* console_rx_timeout ( x10 = the waiter, whose poll deadline passed ):
-   from the timer interrupt, which makes it ready.  Clobbers x1, x2. */
+/* console_woken ( x10 = a thread just woken, x14 = the interrupted frame,
+   x15 = the one to run or 0, x9 ): x10 becomes the one to run if it
+   outranks the interrupted thread and the one chosen so far (which goes to
+   its queue then); else it goes to its queue.  Clobbers x1-x4. */
+console_woken:
+    ldr     x1, [x10, #T_PRIO]
+    sub     x2, x14, #T_FRAME
+    ldr     x2, [x2, #T_PRIO]
+    cmp     x1, x2
+    b.le    2f                          /* not above the interrupted thread */
+    cbz     x15, 1f
+    ldr     x2, [x15, #T_PRIO]
+    cmp     x1, x2
+    b.le    2f                          /* not above the one chosen */
+    mov     x2, x15
+    mov     x15, x10
+    mov     x10, x2                     /* the one chosen before: queued */
+    b       2f
+1:  mov     x15, x10
+    ret
+2:  enqueue_tail x10
+    ret
+
+/*
+ * console_rx_timeout ( x10 = the waiter, whose deadline passed ): from
+ * the timer interrupt, which makes it ready.  The thread waited for a
+ * console byte (rx_waiter: T_RESULT -1 says the period ended it) or for
+ * room in the TX ring (console_tx TX_WAITER).  Either way the ring moves
+ * on here (tx_pump): without this a dead interrupt path would leave bytes
+ * in it for ever.  Clobbers x0-x8 (timer_interrupt keeps x9-x14).
+ */
     .globl console_rx_timeout
 console_rx_timeout:
-    ladr    x1, rx_waiter
+    str     x30, [sp, #-16]!
+    ladr    x1, console_tx
+    ldr     x2, [x1, #TX_WAITER]
+    cmp     x2, x10
+    b.ne    1f
+    str     xzr, [x1, #TX_WAITER]
+    b       2f
+1:  ladr    x1, rx_waiter
     str     xzr, [x1]
     mov     x2, #-1
     str     x2, [x10, #T_RESULT]
@@ -185,6 +551,12 @@ console_rx_timeout:
     ldr     x2, [x1, #8]
     add     x2, x2, #1
     str     x2, [x1, #8]
+2:  ladr    x0, console_tx_mode
+    ldr     x0, [x0]
+    cbz     x0, 3f
+    bl      tx_pump                     /* clobbers x0-x5 */
+    tx_count x0, x1, x2, TXS_PUMPED
+3:  ldr     x30, [sp], #16
     ret
 
 /* console_newline: CR LF, what serial terminals expect */

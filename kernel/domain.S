@@ -1,40 +1,64 @@
 /*
  * Domains and soft page faults.
  *
- * EL2 demand-zero regions.  A region is reserved and zeroed when it is
- * made, and its 16 KiB pages are left invalid in the EL2 map (level 3 of
- * the two-level walk).  The first touch from a Forth thread is a level-3
- * translation fault; el2_sync_sp0 (the vector for Forth's synchronous
- * exceptions) looks the address up in the region list and, if it is
- * there, writes the page descriptor and returns: the "soft page fault".
- * The map is identity, so a page's frame is fixed: the zeroing cannot be
- * moved to a pre-zeroed pool and is done when the region is made, off
- * the fault path.  Invalid -> valid needs no TLB maintenance (no TLB
- * caches a faulting entry), only the DSB that makes the store visible
- * to the walker; the ERET is the context synchronisation.
+ * EL2 demand-zero regions live in the demand window (kernel/mmu.S): 4 GiB
+ * of addresses above everything the identity map maps, so a region's
+ * pages can be backed by whichever zeroed frame is at hand.  A region's
+ * pages are invalid level-3 entries carrying the demand-zero mark in
+ * their software bits (DZ below; an invalid descriptor's bits other than
+ * bit 0 are ignored by the walker, Arm ARM D8.3).  The first touch from a
+ * Forth thread is a level-3 translation fault; el2_sync_sp0 (the vector
+ * for Forth's synchronous exceptions) finds the entry from the address
+ * alone (the window's level-2 entries, then the level-3 entry), sees the
+ * mark, takes a page from the per-core stack of pages zeroed ahead of
+ * time (kernel/alloc.S), writes the descriptor and returns: the "soft
+ * page fault".  No region list is searched and nothing is zeroed on the
+ * fast path.  Invalid -> valid needs no TLB maintenance (no TLB caches a
+ * faulting entry), only the DSB that makes the store visible to the
+ * walker; the ERET is the context synchronisation.
  *
  * Domains.  A domain is code running at EL1 (stage 1 off, HCR_EL2.DC: its
- * accesses are Normal write-back) under its own stage-2 identity tables
- * that grant only its regions: one level-2 table of 2048 32-MiB entries,
- * level-3 tables of 16 KiB pages where it has grants, so every stage-2
- * walk is two levels deep.  Each domain has a VMID, so entering another
- * domain is a VTTBR write and no TLB flush.  It is entered by ERET from
- * the Forth thread that runs it (DOMAIN-RUN) and comes back by:
+ * accesses are Normal write-back) under its own stage-2 tables that grant
+ * only its regions: one level-2 table of 2048 32-MiB entries, level-3
+ * tables of 16 KiB pages where it has grants, so every stage-2 walk is
+ * two levels deep.  Grants of memory are identity (IPA = PA); a
+ * pool-backed demand grant (DOMAIN-DEMAND) is at IPAs from the demand
+ * window, backed by zeroed frames at the first touch.  Each domain has a
+ * VMID, so entering another domain is a VTTBR write and no TLB flush.  It
+ * is entered by ERET from the Forth thread that runs it (DOMAIN-RUN) and
+ * comes back by:
  *   HVC #0   exit: x0 is DOMAIN-RUN's value
  *   HVC #1   null call (returns at once; the HVC round trip)
  *   HVC #2   IPC CALL: x0 = endpoint slot (0-7), x1-x4 the message; the
  *            running thread calls that endpoint on its behalf; x0 = 0 and
  *            x1-x4 the reply come back (x0 = -1: no such slot)
- *   a stage-2 translation fault in a demand-zero region: the page is
- *            mapped and the access retried (the soft stage-2 fault)
+ *   a stage-2 translation fault on a page marked demand-zero (S2 DZ in the
+ *            invalid entry, with the rights granted): the page is mapped
+ *            and the access retried (the soft stage-2 fault)
  *   any other stage-2 fault: the domain is ended, with a report
- *   an exception to EL1 (UDF, SVC, alignment...): EL1's vectors are a
- *            kernel stub page (granted read/execute to every domain)
- *            that turns it into HVC #0x100+n: the domain is ended
+ *   a write to an EL1 virtual-memory register (SCTLR_EL1, TTBR0/1, TCR,
+ *            MAIR, AMAIR, CONTEXTIDR, AFSR0/1, ESR, FAR: trapped by
+ *            HCR_EL2.TVM): done for it and recorded in its DCB, so the
+ *            switch knows what to load
+ *   an exception to EL1 (UDF, SVC, alignment...): taken at the domain's
+ *            VBAR_EL1, which is a kernel stub page (granted read/execute
+ *            to every domain) unless the domain set its own; the stub
+ *            turns it into HVC #0x100+n: the domain is ended
  *   a physical interrupt (routed to EL2 by HCR_EL2.FMO/IMO): the domain's
  *            registers are saved, the thread takes the interrupt in its
  *            own context (it may be preempted), then re-enters.
  * HVC calls clobber x5-x17 (they come back zero) and SP_EL0.
+ *
+ * EL1 state is switched only when a different domain is entered than the
+ * one whose state is loaded (G_LOADED), never on re-entering the same
+ * one: VTTBR and SP_EL1; the VM-control group above only if the loaded
+ * or the incoming domain ever wrote one (their writes trap: F_VMSET in
+ * D_FLAGS); the group no trap covers (VBAR_EL1, TPIDR_EL1, TPIDR_EL0,
+ * TPIDRRO_EL0, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1, PAR_EL1, CNTKCTL_EL1,
+ * CPACR_EL1, CSSELR_EL1) read live and compared with the defaults: when
+ * they and the incoming domain's copy are the defaults nothing is
+ * written, else the live values are saved to the outgoing DCB and the
+ * incoming's written where they differ (docs/domains.md).
  *
  * While a domain runs, SP_EL2 points at its control block (DCB), whose
  * first bytes are its register frame: a lower-EL exception saves
@@ -42,18 +66,18 @@
  * SP_EL2 back on the exception stack and drops to EL2t (SPSel = 0) in the
  * thread's context: no ERET.  HCR_EL2 switches between the host value
  * (m1n1's: E2H, TGE) and the domain value (TGE clear; VM, DC, FMO/IMO/AMO,
- * TWI/TWE, TSC set) on each crossing.
+ * TWI/TWE, TSC, TVM set) on each crossing.
  *
  * The kernel's own record of a domain's grants is a list of records
  * (base, length, flags) applied oldest first: MAP sets a page's state to
- * its permissions (R 1, W 2, X 4, demand-zero 8), UNMAP clears it,
- * PROTECT replaces the permissions of a granted page.  The tables are
- * rebuilt from the record for every page a new record covers, so the two
- * always agree (tests/test_domains.py walks the tables and checks).
+ * its permissions (R 1, W 2, X 4, demand-zero 8, pool-backed 16), UNMAP
+ * clears it, PROTECT replaces the permissions of a granted page.  The
+ * tables are rebuilt from the record for every page a new record covers,
+ * so the two always agree (tests/test_domains.py walks the tables and
+ * checks); an untouched demand-zero page's invalid entry carries its
+ * rights, so the fault path needs no record.
  *
  * One core: the current/loaded domain are globals (per-core later).
- * EL1 system registers other than SP_EL1 and VBAR_EL1 are not switched
- * between domains (docs/domains.md).
  */
 #include "macros.inc"
 #include "percpu.inc"
@@ -69,6 +93,7 @@
 
 #define PAGE            16384
 #define VA_BITS         36
+#define OA_MASK         0xFFFFFFFFC000
 
 /* DCB: one 4 KiB block */
 #define D_X(n)          ((n) * 8)       /* x0-x30 */
@@ -92,9 +117,41 @@
 #define D_REC           512             /* records: base, length, flags */
 #define REC_SIZE        24
 #define NREC_MAX        64
+/* its EL1 state while another domain's is loaded: the group no trap
+   covers (compared at a switch), in pairs for LDP/STP ... */
+#define D_VBAR          2048
+#define D_TPIDR1        2056
+#define D_TPIDR0        2064
+#define D_TPIDRRO       2072
+#define D_ELR1          2080
+#define D_SPSR1         2088
+#define D_ESR1          2096
+#define D_FAR1          2104
+#define D_PAR1          2112
+#define D_CNTKCTL       2120
+#define D_CPACR         2128
+#define D_CSSELR        2136
+#define D_FLAGS         2144            /* F_EL1SET: that copy is not all the defaults;
+                                           F_VMSET: it wrote a VM-control register */
+#define D_SCTLR         2160            /* the trapped group, as it wrote them */
+#define D_TTBR0         2168
+#define D_TTBR1         2176
+#define D_TCR           2184
+#define D_MAIR          2192
+#define D_AMAIR         2200
+#define D_CTXIDR        2208
+#define D_AFSR0         2216
+#define D_AFSR1         2224
+
+/* EL1 defaults: what a new domain finds (SCTLR_EL1: its RES1 bits, MMU
+   and caches off; VBAR_EL1: the stub; all else 0) */
+#define SCTLR_EL1_DEFAULT 0x30D00800
+#define F_EL1SET        1
+#define F_VMSET         2
 
 #define P_PERM          7
 #define P_DEMAND        8
+#define P_POOL          16              /* demand-zero from the zeroed-page stack */
 #define K_UNMAP         (1 << 8)
 #define K_PROTECT       (2 << 8)
 
@@ -113,6 +170,21 @@
 #define EL2_DEMAND_LO   (3 | (1 << 10) | (3 << 8) | (1 << 2))
 #define EL2_DEMAND_HI   (3 << 5)        /* bits 53, 54 */
 
+/* Software bits of an invalid level-3 entry (bit 0 clear: the walker
+   ignores the rest, Arm ARM D8.3), at both stages:
+     bit 55      DZ: a demand-zero page, mapped by the fault handler
+     bit 56      POOL: its frame is taken from the zeroed-page stack (an
+                 EL2 window page always is; at stage 2 without it the
+                 frame is the IPA itself, zeroed at the grant)
+     bits 57-59  stage 2: the rights granted, R W X (what the fault
+                 handler checks the access against)
+   The same bit positions are the "software use" bits (55-58) of a
+   valid descriptor; nothing else in the kernel writes them. */
+#define DZ_BIT          55
+#define POOL_BIT        56
+#define SWPERM_SHIFT    57
+#define EL2_DZ_MARK     ((1 << (DZ_BIT - 48)) | (1 << (POOL_BIT - 48)))  /* lsl #48 */
+
 /* VTCR_EL2: T0SZ 28 (36-bit IPA), SL0 = 1 (start at level 2 with 16 KiB),
    inner/outer write-back, inner shareable, TG0 = 16 KiB, RES1 bit 31; PS
    from ID_AA64MMFR0 */
@@ -122,22 +194,19 @@
 #define HCR_DC          (1 << 12)
 #define HCR_TWI_TWE     (3 << 13)
 #define HCR_TSC         (1 << 19)
+#define HCR_TVM         (1 << 26)
 #define HCR_TGE         (1 << 27)
 #define HCR_RW          (1 << 31)
 #define SPSR_EL1H       0x3c5           /* EL1h; its own DAIF masks only virtual interrupts */
 
 /* the globals */
-#define G_NDEMAND       0               /* EL2 demand regions: how many (the list is last) */
-#define G_CURRENT       8               /* the domain running (or last run) */
-#define G_LOADED        16              /* whose VTTBR, VBAR_EL1, SP_EL1 are loaded */
-#define G_READY         24
-#define G_HCR_HOST      32
-#define G_HCR_DOM       40
+#define G_CURRENT       0               /* the domain running (or last run) */
+#define G_LOADED        8               /* whose EL1 state (and VTTBR) is loaded */
+#define G_READY         16
+#define G_HCR_HOST      24              /* LDP with G_HCR_DOM */
+#define G_HCR_DOM       32
 #define G_VMIDS         48              /* 256-bit VMID bitmap */
-#define G_DEMAND        80              /* per region: base, end, its level-2 table, 0 */
-#define DEMAND_SIZE     32
-#define NDEMAND_MAX     16
-#define G_SIZE          (G_DEMAND + DEMAND_SIZE * NDEMAND_MAX)
+#define G_SIZE          80
 
 /* ---- the soft page fault at EL2 ----------------------------------------- */
 
@@ -145,8 +214,9 @@
 /*
  * el2_sync_sp0: VBAR_EL2 + 0x000, a synchronous exception from a Forth
  * thread (EL2t), on SP_EL2.  A level-3 translation fault on a data access
- * inside a demand-zero region maps the page and returns to retry it;
- * everything else goes to forth_sync with the registers as they came.
+ * to a page of the demand window marked demand-zero maps a zeroed page
+ * there and returns to retry it; everything else goes to forth_sync with
+ * the registers as they came.
  */
     .globl el2_sync_sp0
 el2_sync_sp0:
@@ -160,85 +230,111 @@ el2_sync_sp0:
     ccmp    x2, #0x07, #0, eq           /* translation fault, level 3 */
     b.ne    9f
     mrs     x0, far_el2
-    ladr    x1, domain_globals
-    ldr     x2, [x1], #G_DEMAND         /* the count */
-1:  cbz     x2, 9f
-    ldp     x3, x4, [x1], #DEMAND_SIZE  /* base, end */
-    sub     x2, x2, #1
-    cmp     x0, x3
-    ccmp    x0, x4, #2, hs              /* inside: base <= far < end */
-    b.hs    1b
-    ldur    x5, [x1, #(16 - DEMAND_SIZE)]   /* its level-2 table */
-    ubfx    x2, x0, #25, #11
-    ldr     x5, [x5, x2, lsl #3]        /* the level-3 table */
-    and     x5, x5, #0xFFFFFFFFC000
+    mrs     x1, tpidr_el2
+    add     x1, x1, #PC_DWIN            /* (past LDP's reach from the per-core base) */
+    ldp     x2, x3, [x1]                /* the window's base, its first level-2 entry */
+    sub     x2, x0, x2
+    lsr     x5, x2, #32
+    cbnz    x5, 9f                      /* not in the 4 GiB window */
+    lsr     x2, x2, #25
+    ldr     x3, [x3, x2, lsl #3]        /* a table: the walk reached level 3 */
+    and     x3, x3, #OA_MASK
     ubfx    x2, x0, #14, #11
-    and     x0, x0, #~(PAGE - 1)
-    mov     x3, #EL2_DEMAND_LO
+    add     x4, x3, x2, lsl #3          /* the page's entry */
+    ldr     x5, [x4]
+    tbz     x5, #DZ_BIT, 9f             /* not demand-zero: a guard page */
+    ldp     x2, x3, [x1, #(PC_ZTOP - PC_DWIN)]  /* a page zeroed ahead of time */
+    cmp     x2, x3
+    b.eq    5f
+    ldr     x0, [x2, #-8]!
+    str     x2, [x1, #(PC_ZTOP - PC_DWIN)]
+4:  mov     x3, #EL2_DEMAND_LO
     movk    x3, #EL2_DEMAND_HI, lsl #48
     orr     x0, x0, x3
-    str     x0, [x5, x2, lsl #3]
+    str     x0, [x4]
     dsb     ishst                       /* the walker sees it; ERET synchronises */
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x0, x1, [sp], #48
     eret
-9:  ldp     x2, x3, [sp, #16]
+5:  stp     x4, x9, [sp, #-32]!         /* none left: zero one now (the old cost) */
+    str     x30, [sp, #16]
+    sub     x9, x1, #PC_DWIN
+    bl      zpage_slow
+    ldr     x30, [sp, #16]
+    ldp     x4, x9, [sp], #32
+    cbnz    x0, 4b
+9:  ldp     x2, x3, [sp, #16]           /* not ours (or no memory left): THROW */
     ldp     x4, x5, [sp, #32]
     ldp     x0, x1, [sp], #48
     b       forth_sync
 
 /*
  * demand_region ( x0 = bytes -- x0 = address or 0 ): a new EL2
- * demand-zero region, 16 KiB aligned, zeroed, its pages unmapped.
- * From thread context.  Clobbers x0-x23.
+ * demand-zero region in the demand window, whole pages, each marked DZ |
+ * POOL in its invalid level-3 entry (invalid -> invalid: nothing to
+ * invalidate), a guard page above it; then the zeroed-page stack is
+ * topped up by as many pages as the region has (up to its capacity), so
+ * the region's first touches find pages zeroed ahead of time.  From
+ * thread context.  Clobbers x0-x23.
  */
     .globl demand_region
 demand_region:
-    mov     x23, x30
-    ladr    x19, domain_globals
-    ldr     x1, [x19, #G_NDEMAND]
-    cmp     x1, #NDEMAND_MAX
-    b.hs    8f
+    mov     x18, #1
+    b       1f
+
+/* demand_region_lazy ( x0 = bytes -- x0 = address or 0 ): the same, the
+   stack not topped up (memory whose pages are mostly never touched: the
+   faults zero what is).  Clobbers x0-x23. */
+    .globl demand_region_lazy
+demand_region_lazy:
+    mov     x18, #0
+1:  mov     x23, x30
     mov     x1, #(PAGE - 1)
-    add     x0, x0, x1
+    adds    x0, x0, x1
+    b.cs    8f
     and     x20, x0, #~(PAGE - 1)       /* bytes, whole pages */
     cbz     x20, 8f
-    bl      reserve_pages
+    mov     x0, x20
+    bl      mmu_window
     cbz     x0, 8f
     mov     x21, x0
     add     x22, x0, x20                /* end */
-    mov     x1, x21
-    mov     x2, x22
-    bl      zero_range
-    sub     x0, x22, #1                 /* one level-2 table must cover it all */
-    bl      l2_slot
-    mov     x5, x1
-    mov     x0, x21
-    bl      l2_slot
-    cmp     x1, x5
-    b.ne    8f                          /* it straddles 64 GiB (level-1 root) */
-    cbz     x1, 8f
-    ubfx    x2, x21, #25, #11
-    sub     x1, x1, x2, lsl #3          /* the table itself */
-    mov     x6, x1
-    mov     x5, x21
-1:  mov     x0, x5                      /* mmu_unmap_page keeps x4-x9 */
-    bl      mmu_unmap_page
-    add     x5, x5, #PAGE
-    cmp     x5, x22
+    mov     x19, x21
+1:  mov     x0, x19
+    bl      mmu_l3_entry                /* x1 = its entry (the window's tables exist) */
+    movz    x2, #EL2_DZ_MARK, lsl #48
+    str     x2, [x1]
+    add     x19, x19, #PAGE
+    cmp     x19, x22
     b.lo    1b
-    ldr     x1, [x19, #G_NDEMAND]
-    add     x2, x19, #G_DEMAND
-    add     x2, x2, x1, lsl #5
-    stp     x21, x22, [x2]
-    stp     x6, xzr, [x2, #16]
-    add     x1, x1, #1
-    str     x1, [x19, #G_NDEMAND]       /* published last: the handler may use it */
-    mov     x0, x21
+    cbz     x18, 2f
+    lsr     x0, x20, #14
+    bl      zpool_fill
+2:  mov     x0, x21
     ret     x23
 8:  mov     x0, #0
     ret     x23
+
+/*
+ * demand_ipa ( x0 = bytes, whole pages -- x0 = address or 0 ): addresses
+ * in the demand window for a pool-backed domain grant (no EL2 tables are
+ * made: the domain's IPAs only), the stack topped up for its pages.
+ * Clobbers x0-x8.
+ */
+    .globl demand_ipa
+demand_ipa:
+    stp     x0, x30, [sp, #-16]!
+    bl      mmu_window_ipa
+    ldr     x1, [sp]
+    cbz     x0, 9f
+    str     x0, [sp]
+    lsr     x0, x1, #14
+    bl      zpool_fill
+    ldr     x0, [sp]
+9:  ldr     x30, [sp, #8]
+    add     sp, sp, #16
+    ret
 
 /* reserve_pages ( x0 = bytes, a multiple of 16 KiB -- x0 = address or 0 ):
    never-used memory from the boot bump region.  Clobbers x1-x3. */
@@ -261,14 +357,16 @@ zero_range:
 
 /* ---- domains: making, granting, ending ---------------------------------- */
 
-/* domains_hw_init: HCR values, VTCR_EL2, VMID 0 kept for the host.
-   Clobbers x0, x1. */
+/* domains_hw_init: HCR values, VTCR_EL2, VMID 0 kept for the host, the
+   EL1 registers a domain sees set to the defaults (a new domain's
+   state: nothing of m1n1's or of the kernel's reaches one).
+   Clobbers x0-x2. */
 domains_hw_init:
     ladr    x1, domain_globals
     mrs     x0, hcr_el2
     str     x0, [x1, #G_HCR_HOST]
     bic     x0, x0, #HCR_TGE
-    movq    x2, (HCR_VM | HCR_FMO_IMO_AMO | HCR_DC | HCR_TWI_TWE | HCR_TSC | HCR_RW)
+    movq    x2, (HCR_VM | HCR_FMO_IMO_AMO | HCR_DC | HCR_TWI_TWE | HCR_TSC | HCR_TVM | HCR_RW)
     orr     x0, x0, x2
     str     x0, [x1, #G_HCR_DOM]
     mov     x0, #1
@@ -279,6 +377,29 @@ domains_hw_init:
     and     x2, x2, #7
     orr     x0, x0, x2, lsl #16
     msr     vtcr_el2, x0
+    movq    x0, SCTLR_EL1_DEFAULT       /* the trapped group */
+    msr     sctlr_el12, x0
+    msr     ttbr0_el12, xzr
+    msr     ttbr1_el12, xzr
+    msr     tcr_el12, xzr
+    msr     mair_el12, xzr
+    msr     amair_el12, xzr
+    msr     contextidr_el12, xzr
+    msr     afsr0_el12, xzr
+    msr     afsr1_el12, xzr
+    ladr    x0, domain_el1_vectors      /* the compared group */
+    msr     vbar_el12, x0
+    msr     tpidr_el1, xzr
+    msr     tpidr_el0, xzr
+    msr     tpidrro_el0, xzr
+    msr     elr_el12, xzr
+    msr     spsr_el12, xzr
+    msr     esr_el12, xzr
+    msr     far_el12, xzr
+    msr     par_el1, xzr
+    msr     cntkctl_el12, xzr
+    msr     cpacr_el12, xzr
+    msr     csselr_el1, xzr
     isb
     ret
 
@@ -326,6 +447,10 @@ domain_new:
     orr     x0, x22, x20, lsl #48
     str     x0, [x21, #D_VTTBR]
     str     x20, [x21, #D_ID]
+    ladr    x0, domain_el1_vectors      /* its EL1 state: the defaults (the rest is 0) */
+    str     x0, [x21, #D_VBAR]
+    movq    x0, SCTLR_EL1_DEFAULT
+    str     x0, [x21, #D_SCTLR]
     ldp     x0, x1, [x19, #G_HCR_HOST]
     stp     x0, x1, [x21, #D_HCR_HOST]
     mov     x0, x21                     /* the EL1 vector stub: read, execute */
@@ -349,8 +474,9 @@ domain_new:
     ret     x23
 
 /*
- * domain_free ( x0 = DCB ): its tables, its VMID (its TLB entries
- * flushed first), the DCB.  Not while it runs.  Clobbers x0-x23.
+ * domain_free ( x0 = DCB ): its tables, the frames its pool-backed grants
+ * were given, its VMID (its TLB entries flushed first), the DCB.  Not
+ * while it runs.  Clobbers x0-x23.
  */
     .globl domain_free
 domain_free:
@@ -364,8 +490,23 @@ domain_free:
     and     x1, x0, #3
     cmp     x1, #3
     b.ne    2f
-    and     x0, x0, #0xFFFFFFFFC000
-    bl      kfree_page                  /* a level-3 table */
+    and     x18, x0, #OA_MASK           /* a level-3 table: */
+    lsl     x17, x20, #25               /*   the IPA of its first page */
+    mov     x16, #0
+11: ldr     x0, [x18, x16, lsl #3]      /* a page (valid, or parked in its mark) */
+    tbnz    x0, #0, 13f                 /* not at its IPA: a frame from the */
+    tbz     x0, #DZ_BIT, 12f            /* zeroed stack, given back */
+13: ands    x0, x0, #OA_MASK
+    b.eq    12f
+    orr     x1, x17, x16, lsl #14
+    cmp     x0, x1
+    b.eq    12f
+    bl      kfree_page
+12: add     x16, x16, #1
+    cmp     x16, #2048
+    b.lo    11b
+    mov     x0, x18
+    bl      kfree_page                  /* the table */
 2:  add     x20, x20, #1
     cmp     x20, #2048
     b.lo    1b
@@ -378,7 +519,10 @@ domain_free:
     ldr     x0, [x19, #G_LOADED]
     cmp     x0, x21
     b.ne    3f
-    str     xzr, [x19, #G_LOADED]
+    str     xzr, [x19, #G_LOADED]       /* its state stays in the registers: */
+    ldr     x0, [x21, #D_FLAGS]         /* the VM group back to the defaults */
+    tbz     x0, #1, 3f                  /* (the compared group is read live) */
+    bl      vm_defaults
 3:  ldr     x0, [x21, #D_ID]
     lsr     x1, x0, #6
     and     x2, x0, #63
@@ -412,12 +556,12 @@ s2_state:
     b.hs    1b                          /* not in this record */
     tbnz    x7, #8, 2f
     tbnz    x7, #9, 3f
-    and     x2, x7, #15                 /* MAP */
+    and     x2, x7, #31                 /* MAP */
     b       1b
 2:  mov     x2, #0                      /* UNMAP */
     b       1b
 3:  cbz     x2, 1b                      /* PROTECT: granted pages only */
-    and     x2, x2, #P_DEMAND
+    and     x2, x2, #(P_DEMAND | P_POOL)
     and     x7, x7, #P_PERM
     orr     x2, x2, x7
     b       1b
@@ -436,9 +580,17 @@ s2_desc:
 /*
  * domain_grant ( x0 = DCB, x1 = base, x2 = length, x3 = flags -- x0 = 0
  * or a THROW code ): a new record (flags: permissions, demand-zero,
- * K_UNMAP or K_PROTECT), then every page it covers rebuilt from the whole
- * record.  Pages going from valid to anything else cost one TLB
- * invalidation at the end.  Clobbers x0-x18.
+ * pool-backed, K_UNMAP or K_PROTECT), then every page it covers rebuilt
+ * from the whole record.  An untouched demand-zero page is an invalid
+ * entry marked DZ with its rights and its frame (the IPA for a grant of
+ * memory, zeroed here when granted; 0 for a pool-backed one: a zeroed
+ * frame is taken at the first touch), so the fault path needs no record.
+ * A pool-backed page keeps its frame through PROTECT (parked in the mark
+ * while it has no rights) and gives it back at UNMAP.  Pages going from
+ * valid to anything else cost one TLB invalidation at the end; frames
+ * given back go to the page lists after it.  A grant of memory (not
+ * pool-backed) inside the demand window is refused: those addresses are
+ * no memory's.  Clobbers x0-x18.
  */
     .globl domain_grant
 domain_grant:
@@ -455,7 +607,18 @@ domain_grant:
     lsl     x5, x5, #32
     cmp     x4, x5
     b.hi    8f                          /* inside the 36-bit IPA space */
-    ldr     x5, [x0, #D_NREC]
+    tbnz    x3, #4, 1f                  /* P_POOL */
+    tst     x3, #(K_UNMAP | K_PROTECT)
+    b.ne    1f
+    stp     x0, x1, [sp, #-16]!
+    bl      mmu_window_bounds           /* x0 base, x1 end */
+    mov     x5, x0
+    mov     x6, x1
+    ldp     x0, x1, [sp], #16
+    cmp     x1, x6                      /* [base, end) meets the window? */
+    ccmp    x4, x5, #0, lo
+    b.hi    8f
+1:  ldr     x5, [x0, #D_NREC]
     cmp     x5, #NREC_MAX
     b.hs    7f
     mov     x6, #REC_SIZE
@@ -470,8 +633,10 @@ domain_grant:
     mov     x12, x4                     /* end */
     mov     x13, x3                     /* the new record's flags */
     mov     x14, #0                     /* a valid entry changed: flush */
+    mov     x9, #0                      /* frames to give back, linked through them */
+    mov     x17, #0                     /* the result */
     ldr     x15, [x10, #D_VTTBR]
-    and     x15, x15, #0xFFFFFFFFC000
+    and     x15, x15, #OA_MASK
 1:  mov     x0, x11
     mov     x1, x10
     bl      s2_state                    /* x2 = state */
@@ -483,7 +648,7 @@ domain_grant:
     cbz     x2, 6f                      /* nothing granted, no table: nothing to do */
     mov     x16, x2
     bl      kalloc_page                 /* a level-3 table for this 32 MiB */
-    cbz     x0, 7f
+    cbz     x0, 69f
     mov     x1, x0
     add     x2, x0, #PAGE
     bl      zero_range
@@ -491,24 +656,51 @@ domain_grant:
     orr     x6, x0, #3
     str     x6, [x15, x5, lsl #3]
     mov     x2, x16
-3:  and     x6, x6, #0xFFFFFFFFC000
+3:  and     x6, x6, #OA_MASK
     ubfx    x5, x11, #14, #11
     add     x6, x6, x5, lsl #3          /* the page's entry */
     ldr     x7, [x6]                    /* old */
-    mov     x3, #0                      /* new: invalid unless... */
-    tst     x2, #P_PERM
-    b.eq    5f                          /* no access */
-    mov     x0, x11
-    tbz     x2, #3, 4f                  /* not demand-zero: mapped now */
-    tst     x13, #(K_UNMAP | K_PROTECT)
-    b.eq    41f                         /* a fresh demand-zero grant */
-    tbz     x7, #0, 5f                  /* demand-zero, not touched yet */
-4:  bl      s2_desc
+    mov     x8, #0                      /* its frame: a valid entry's or a mark's */
+    tbnz    x7, #0, 31f
+    tbz     x7, #DZ_BIT, 32f
+31: and     x8, x7, #OA_MASK
+32: tst     x2, #P_PERM
+    b.eq    40f
+    tbnz    x2, #3, 33f
+    mov     x0, x11                     /* not demand-zero: mapped now, identity */
+    bl      s2_desc
     b       5f
-41: mov     x1, x11                     /* zeroed now; mapped at first touch */
-    add     x2, x11, #PAGE
-    bl      zero_range
-    mov     x3, #0
+33: tbz     x7, #0, 34f
+    mov     x0, x8                      /* demand-zero, touched: its frame, new rights */
+    bl      s2_desc
+    b       5f
+34: tst     x13, #(K_UNMAP | K_PROTECT)
+    b.ne    36f
+    bl      give_back                   /* a fresh grant reads as zero: */
+    mov     x8, #0
+    tbnz    x2, #4, 37f                 /*   pool-backed: a frame at the first touch */
+    mov     x16, x2                     /*   memory: zeroed now, mapped then */
+    mov     x0, x11
+    add     x1, x11, #PAGE
+    bl      zero_fast
+    mov     x2, x16
+    mov     x8, x11
+    b       37f
+36: cbnz    x8, 37f                     /* protected, untouched: its frame as it was */
+    tbnz    x2, #4, 37f
+    mov     x8, x11
+37: movz    x3, #(1 << (DZ_BIT - 48)), lsl #48
+    orr     x3, x3, x8
+    and     x0, x2, #P_PERM
+    orr     x3, x3, x0, lsl #SWPERM_SHIFT
+    b       5f
+40: mov     x3, #0                      /* no access */
+    tbz     x2, #3, 41f
+    cbz     x8, 5f
+    movz    x3, #(1 << (DZ_BIT - 48)), lsl #48
+    orr     x3, x3, x8                  /* still granted: the frame parked, no rights */
+    b       5f
+41: bl      give_back                   /* unmapped: a pool frame goes back */
 5:  cmp     x3, x7
     b.eq    6f
     tbz     x7, #0, 51f
@@ -517,35 +709,124 @@ domain_grant:
 6:  add     x11, x11, #PAGE
     cmp     x11, x12
     b.lo    1b
-    dsb     ishst
+60: dsb     ishst
     cbz     x14, 61f
     tlbi    alle1is
     dsb     ish
     isb
-61: mov     x0, #0
+61: cbz     x9, 62f                     /* the frames given back, now no TLB holds them */
+    ldr     x16, [x9]
+    mov     x0, x9
+    bl      kfree_page
+    mov     x9, x16
+    b       61b
+62: mov     x0, x17
     ret     x18
-7:  mov     x0, #-59                    /* ALLOCATE: out of records or memory */
+69: mov     x17, #-59                   /* out of memory for a table */
+    b       60b
+7:  mov     x0, #-59                    /* ALLOCATE: out of records */
     ret     x18
 8:  mov     x0, #-24                    /* invalid numeric argument */
     ret     x18
 
+/* give_back ( x8 = a page's frame or 0, x11 = its IPA, x9 = the list ):
+   a frame from the zeroed stack (not the IPA itself) onto the list of
+   frames to give back.  Clobbers nothing else. */
+give_back:
+    cbz     x8, 1f
+    cmp     x8, x11
+    b.eq    1f
+    str     x9, [x8]
+    mov     x9, x8
+1:  ret
+
 /* ---- running a domain --------------------------------------------------- */
 
-/* load_domain x9 = DCB (masked): VTTBR, VBAR_EL1, SP_EL1 when another
-   domain's are loaded.  Clobbers x16, x17. */
+/* el1_pair n (el1_switch's full switch; x14 = the incoming's D_VBAR,
+   x15 = the outgoing's or none if x16 = 0): registers 2n and 2n+1 of the
+   compared group live, saved to the outgoing's copy, the incoming's
+   written where they differ.  Clobbers x10-x13. */
+.macro el1_pair n
+    .if \n == 0
+    mrs     x10, vbar_el12
+    mrs     x11, tpidr_el1
+    .elseif \n == 1
+    mrs     x10, tpidr_el0
+    mrs     x11, tpidrro_el0
+    .elseif \n == 2
+    mrs     x10, elr_el12
+    mrs     x11, spsr_el12
+    .elseif \n == 3
+    mrs     x10, esr_el12
+    mrs     x11, far_el12
+    .elseif \n == 4
+    mrs     x10, par_el1
+    mrs     x11, cntkctl_el12
+    .else
+    mrs     x10, cpacr_el12
+    mrs     x11, csselr_el1
+    .endif
+    cbz     x16, 8920f
+    stp     x10, x11, [x15, #(16 * \n)]
+8920:
+    ldp     x12, x13, [x14, #(16 * \n)]
+    cmp     x10, x12
+    b.eq    8921f
+    .if \n == 0
+    msr     vbar_el12, x12
+    .elseif \n == 1
+    msr     tpidr_el0, x12
+    .elseif \n == 2
+    msr     elr_el12, x12
+    .elseif \n == 3
+    msr     esr_el12, x12
+    .elseif \n == 4
+    msr     par_el1, x12
+    .else
+    msr     cpacr_el12, x12
+    .endif
+8921:
+    cmp     x11, x13
+    b.eq    8922f
+    .if \n == 0
+    msr     tpidr_el1, x13
+    .elseif \n == 1
+    msr     tpidrro_el0, x13
+    .elseif \n == 2
+    msr     spsr_el12, x13
+    .elseif \n == 3
+    msr     far_el12, x13
+    .elseif \n == 4
+    msr     cntkctl_el12, x13
+    .else
+    msr     csselr_el1, x13
+    .endif
+8922:
+.endm
+
+/* vm_msr key, reg, field (domain_msr; x16 = the trapped register's key,
+   x17 = the value): if it is this one, write it, keep it, mark the
+   domain (8f) */
+.macro vm_msr key, reg, field
+    movq    x15, \key
+    cmp     x16, x15
+    b.ne    8930f
+    msr     \reg, x17
+    str     x17, [sp, #\field]
+    b       8f
+8930:
+.endm
+
+/* load_domain x9 = DCB (masked): everything el1_switch loads, when
+   another domain's state is loaded; nothing for the same one.  Clobbers
+   x5-x8, x10-x17, x30. */
 .macro load_domain
     ladr    x17, domain_globals
     str     x9, [x17, #G_CURRENT]
     ldr     x16, [x17, #G_LOADED]
     cmp     x16, x9
     b.eq    8901f
-    str     x9, [x17, #G_LOADED]
-    ldr     x16, [x9, #D_VTTBR]
-    msr     vttbr_el2, x16              /* VMID-tagged: no TLB flush */
-    ladr    x16, domain_el1_vectors
-    msr     vbar_el12, x16
-    ldr     x16, [x9, #D_SPEL1]
-    msr     sp_el1, x16
+    bl      el1_switch
 8901:
 .endm
 
@@ -562,9 +843,11 @@ domain_grant:
 .endm
 
 /*
- * domain_run ( x0 = DCB, x1 = argument -- x0 = value, x1 = reason ): run
- * the domain from its entry point with x0 = argument until it exits or
- * is ended.  From a Forth thread (EL2t).  Clobbers x0-x23.
+ * domain_run ( x0 = DCB, x1 = argument; DOMAIN-RUN's stack: tos the DCB,
+ * [dsp] the argument -- [dsp] = value, tos = reason ): run the domain
+ * from its entry point with x0 = argument until it exits or is ended,
+ * and return to DOMAIN-RUN's caller.  From a Forth thread (EL2t).
+ * Clobbers x0-x23.
  */
     .globl domain_run
 domain_run:
@@ -578,14 +861,24 @@ domain_run:
     mov     x3, sp
     stp     x28, x3, [x0, #(D_HOST + 32)]
     ldp     x2, x3, [x0, #D_ENTRY]      /* entry, stack */
-    mov     x4, #SPSR_EL1H
-    stp     x2, x4, [x0, #D_ELR]
     str     x3, [x0, #D_SPEL1]
     mov     x9, x0
     msr     daifset, #3
-    load_domain
-    msr     sp_el1, x3                  /* a fresh start: its initial stack */
-    enter_prepare
+    ladr    x17, domain_globals         /* load_domain, and a fresh start: */
+    str     x9, [x17, #G_CURRENT]
+    ldr     x16, [x17, #G_LOADED]
+    cmp     x16, x9
+    b.eq    1f
+    bl      el1_switch                  /*   it loads SP_EL1 from D_SPEL1 */
+    b       2f
+1:  msr     sp_el1, x3                  /*   its initial stack */
+2:  ldr     x16, [x9, #D_HCR_DOM]       /* enter_prepare, ELR and SPSR from here */
+    msr     hcr_el2, x16
+    msr     elr_el2, x2
+    mov     x4, #SPSR_EL1H
+    msr     spsr_el2, x4
+    msr     spsel, #1
+    mov     sp, x9
     mov     x0, x1                      /* the argument; nothing else of ours */
     mov     x1, #0
     mov     x2, #0
@@ -593,9 +886,9 @@ domain_run:
     mov     x4, #0
     b       enter_clear5
 
-9:  mov     x0, #0
-    mov     x1, #R_BUSY
-    ldp     x30, x9, [sp], #16
+9:  ldp     x30, x9, [sp], #16          /* it had ended, or runs elsewhere */
+    str     xzr, [dsp]
+    mov     tos, #R_BUSY
     ret
 
 /* enter_clear5: x5-x30 zeroed, ERET (x0-x4 as given) */
@@ -606,12 +899,15 @@ enter_clear5:
 /*
  * to_host (SP_EL2 = DCB, x16/x17 free): back to the thread that runs the
  * domain, still masked: host HCR, SP_EL2 on the exception stack, EL2t on
- * the thread's stack, its x24-x28.  Leaves x9 = DCB.
+ * the thread's stack, its x24-x28 (keep_sp: SP_EL1 kept for a resume; not
+ * when the run is over).  Leaves x9 = DCB.
  */
-.macro to_host
+.macro to_host keep_sp=1
     mov     x9, sp
-    mrs     x16, sp_el1
+    .if \keep_sp
+    mrs     x16, sp_el1                 /* it will be resumed */
     str     x16, [x9, #D_SPEL1]
+    .endif
     ldr     x16, [x9, #D_HCR_HOST]
     msr     hcr_el2, x16
     ladr    x16, boot_stack_top
@@ -622,6 +918,184 @@ enter_clear5:
     ldp     x28, x16, [x9, #(D_HOST + 32)]
     mov     sp, x16
 .endm
+
+/*
+ * el1_switch ( x9 = the domain to enter, x16 = the one whose state is
+ * loaded or 0, x17 = domain_globals ), masked: x9's VTTBR, SP_EL1 and EL1
+ * state in place of the loaded ones.
+ * - The VM-control group (SCTLR_EL1, TTBR0/1, TCR, MAIR, AMAIR,
+ *   CONTEXTIDR, AFSR0/1): a domain's writes trap (HCR_EL2.TVM) and are
+ *   kept in its DCB (F_VMSET), so the live values are the outgoing's
+ *   shadow, the defaults unless it has F_VMSET (a loaded domain freed
+ *   with it puts the defaults back, domain_free); they are loaded from
+ *   the incoming's shadow only if either has F_VMSET.
+ * - The group no trap covers without FEAT_FGT (VBAR_EL1, TPIDR_EL1,
+ *   TPIDR_EL0, TPIDRRO_EL0, ELR/SPSR/ESR/FAR_EL1 (written by an EL1
+ *   exception too), PAR_EL1, CNTKCTL_EL1, CPACR_EL1, CSSELR_EL1): read
+ *   live.  If they are the defaults and the incoming's copy is too
+ *   (F_EL1SET clear), nothing is written (the outgoing's copy is made
+ *   the defaults if it said otherwise); else they are saved into the
+ *   outgoing DCB and the incoming's values written where they differ
+ *   (an MSR costs six MRS).
+ * Clobbers x5-x8, x10-x17 (keeps x0-x4, x9).
+ */
+el1_switch:
+    str     x9, [x17, #G_LOADED]
+    ldr     x10, [x9, #D_VTTBR]
+    msr     vttbr_el2, x10              /* VMID-tagged: no TLB flush */
+    ldr     x10, [x9, #D_SPEL1]
+    msr     sp_el1, x10
+    ldr     x12, [x9, #D_FLAGS]         /* the incoming's */
+    mov     x13, #0
+    cbz     x16, 1f
+    ldr     x13, [x16, #D_FLAGS]        /* the outgoing's */
+1:  orr     x10, x12, x13
+    tbnz    x10, #1, 20f                /* F_VMSET: the VM-control group */
+2:  and     x10, x12, #F_EL1SET         /* the compared group: all the defaults? */
+    mrs     x11, vbar_el12
+    ladr    x14, domain_el1_vectors
+    eor     x11, x11, x14
+    orr     x10, x10, x11
+    mrs     x11, tpidr_el1
+    orr     x10, x10, x11
+    mrs     x11, tpidr_el0
+    orr     x10, x10, x11
+    mrs     x11, tpidrro_el0
+    orr     x10, x10, x11
+    mrs     x11, elr_el12
+    orr     x10, x10, x11
+    mrs     x11, spsr_el12
+    orr     x10, x10, x11
+    mrs     x11, esr_el12
+    orr     x10, x10, x11
+    mrs     x11, far_el12
+    orr     x10, x10, x11
+    mrs     x11, par_el1
+    orr     x10, x10, x11
+    mrs     x11, cntkctl_el12
+    orr     x10, x10, x11
+    mrs     x11, cpacr_el12
+    orr     x10, x10, x11
+    mrs     x11, csselr_el1
+    orr     x10, x10, x11
+    cbnz    x10, 10f
+    tbnz    x13, #0, 8f                 /* yes: nothing to write */
+    ret
+8:  bic     x13, x13, #F_EL1SET         /* the outgoing's copy: the defaults now */
+    str     x13, [x16, #D_FLAGS]
+    add     x15, x16, #D_VBAR
+    stp     x14, xzr, [x15]
+    stp     xzr, xzr, [x15, #16]
+    stp     xzr, xzr, [x15, #32]
+    stp     xzr, xzr, [x15, #48]
+    stp     xzr, xzr, [x15, #64]
+    stp     xzr, xzr, [x15, #80]
+    ret
+
+10: add     x14, x9, #D_VBAR            /* no: the full switch */
+    add     x15, x16, #D_VBAR
+    cbz     x16, 11f
+    orr     x13, x13, #F_EL1SET
+    str     x13, [x16, #D_FLAGS]
+11: .irp pair, 0, 1, 2, 3, 4, 5
+    el1_pair \pair
+    .endr
+    ret
+
+20: add     x14, x9, #D_SCTLR           /* the VM-control group: the incoming's */
+    ldp     x10, x11, [x14]
+    msr     sctlr_el12, x10
+    msr     ttbr0_el12, x11
+    ldp     x10, x11, [x14, #16]
+    msr     ttbr1_el12, x10
+    msr     tcr_el12, x11
+    ldp     x10, x11, [x14, #32]
+    msr     mair_el12, x10
+    msr     amair_el12, x11
+    ldp     x10, x11, [x14, #48]
+    msr     contextidr_el12, x10
+    msr     afsr0_el12, x11
+    ldr     x10, [x14, #64]
+    msr     afsr1_el12, x10
+    b       2b
+
+/* vm_defaults: the VM-control group's defaults into the registers (a
+   domain with F_VMSET whose state was loaded is freed).  Clobbers x0. */
+vm_defaults:
+    movq    x0, SCTLR_EL1_DEFAULT
+    msr     sctlr_el12, x0
+    msr     ttbr0_el12, xzr
+    msr     ttbr1_el12, xzr
+    msr     tcr_el12, xzr
+    msr     mair_el12, xzr
+    msr     amair_el12, xzr
+    msr     contextidr_el12, xzr
+    msr     afsr0_el12, xzr
+    msr     afsr1_el12, xzr
+    ret
+
+/*
+ * domain_msr: a domain's MSR to a VM-control register, trapped by
+ * HCR_EL2.TVM (x16 = ESR, x16/x17 in the frame): done for it (so it takes
+ * effect), kept in its DCB, the domain marked as having set them
+ * (F_VMSET: el1_switch reloads the group); ESR_EL1 and FAR_EL1
+ * are written only (they are in the compared group).  Then on after the
+ * MSR.  Anything else trapped here ends the domain.
+ */
+domain_msr:
+    tbnz    x16, #0, domain_trap        /* a read: never trapped (TRVM clear) */
+    str     x15, [sp, #D_X(15)]
+    ubfx    x17, x16, #5, #5            /* Rt: its value into x17 */
+    adr     x15, 1f
+    add     x15, x15, x17, lsl #3
+    br      x15
+1:  .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+    mov     x17, x\n
+    b       2f
+    .endr
+    .irp n, 15, 16, 17
+    ldr     x17, [sp, #D_X(\n)]
+    b       2f
+    .endr
+    .irp n, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
+    mov     x17, x\n
+    b       2f
+    .endr
+    mov     x17, xzr
+    b       2f
+2:  movq    x15, 0x3FFC1E
+    and     x16, x16, x15               /* Op0 Op2 Op1 CRn CRm */
+    vm_msr  0x300400, sctlr_el12, D_SCTLR
+    vm_msr  0x300800, ttbr0_el12, D_TTBR0
+    vm_msr  0x320800, ttbr1_el12, D_TTBR1
+    vm_msr  0x340800, tcr_el12, D_TCR
+    vm_msr  0x302804, mair_el12, D_MAIR
+    vm_msr  0x302806, amair_el12, D_AMAIR
+    vm_msr  0x323400, contextidr_el12, D_CTXIDR
+    vm_msr  0x301402, afsr0_el12, D_AFSR0
+    vm_msr  0x321402, afsr1_el12, D_AFSR1
+    movq    x15, 0x301404
+    cmp     x16, x15
+    b.ne    3f
+    msr     esr_el12, x17
+    b       9f
+3:  movq    x15, 0x301800
+    cmp     x16, x15
+    b.ne    4f
+    msr     far_el12, x17
+    b       9f
+4:  ldr     x15, [sp, #D_X(15)]         /* none of ours: ended */
+    mrs     x16, esr_el2
+    b       domain_trap
+8:  ldr     x16, [sp, #D_FLAGS]         /* F_VMSET: el1_switch reloads the group */
+    orr     x16, x16, #F_VMSET
+    str     x16, [sp, #D_FLAGS]
+9:  ldr     x15, [sp, #D_X(15)]
+    mrs     x16, elr_el2
+    add     x16, x16, #4                /* past the MSR */
+    msr     elr_el2, x16
+    ldp     x16, x17, [sp, #D_X(16)]
+    eret
 
 /*
  * domain_sync: VBAR_EL2 + 0x400, a synchronous exception from the
@@ -648,7 +1122,7 @@ domain_sync:
 
 /* HVC #0: the domain is done, x0 is the value */
 domain_exit:
-    to_host
+    to_host 0
     mov     x1, #R_EXIT
 domain_return:                          /* x0 value, x1 reason, x9 DCB */
     ldr     x2, [x9, #D_STATE]
@@ -657,6 +1131,8 @@ domain_return:                          /* x0 value, x1 reason, x9 DCB */
     str     xzr, [x9, #D_STATE]         /* idle again (not if ended) */
 1:  msr     daifclr, #3
     ldp     x30, x9, [sp], #16
+    str     x0, [dsp]                   /* DOMAIN-RUN's results */
+    mov     tos, x1
     ret
 
 /*
@@ -770,11 +1246,16 @@ save_all:
     ret
 
 /*
- * domain_abort (x16 = ESR, x17 = EC): a stage-2 abort.  A translation
- * fault in a demand-zero region the access is allowed in: map the page
- * and retry (the soft stage-2 fault).  Anything else ends the domain.
+ * domain_abort (x16 = ESR, x17 = EC): a trapped MSR (domain_msr), or a
+ * stage-2 abort.  A level-3 translation fault on a page whose invalid
+ * entry is marked demand-zero, by an access the rights in the mark allow:
+ * the page is mapped (its frame from the mark, or the zeroed-page stack
+ * when the mark has none) and the access retried (the soft stage-2
+ * fault).  No record is searched.  Anything else ends the domain.
  */
 domain_abort:
+    cmp     x17, #0x18                  /* MSR trapped by TVM */
+    b.eq    domain_msr
     cmp     x17, #0x24                  /* data abort from a lower EL */
     b.eq    1f
     cmp     x17, #0x20                  /* or an instruction abort */
@@ -784,35 +1265,35 @@ domain_abort:
     stp     x2, x3, [sp, #D_X(2)]
     stp     x4, x5, [sp, #D_X(4)]
     stp     x6, x7, [sp, #D_X(6)]
-    and     x0, x16, #0x3c
-    cmp     x0, #0x04                   /* translation fault, any level */
+    and     x0, x16, #0x3f
+    cmp     x0, #0x07                   /* translation fault, level 3 */
     b.ne    domain_forbidden
     mrs     x0, hpfar_el2
     lsl     x0, x0, #8                  /* HPFAR[39:4] = IPA[51:12] */
-    and     x0, x0, #0xFFFFFFFFC000     /* the page */
-    lsr     x1, x0, #VA_BITS
-    cbnz    x1, domain_forbidden
-    str     x30, [sp, #D_X(30)]
-    mov     x1, sp
-    bl      s2_state                    /* x2 = the page's state */
-    tbz     x2, #3, domain_forbidden    /* not demand-zero */
+    and     x0, x0, #OA_MASK            /* the page */
+    ldr     x5, [sp, #D_VTTBR]
+    and     x5, x5, #OA_MASK
+    ubfx    x4, x0, #25, #11
+    ldr     x5, [x5, x4, lsl #3]        /* a table: the walk reached level 3 */
+    and     x5, x5, #OA_MASK
+    ubfx    x4, x0, #14, #11
+    add     x5, x5, x4, lsl #3          /* the page's entry */
+    ldr     x6, [x5]
+    tbz     x6, #DZ_BIT, domain_forbidden
     mov     x3, #4                      /* needs X (fetch), W (write) or R */
     cmp     x17, #0x20
-    b.eq    1f
+    b.eq    2f
     tst     x16, #(1 << 6)              /* WnR */
     mov     x3, #1
     mov     x4, #2
     csel    x3, x4, x3, ne
-1:  tst     x2, x3
+2:  ubfx    x2, x6, #SWPERM_SHIFT, #3   /* the rights in the mark */
+    tst     x2, x3
     b.eq    domain_forbidden
-    ldr     x5, [sp, #D_VTTBR]
-    and     x5, x5, #0xFFFFFFFFC000
-    ubfx    x4, x0, #25, #11
-    ldr     x5, [x5, x4, lsl #3]        /* a table: the grant made it */
-    and     x5, x5, #0xFFFFFFFFC000
-    ubfx    x4, x0, #14, #11
-    add     x5, x5, x4, lsl #3
-    bl      s2_desc
+    str     x30, [sp, #D_X(30)]
+    ands    x0, x6, #OA_MASK            /* its frame; none yet: from the stack */
+    b.eq    5f
+3:  bl      s2_desc
     str     x3, [x5]
     dsb     ishst                       /* invalid -> valid: no TLBI */
     ldp     x0, x1, [sp, #D_X(0)]
@@ -822,6 +1303,28 @@ domain_abort:
     ldp     x16, x17, [sp, #D_X(16)]
     ldr     x30, [sp, #D_X(30)]
     eret
+5:  mrs     x1, tpidr_el2
+    add     x1, x1, #PC_ZTOP
+    ldp     x7, x4, [x1]                /* top, base */
+    cmp     x7, x4
+    b.eq    6f
+    ldr     x0, [x7, #-8]!
+    str     x7, [x1]
+    b       3b
+6:  stp     x8, x9, [sp, #D_X(8)]       /* none zeroed ahead: one now, on the */
+    mov     x6, x5                      /* exception stack (free while a domain runs) */
+    mov     x7, x2
+    sub     x9, x1, #PC_ZTOP
+    mov     x8, sp
+    ladr    x0, boot_stack_top
+    mov     sp, x0
+    bl      zpage_slow
+    mov     sp, x8
+    mov     x5, x6
+    mov     x2, x7
+    ldp     x8, x9, [sp, #D_X(8)]
+    cbnz    x0, 3b
+    /* no memory left: ended, as a fault at that address */
 
 /* a forbidden access (x16 = ESR): the address from HPFAR and FAR */
 domain_forbidden:
@@ -857,7 +1360,7 @@ domain_end:
     mov     x1, #2
     str     x1, [sp, #D_STATE]
     mov     x19, x17
-    to_host
+    to_host 0
     mov     x20, x9
     ladr    x0, msg_domain
     bl      console_puts

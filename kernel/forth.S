@@ -17,6 +17,7 @@
 #include "forth/cold.S"
 #include "forth/bench.S"
 #include "forth/alloc.S"
+#include "forth/kmem.S"
 #include "forth/threads.S"
 #include "forth/domains.S"
 #include BOARD_WORDS                  /* the board's own words (kernel/boards/<board>/words.inc) */

@@ -11,15 +11,21 @@
  * straight to its Forth caller.  The partner writes the four words there
  * and the fifth (token, or for a reply its last word) into the waiter's
  * saved top of stack: nothing is copied twice and the waiter does no work
- * on wake-up.  Threads waiting in the timed words or SEND publish no
- * delivery address: their partners stage the message in the TCB (T_MSG,
- * T_PEER, T_RESULT) and the word picks it up there.
+ * on wake-up.  CALL-TIMEOUT takes its reply the same way (and looks at
+ * T_RESULT afterwards: 0 answered, -1 timed out).  Threads waiting in
+ * RECEIVE-TIMEOUT or SEND publish no delivery address: their partners
+ * stage the message in the TCB (T_MSG, T_PEER, T_RESULT) and the word
+ * picks it up there.
  *
  * Fast paths (seL4's idea): a CALL to a receiver already waiting, and a
  * REPLY-RECEIVE with no sender queued, switch straight to the partner:
  * no scheduler pass.  They are taken only when the partner is at least as
  * urgent as every ready thread, so the highest-priority ready thread
- * always runs.
+ * always runs.  A timed call takes them too: its deadline goes onto the
+ * sleepers on the way in and comes off when the reply reaches it.  Any
+ * other path that frees a partner more urgent than us switches to it
+ * directly (thread_wake in kernel/thread.S), else readies it and carries
+ * on.
  *
  * An endpoint is three cells: queue head, mode (0 empty, 1 senders
  * queued, 2 receivers queued), queue tail.  Queued threads link through
@@ -117,34 +123,34 @@
 8707:
 .endm
 
-/* best_ready reg, tmp: highest priority with a ready thread (-1: none). */
-.macro best_ready reg, tmp
-    ldr     \reg, [x9, #PC_READY]
-    clz     \reg, \reg
-    mov     \tmp, #63
-    sub     \reg, \tmp, \reg
-.endm
-
-/* undeadline t: a thread woken by its partner that also had a deadline
-   (a timed receive or call) comes off the sleepers.  Keeps x0-x5, x30. */
-.macro undeadline t
+/* undeadline t [, loaded]: a thread woken by its partner that also had a
+   deadline (a timed receive or call) comes off the sleepers (loaded: x7
+   already holds its T_DEADLINE).  Inline: it is nearly always the first
+   sleeper, two loads.  Clobbers x6, x7. */
+.macro undeadline t, loaded
+    .ifb \loaded
     ldr     x7, [\t, #T_DEADLINE]
-    cbz     x7, 8705f
-    mov     x20, x30
-    mov     x22, x10
-    mov     x10, \t
-    bl      sleeper_remove_x10
-    mov     x10, x22
-    mov     x30, x20
-8705:
+    .endif
+    cbz     x7, 8723f
+    str     xzr, [\t, #T_DEADLINE]
+    add     x6, x9, #(PC_SLEEPERS - T_SNEXT)    /* the head as a "node" */
+8720:
+    ldr     x7, [x6, #T_SNEXT]
+    cbz     x7, 8723f
+    cmp     x7, \t
+    b.eq    8721f
+    mov     x6, x7
+    b       8720b
+8721:
+    ldr     x7, [\t, #T_SNEXT]
+    str     x7, [x6, #T_SNEXT]
+    str     xzr, [\t, #T_SNEXT]
+8723:
 .endm
 
-/* ready t: make thread t ready (back of its queue). Keeps x0, x5, x21. */
+/* ready t: make thread t ready (back of its queue).  Clobbers x1-x4. */
 .macro ready t
-    mov     x22, x10
-    mov     x10, \t
-    enqueue_tail x10
-    mov     x10, x22
+    enqueue_tail \t
 .endm
 
 /* wait: the running thread blocks; it takes its answer at x21 (or 0). */
@@ -170,22 +176,28 @@ ipc_call:
     ldp     x11, x6, [x0, #EP_HEAD]     /* head, mode */
     cmp     x6, #M_RECEIVERS
     b.ne    call_queue
-    ldp     x12, x13, [x11, #T_PRIO]    /* a receiver waits: its priority, next */
-    ldr     x8, [x11, #T_DELIVER]
+    ldp     x8, x12, [x11, #T_DELIVER]  /* a receiver waits: where it takes it, its priority */
     cbz     x8, call_scheduled          /* a timed receive: the long way */
-    cbz     x21, call_scheduled         /* a timed call: the long way */
-    clz     x14, x14                    /* the best ready priority */
-    mov     x16, #63
-    sub     x14, x16, x14
-    cmp     x12, x14
-    b.lt    call_scheduled              /* someone more urgent is ready */
-    ep_dequeue x13                      /* fast path */
+    clz     x14, x14                    /* 63 - the best ready priority */
+    eor     x16, x12, #63               /* 63 - its priority */
+    cmp     x14, x16
+    b.lo    call_scheduled              /* someone more urgent is ready */
+    ldr     x13, [x11, #T_NEXT]         /* fast path */
+    ep_dequeue x13
     deliver x11, x8, x5                 /* the message, our token on top */
     mov     x7, #TS_REPLY               /* we wait on it, it runs */
     str     x7, [x10, #T_STATE]
     str     x21, [x10, #T_DELIVER]
     mov     x0, x11
-    b       switch_to_waiting
+    cbnz    x15, 1f
+    b       switch_waiting_from_x10
+1:  str     xzr, [x10, #T_RESULT]       /* a timed call: its deadline on the way */
+    str     x15, [x10, #T_DEADLINE]
+    mov     x3, x15
+    mov     x20, x30
+    bl      sleeper_insert              /* keeps x0 */
+    mov     x30, x20
+    b       switch_waiting_from_x10
 
 call_scheduled:                         /* the receiver queues like anyone */
     undeadline x11
@@ -198,10 +210,8 @@ call_scheduled:                         /* the receiver queues like anyone */
     wait
 
 call_queue:                             /* nobody receiving: queue as a caller */
-    stp     x1, x2, [x10, #T_MSG]
+    stp     x1, x2, [x10, #T_MSG]       /* (T_REPLYKEY set: a caller) */
     stp     x3, x4, [x10, #T_MSG + 16]
-    mov     x7, #1
-    str     x7, [x10, #T_CALLFLAG]
     mov     x7, #TS_SEND
     str     x7, [x10, #T_STATE]
     ep_enqueue M_SENDERS
@@ -213,6 +223,7 @@ ipc_block:
     str     xzr, [x10, #T_RESULT]
     str     x15, [x10, #T_DEADLINE]
     cbz     x15, 1f
+    mov     x3, x15
     mov     x20, x30
     bl      sleeper_insert
     mov     x30, x20
@@ -233,15 +244,12 @@ ipc_send:
     cmp     x6, #M_RECEIVERS
     b.ne    1f
     undeadline x11                      /* a receiver waits: it has it now */
-    ldr     x13, [x11, #T_NEXT]
+    ldp     x12, x13, [x11, #T_PRIO]    /* its priority, next */
     ep_dequeue x13
     to      x11, x5
-    ready   x11
-    mov     x21, #0
-    b       thread_preempt_x9           /* it runs now if it outranks us */
+    b       thread_wake_p               /* it runs now if it outranks us */
 1:  stp     x1, x2, [x10, #T_MSG]       /* nobody receiving: queue */
-    stp     x3, x4, [x10, #T_MSG + 16]
-    str     xzr, [x10, #T_CALLFLAG]
+    stp     x3, x4, [x10, #T_MSG + 16]  /* (T_REPLYKEY 0: no reply wanted) */
     mov     x7, #TS_SEND
     str     x7, [x10, #T_STATE]
     ep_enqueue M_SENDERS
@@ -259,17 +267,16 @@ receive_locked:
     ldp     x11, x6, [x0, #EP_HEAD]
     cmp     x6, #M_SENDERS
     b.ne    3f
-    undeadline x11                      /* a sender waits: take its message */
-    ldr     x13, [x11, #T_NEXT]
+    ldp     x14, x7, [x11, #T_REPLYKEY] /* a sender waits: its key (0: a SEND), deadline */
+    undeadline x11, loaded              /* it has its partner now */
+    ldp     x12, x13, [x11, #T_PRIO]    /* its priority, next */
     ep_dequeue x13
-    ldr     x7, [x11, #T_CALLFLAG]
-    cbz     x7, 1f
-    mov     x7, #TS_REPLY               /* a caller: now waits for our reply */
-    str     x7, [x11, #T_STATE]
-    ldr     x5, [x11, #T_REPLYKEY]
+    mov     x5, x14                     /* a caller's token: the key it waits for */
+    cbnz    x14, 1f
+    mov     x5, x11                     /* a SEND: its TCB, which no reply matches */
     b       2f
-1:  ready   x11                         /* a sender: free to go */
-    mov     x5, x11                     /* its token: no reply will match */
+1:  mov     x7, #TS_REPLY               /* a caller: now waits for our reply */
+    str     x7, [x11, #T_STATE]
 2:  ldp     x1, x2, [x11, #T_MSG]
     ldp     x3, x4, [x11, #T_MSG + 16]
     cbz     x21, 4f
@@ -278,7 +285,8 @@ receive_locked:
     mov     x26, x5
     b       5f
 4:  stage_msg x10                       /* a fetching word finds it in our TCB */
-5:  b       thread_preempt_x9           /* the sender we freed may outrank us */
+5:  cbz     x14, thread_wake_p          /* a SEND is free: it may outrank us */
+    b       critical_exit               /* a caller waits on: nobody new is ready */
 3:  mov     x7, #TS_RECV                /* nobody sending: wait */
     str     x7, [x10, #T_STATE]
     ep_enqueue M_RECEIVERS
@@ -314,9 +322,7 @@ ipc_reply:
     undeadline x11
 1:  mov     x5, x10
     to      x11, x4
-    ready   x11
-    mov     x21, #0
-    b       thread_preempt_x9
+    b       thread_wake                 /* the client runs now if it outranks us */
 9:  mov     x7, #-1
     str     x7, [x10, #T_RESULT]
     b       critical_exit
@@ -333,20 +339,25 @@ ipc_reply_receive:
     mov     x0, x15
     mov     x15, #0
     ldp     x8, x12, [x11, #T_DELIVER]  /* where it takes the reply; priority */
-    cbz     x8, 2f                      /* a timed call: the long way */
+    cbz     x8, 2f                      /* it fetches from its TCB: the long way */
     ldp     x6, x13, [x0, #EP_MODE]     /* mode, tail */
     cmp     x6, #M_SENDERS
     b.eq    2f                          /* more work queued: the long way */
-    best_ready x14, x16
-    cmp     x12, x14
-    b.lt    2f
-    deliver x11, x8, x4                 /* fast path: the reply into its stack */
+    ldr     x14, [x9, #PC_READY]
+    clz     x14, x14                    /* 63 - the best ready priority */
+    eor     x16, x12, #63               /* 63 - the client's */
+    cmp     x14, x16
+    b.lo    2f
+    cbnz    x7, 4f                      /* a timed call: off the sleepers first */
+5:  deliver x11, x8, x4                 /* fast path: the reply into its stack */
     mov     x7, #TS_RECV                /* we wait for the next message */
     str     x7, [x10, #T_STATE]
     str     x21, [x10, #T_DELIVER]
     ep_enqueue M_RECEIVERS, x13
     mov     x0, x11
-    b       switch_to_waiting
+    b       switch_waiting_from_x10
+4:  undeadline x11                      /* keeps all but x6, x7 */
+    b       5b
 2:  cbz     x7, 3f
     undeadline x11
 3:  mov     x5, x10                     /* the client just becomes ready */

@@ -32,8 +32,15 @@
  *     invalid entry).
  * The emulated M3 checks both rules on every run (harness/machine/
  * mmu_rules.py).
+ *
+ * One range is not identity: the demand window, 4 GiB of addresses above
+ * the highest one mapped, where demand regions get whichever zeroed frame
+ * is at hand (usable RAM, so the rule on Normal memory still holds; see
+ * mmu_window and docs/domains.md).  Its level-2 entries start invalid and
+ * become tables when a region first needs them.
  */
 #include "macros.inc"
+#include "percpu.inc"
 #include BOARD_INC
 
 #define BLOCK_SHIFT  25                 /* 32 MiB level-2 blocks */
@@ -77,6 +84,17 @@
 #define MS_POOL_LO   24                 /*   one per block, first block number */
 #define MS_POOL_HI   32                 /*   and one past the last */
 #define MS_LIVE      40                 /* the MMU is on */
+#define MS_DWIN      48                 /* the demand window: its base, */
+#define MS_DWIN_L2   56                 /*   the level-2 entry of its first block, */
+#define MS_DWIN_NEXT 64                 /*   its first address not handed out */
+#define MS_SIZE      80
+
+/* The EL2 demand window: 4 GiB of addresses above everything the map
+   maps, inside one level-2 table (128 of its entries).  Demand regions
+   live there, backed by pages from the zeroed-page stack: their addresses
+   are not their frames' (docs/domains.md). */
+#define DW_SHIFT     32
+#define DW_SIZE      (1 << DW_SHIFT)
 
     .text
 
@@ -348,7 +366,23 @@ mmu_init:
     csel    x20, x1, x20, hi
     sub     x3, x3, #1
     b       2b
-3:  sub     x0, x20, #1
+    /* the demand window: above it all, in one level-2 table (64 GiB) */
+3:  movq    x1, (BLOCK_SIZE - 1)
+    add     x0, x20, x1
+    bic     x0, x0, x1                  /* the next 32 MiB block */
+    movq    x1, DW_SIZE
+    add     x2, x0, x1
+    sub     x3, x2, #1
+    eor     x3, x3, x0
+    lsr     x3, x3, #L2_BITS
+    cbz     x3, 4f
+    lsr     x0, x2, #L2_BITS            /* it would straddle: the next 64 GiB */
+    lsl     x0, x0, #L2_BITS
+    add     x2, x0, x1
+4:  str     x0, [x21, #MS_DWIN]
+    str     x0, [x21, #MS_DWIN_NEXT]
+    mov     x20, x2                     /* the space reaches its end */
+    sub     x0, x20, #1
     clz     x0, x0
     mov     x1, #64
     sub     x0, x1, x0                  /* bits needed */
@@ -362,6 +396,13 @@ mmu_init:
     bl      alloc_table
     str     x0, [x21, #MS_ROOT]
     str     x0, [x22, #BI_ROOT]
+    ldr     x0, [x21, #MS_DWIN]         /* the window's level-2 table (a level-1 root) */
+    bl      l2_slot_make
+    str     x1, [x21, #MS_DWIN_L2]
+    mrs     x9, tpidr_el2               /* the fault path's copy (kernel/domain.S) */
+    ldr     x0, [x21, #MS_DWIN]
+    str     x0, [x9, #PC_DWIN]
+    str     x1, [x9, #PC_DWINL2]
 
     /* a level-3 table reserved for every block of usable RAM */
     ldr     x0, [x22, #BI_PHYS_BASE]
@@ -514,6 +555,111 @@ mmu_unmap_page:
 9:  ladr    x0, msg_unmap_block
     b       boot_fail
 
+/*
+ * mmu_window ( x0 = bytes, a multiple of 16 KiB -- x0 = address, or 0 when
+ * the window is full ): addresses in the demand window for a region, one
+ * guard page (left invalid, unmarked) above it; every level-3 table the
+ * region needs made: a zeroed page linked into an invalid level-2 entry
+ * (invalid -> table: no TLB maintenance; the DSB and ISB make the walker
+ * see it).  Addresses are never reused.  From thread context (interrupts
+ * masked inside).  Clobbers x0-x8.
+ */
+    .globl mmu_window
+mmu_window:
+    mov     x8, x30
+    mrs     x7, daif
+    msr     daifset, #3
+    ladr    x6, mmu_state
+    ldr     x4, [x6, #MS_DWIN_NEXT]
+    add     x5, x4, x0                  /* the region's end */
+    add     x1, x5, #PAGE               /* and the guard page's */
+    ldr     x2, [x6, #MS_DWIN]
+    movq    x3, DW_SIZE
+    add     x2, x2, x3
+    cmp     x1, x2
+    b.hi    9f
+    cmp     x0, #0
+    b.eq    9f
+    str     x1, [x6, #MS_DWIN_NEXT]
+    /* the level-2 entries of [x4, x5): tables */
+    ldr     x6, [x6, #MS_DWIN_L2]
+    ubfx    x3, x4, #BLOCK_SHIFT, #11
+    ladr    x2, mmu_state
+    ldr     x2, [x2, #MS_DWIN]
+    ubfx    x2, x2, #BLOCK_SHIFT, #11
+    sub     x3, x3, x2
+    add     x6, x6, x3, lsl #3          /* the first block's entry */
+    sub     x3, x5, #1
+    lsr     x3, x3, #BLOCK_SHIFT
+    lsr     x2, x4, #BLOCK_SHIFT
+    sub     x3, x3, x2                  /* blocks - 1 */
+1:  ldr     x0, [x6]
+    tbnz    x0, #0, 2f                  /* a table already */
+    stp     x3, x4, [sp, #-32]!
+    stp     x5, x6, [sp, #16]
+    bl      kalloc_page
+    cbz     x0, 8f
+    mov     x1, x0
+    add     x1, x1, #PAGE
+    mov     x4, x0
+    bl      zero_fast
+    ldp     x5, x6, [sp, #16]
+    orr     x0, x4, #D_TABLE
+    dsb     ishst                       /* the zeroed table before the link */
+    str     x0, [x6]
+    ldp     x3, x4, [sp], #32
+2:  add     x6, x6, #8
+    subs    x3, x3, #1
+    b.pl    1b
+    dsb     ishst
+    isb
+    msr     daif, x7
+    mov     x0, x4
+    ret     x8
+8:  add     sp, sp, #32                 /* no page for a table: give up (the
+                                           addresses taken stay unused) */
+9:  msr     daif, x7
+    mov     x0, #0
+    ret     x8
+
+/*
+ * mmu_window_ipa ( x0 = bytes, a multiple of 16 KiB -- x0 = address, or 0
+ * when the window is full ): addresses in the demand window and a guard
+ * page, as mmu_window, but no EL2 tables: for a domain's pool-backed
+ * grant, whose IPAs must not be any real memory's address.  Masks
+ * interrupts inside.  Clobbers x0-x7.
+ */
+    .globl mmu_window_ipa
+mmu_window_ipa:
+    mrs     x7, daif
+    msr     daifset, #3
+    ladr    x6, mmu_state
+    ldr     x4, [x6, #MS_DWIN_NEXT]
+    add     x1, x4, x0
+    add     x1, x1, #PAGE
+    ldr     x2, [x6, #MS_DWIN]
+    movq    x3, DW_SIZE
+    add     x2, x2, x3
+    cmp     x1, x2
+    b.hi    9f
+    cbz     x0, 9f
+    str     x1, [x6, #MS_DWIN_NEXT]
+    msr     daif, x7
+    mov     x0, x4
+    ret
+9:  msr     daif, x7
+    mov     x0, #0
+    ret
+
+/* demand-window ( -- base end ): the window, for tests and the console */
+    .globl mmu_window_bounds
+mmu_window_bounds:
+    ladr    x1, mmu_state
+    ldr     x0, [x1, #MS_DWIN]
+    movq    x1, DW_SIZE
+    add     x1, x0, x1
+    ret
+
 /* mmu_l3_entry ( x0 = address -- x1 = the address of its level-3 entry,
    or 0 if its block is not page-mapped ).  Clobbers x1-x3. */
     .globl mmu_l3_entry
@@ -567,4 +713,4 @@ msg_unmap_block:    .asciz "a page of block-mapped memory was to be unmapped (ke
     .bss
     .balign 8
     .globl mmu_state
-mmu_state:  .space 48
+mmu_state:  .space MS_SIZE

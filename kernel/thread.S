@@ -11,10 +11,10 @@
  *   at a call (yield, block, sleep, IPC): only what survives a Forth call
  *     is kept: x24-x28 (loop registers, tos, dsp, up), x30 and SP, in
  *     T_CTX; resumed by returning from the switch: a plain RET;
- *   preempted (the timer interrupt): the full frame, saved on the
- *     exception stack and moved to T_FRAME; resumed by ERET.
- * FP/SIMD registers are not switched: kernel threads are integer code
- * (docs/threads.md says how FP state would be switched lazily).
+ *   preempted (the timer interrupt): the full frame, stored straight
+ *     into T_FRAME by the interrupt path itself (kernel/percpu.inc
+ *     tf_enter: PC_CURRENT finds it); resumed by ERET.
+ * FP/SIMD registers change hands lazily (fp_trap below).
  *
  * Critical sections cost nothing.  The scheduler and IPC paths below run
  * in thread context with interrupts enabled, in the section
@@ -28,6 +28,11 @@
  *
  * The scheduling decision is pick_best (kernel/percpu.inc): CLZ on a
  * 64-bit ready bitmap, then the head of that priority's FIFO: O(1).
+ * Paths that know more skip it: a round robin within one priority
+ * (YIELD, the slice's end) rotates that queue, and a path that frees a
+ * thread more urgent than the running one runs it at once (the running
+ * thread was at least as urgent as every ready one, so the freed one is
+ * the best): thread_wake, SPAWN, the console's interrupt.
  */
 #include "macros.inc"
 #include "percpu.inc"
@@ -101,51 +106,59 @@
 /*
  * switch_to ( x0 = next, x9 = per-core ): save the running thread's call
  * context, resume next.  Returns when this thread runs again.
+ * switch_from_x10: the same with x10 = the running thread.
  */
-    .globl switch_to
+    .globl switch_to, switch_from_x10
 switch_to:
     current_tcb x10
+switch_from_x10:
     save_call_context x10               /* (T_KIND is 0: we are running) */
+    ldp     x16, x17, [x0, #T_CTX_SP]   /* its SP; how it was switched out */
+    cbnz    x17, resume_frame           /* it was preempted: ERET */
     /* fall through */
 
-/* resume_call ( x0 = next, x9 ): from thread context. */
-resume_call:
-    ldr     x16, [x0, #T_KIND]
-    cbnz    x16, resume_frame           /* it was preempted: ERET */
-    /* fall through */
-
-/* resume_waiting ( x0 = next, known to be waiting at a call, x9 ) */
-resume_waiting:
+/* resume_ctx ( x0 = next, waiting at a call, x16 = its SP, x9 ): from
+   thread context. */
+resume_ctx:
     make_current x0
     ldp     x24, x25, [x0, #0]
     ldp     x26, x27, [x0, #16]
     ldp     x28, x30, [x0, #32]
-    ldr     x16, [x0, #T_CTX_SP]
     mov     sp, x16
     b       critical_exit
 
 /*
- * switch_to_waiting ( x0 = next, x9 ): as
- * switch_to, for a partner known to be blocked at a call (an IPC partner):
- * no need to ask how to resume it.
+ * switch_to_waiting ( x0 = next, x9 ): as switch_to, for a partner known
+ * to be blocked at a call (an IPC partner, a new thread): no need to ask
+ * how to resume it.  switch_waiting_from_x10: x10 = the running thread.
  */
-    .globl switch_to_waiting
+    .globl switch_to_waiting, switch_waiting_from_x10
 switch_to_waiting:
     current_tcb x10
+switch_waiting_from_x10:
     save_call_context x10
-    b       resume_waiting
+    ldr     x16, [x0, #T_CTX_SP]
+    b       resume_ctx
 
 /*
- * resume_frame ( x0 = TCB with a full frame ): everything back, ERET.
+ * resume_frame ( x0 = TCB with a full frame, x9 ): from thread context.
  * Interrupts are masked first: after SPSel = 1 this is EL2h, where an
  * interrupt would be a kernel panic; the ERET restores the thread's mask.
- * A deferred timer interrupt is let through on the way (it arrives in the
- * resumed thread's context).
  */
 resume_frame:
-    make_current x0
-    msr     daifset, #3                 /* masked until the ERET: from here on */
+    msr     daifset, #3                 /* masked until the ERET, and before it is */
+    make_current x0                     /* current: an interrupt saves into the current
+                                           thread's T_FRAME, and this one is valid */
     msr     spsel, #1                   /* this is EL2h, where an interrupt panics */
+    /* fall through */
+
+/*
+ * resume_frame_masked ( x0 = the running thread, made current, with a
+ * full frame; x9 ): everything back, ERET.  EL2h, masked.  A deferred
+ * interrupt is let through on the way (it arrives in the resumed
+ * thread's context, right after the ERET).
+ */
+resume_frame_masked:
     ldr     x16, [x9, #PC_PENDING]
     cbz     x16, 1f
     strh    wzr, [x9, #PC_PENDING]
@@ -156,7 +169,7 @@ resume_frame:
     ldp     x1, x2, [x0, #(T_FRAME_ELR - T_FRAME)]
     msr     elr_el2, x1
     msr     spsr_el2, x2
-    ldr     x1, [x0, #(T_FRAME_SP0 - T_FRAME)]
+    ldp     x30, x1, [x0, #(30 * 8)]    /* x30, SP_EL0 */
     msr     sp_el0, x1
     ldp     x2, x3, [x0, #16]
     ldp     x4, x5, [x0, #32]
@@ -172,14 +185,17 @@ resume_frame:
     ldp     x24, x25, [x0, #192]
     ldp     x26, x27, [x0, #208]
     ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
     ldp     x0, x1, [x0]
     eret
 
 /*
  * thread_yield: round robin within the running priority: to the back of
- * its queue if a thread of at least its priority is ready.  Clobbers
- * x0-x23.
+ * its queue if a thread of its priority is ready, and that queue's head
+ * runs.  The bitmap cannot change (the queue stays non-empty), so this
+ * is a rotate, not a scheduling pass.  (A more urgent ready thread would
+ * break the scheduler's invariant; should one be there, it is taken the
+ * general way.)  Returns to x30 when this thread runs again (YIELD
+ * tail-calls it).  Clobbers x0-x23.
  */
     .globl thread_yield
 thread_yield:
@@ -187,41 +203,50 @@ thread_yield:
     current_tcb x10
     ldr     x11, [x9, #PC_READY]
     ldr     x12, [x10, #T_PRIO]
-    clz     x13, x11
-    mov     x14, #63
-    sub     x13, x14, x13               /* best ready priority */
-    cmp     x13, x12
-    b.lt    critical_exit               /* nobody at our level: carry on */
-    enqueue_tail x10
+    clz     x11, x11                    /* 63 - the best ready priority (64: none) */
+    eor     x13, x12, #63               /* 63 - ours */
+    cmp     x11, x13
+    b.hi    critical_exit               /* nobody at our level: carry on */
+    b.lo    1f
+    add     x3, x9, x12, lsl #4
+    add     x3, x3, #PC_QUEUES
+    rotate  x10, x3                     /* x0 = the next */
+    mov     x1, #TS_READY
+    str     x1, [x10, #T_STATE]
+    b       switch_from_x10
+1:  enqueue_tail x10, x12
     dequeue_best x0
-    b       switch_to
+    b       switch_from_x10
 
-/* thread_preempt: a thread was made ready from thread context: if one now
-   outranks the running thread, switch (we keep our place at the front).
-   thread_preempt_x9: the same with x9 = per-core already.  Clobbers x0-x23. */
-    .globl thread_preempt, thread_preempt_x9
-thread_preempt:
-    mrs     x9, tpidr_el2
-thread_preempt_x9:
-    current_tcb x10
-    ldr     x11, [x9, #PC_READY]
-    ldr     x12, [x10, #T_PRIO]
-    clz     x13, x11
-    mov     x14, #63
-    sub     x13, x14, x13
-    cmp     x13, x12
-    b.le    critical_exit
-    enqueue_head x10
-    dequeue_best x0
-    b       switch_to
+/*
+ * thread_wake ( x11 = a thread blocked at a call, now free to run; x9,
+ * x10 = the running thread ): an IPC partner's turn.  If it outranks us
+ * it runs now and we keep our place at the front of our queue: we were
+ * at least as urgent as every ready thread, so it is the most urgent,
+ * and no scheduling pass is needed.  Else it is ready, behind its
+ * peers, and we carry on.  thread_wake_p: x12 = its priority, loaded.
+ * Returns (to x30) when we run again.  Clobbers x0-x4, x12, x13, x16, x17.
+ */
+    .globl thread_wake, thread_wake_p
+thread_wake:
+    ldr     x12, [x11, #T_PRIO]
+thread_wake_p:
+    ldr     x13, [x10, #T_PRIO]
+    cmp     x12, x13
+    b.gt    1f
+    enqueue_tail x11, x12
+    b       critical_exit
+1:  enqueue_head x10, x13
+    mov     x0, x11
+    b       switch_waiting_from_x10
 
-/* block_current: the running thread is already where it waits (an
-   endpoint queue, the sleepers): run the best ready thread.  Returns when
-   woken, as switch_to. */
+/* block_current ( x9, x10 = the running thread, already where it waits:
+   an endpoint queue, the sleepers ): run the best ready thread.  Returns
+   when woken, as switch_to. */
     .globl block_current
 block_current:
     dequeue_best x0
-    b       switch_to
+    b       switch_from_x10
 
 /*
  * thread_sleep_until ( x0 = counter value ): block until CNTPCT reaches
@@ -237,20 +262,21 @@ thread_sleep_until:
     str     x0, [x10, #T_DEADLINE]
     mov     x1, #TS_SLEEP
     str     x1, [x10, #T_STATE]
+    mov     x3, x0
     mov     x20, x30                    /* the switch keeps our caller's return */
     bl      sleeper_insert
     mov     x30, x20
     b       block_current
 
 /*
- * sleeper_insert ( x10 = thread with T_DEADLINE set, x9 ): into the list,
- * earliest first; the timer is brought forward if it is now the first.
- * Clobbers x1-x5.
+ * sleeper_insert ( x10 = thread, x3 = its deadline, already in its
+ * T_DEADLINE, x9 ): into the list, earliest first; the timer is brought
+ * forward if it is now the first.  Clobbers x1-x5 (keeps x0).
  */
     .globl sleeper_insert
 sleeper_insert:
-    add     x1, x9, #(PC_SLEEPERS - T_SNEXT)    /* the head as a "node" */
-    ldr     x3, [x10, #T_DEADLINE]
+    add     x5, x9, #(PC_SLEEPERS - T_SNEXT)    /* the head as a "node" */
+    mov     x1, x5
 1:  ldr     x2, [x1, #T_SNEXT]
     cbz     x2, 2f
     ldr     x4, [x2, #T_DEADLINE]
@@ -260,8 +286,7 @@ sleeper_insert:
     b       1b
 2:  str     x2, [x10, #T_SNEXT]
     str     x10, [x1, #T_SNEXT]
-    ldr     x4, [x9, #PC_SLEEPERS]
-    cmp     x4, x10
+    cmp     x1, x5
     b.ne    3f
     mrs     x4, cnthp_cval_el2          /* first to wake: timer earlier? */
     cmp     x3, x4
@@ -287,9 +312,12 @@ sleeper_remove_x10:
 3:  ret
 
 /*
- * thread_spawn ( x0 = xt, x1 = priority -- x0 = TCB or 0 ): a Forth
- * thread running xt under CATCH, ready at once (the caller then calls
- * thread_preempt: it runs at once if it outranks the caller).
+ * thread_spawn ( x0 = xt, x1 = priority 1..63, x30 = SPAWN's caller --
+ * tos = the new thread's id, or 0 ): the body of SPAWN (which tail-calls
+ * it): a Forth thread running xt under CATCH, ready at once.  If it
+ * outranks us it runs now, straight from here (no scheduling pass: it is
+ * the most urgent), and we keep our place at the front of our queue; we
+ * return to x30 when we run again (tos is in our saved context).
  * Clobbers x0-x23.
  */
     .globl thread_spawn
@@ -305,68 +333,89 @@ thread_spawn:
 1:  bl      kalloc_block                /* the TCB */
     cbz     x0, 9f
     mov     x10, x0
-    bl      tcb_init                    /* x10 = TCB, x21 = priority, x22 = slot */
     ladr    x1, thread_start
-    str     x20, [x10, #T_XT]
-    str     x1, [x10, #40]              /* x30: where it starts */
-    enqueue_tail x10
-    mov     x0, x10
+    bl      tcb_init                    /* x10 = TCB, x1 = start, x20 = xt, x21, x22 */
+    mov     tos, x6                     /* its id */
     mov     x30, x19
+    current_tcb x11
+    ldr     x12, [x11, #T_PRIO]
+    cmp     x21, x12
+    b.gt    2f
+    enqueue_tail x10, x21
+    b       critical_exit
+2:  enqueue_head x11, x12               /* it outranks us: it runs now */
+    save_call_context x11               /* (tos: its id, for when we run again) */
+    make_current x10
+    mov     x24, #0                     /* its first context, as tcb_init wrote it, */
+    mov     x25, #0                     /* from registers rather than back from */
+    mov     tos, #0                     /* memory */
+    add     dsp, x22, #(SLOT_S0 >> 12), lsl #12
+    add     up, x10, #T_USER
+    add     x16, x22, #(SLOT_R0 >> 12), lsl #12
+    mov     sp, x16
+    ladr    x30, thread_start
     b       critical_exit
 8:  bl      slot_new                    /* none free: make one (slow, rare) */
     mov     x22, x0
     cbnz    x22, 1b
-    mov     x0, #0
-    mov     x30, x19
-    b       critical_exit
+    b       7f
 9:  mov     x0, x22                     /* no TCB: the slot goes back */
     bl      slot_free
-    mov     x0, #0
+7:  mov     tos, #0
     mov     x30, x19
     b       critical_exit
 
 /*
- * tcb_init ( x10 = fresh TCB, x21 = priority, x22 = stack slot, x9 ):
+ * tcb_init ( x10 = fresh TCB, x1 = where it starts (its first x30),
+ * x20 = its xt, x21 = priority, x22 = stack slot, x9 -- x6 = its id ):
  * the fields a new thread needs (the rest of the block is never read
  * before it is written), its user area, its first call context, its id,
- * and onto the all-threads list.  Clobbers x1-x4.
+ * and onto the all-threads list.  0 .. T_HOT_END is cleared with
+ * unrolled pair stores: 16 bytes a store.  (DC ZVA would do 64 bytes an
+ * instruction, DCZID_EL0 = 4 on M1 and in the emulator, but the cycle
+ * model charges it 8 against 4 for four STPs, and nothing measures it on
+ * an M3 yet.)  Clobbers x1-x7.
  */
 tcb_init:
-    mov     x1, x10
-    add     x2, x10, #T_HOT_END
-1:  stp     xzr, xzr, [x1], #16
-    cmp     x1, x2
-    b.lo    1b
+    .irp    off, 0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 272
+    stp     xzr, xzr, [x10, #\off]
+    .endr
+.if T_HOT_END != 288
+.error "thread.S tcb_init: the unrolled clear covers 0 .. 288: T_HOT_END moved"
+.endif
+    ldr     x6, [x9, #PC_NEXTID]
+    ldr     x7, [x9, #PC_THREADS]
+    add     x2, x22, #(SLOT_R0 >> 12), lsl #12      /* its empty return stack */
+    add     x3, x22, #(SLOT_S0 >> 12), lsl #12      /* its empty data stack */
+    add     x4, x10, #T_USER
+    add     x5, x6, #1
+    str     x5, [x9, #PC_NEXTID]
+    str     x10, [x9, #PC_THREADS]
+    str     x3, [x10, #24]              /* x27 = dsp (x24-x26 = 0: tos 0) */
+    stp     x4, x1, [x10, #32]          /* x28 = up, x30 = where it starts */
+    str     x2, [x10, #T_CTX_SP]        /* SP: the empty return stack; T_KIND 0 */
     str     x21, [x10, #T_PRIO]
+    stp     x6, x20, [x10, #T_ID]       /* id, xt */
     str     x22, [x10, #T_SLOT]
-    ldr     x1, [x9, #PC_NEXTID]
-    str     x1, [x10, #T_ID]
-    add     x1, x1, #1
-    str     x1, [x9, #PC_NEXTID]
-    ldr     x1, [x9, #PC_THREADS]
-    stp     x1, xzr, [x10, #T_ALLNEXT]
-    cbz     x1, 2f
-    str     x10, [x1, #T_ALLPREV]
-2:  str     x10, [x9, #PC_THREADS]
-    /* the user area: its stacks, BASE 10, nothing else set */
-    add     x1, x10, #T_USER
-    stp     xzr, xzr, [x1, #U_STATE]    /* STATE, HANDLER */
-    add     x2, x22, #SLOT_GUARD
-    str     x2, [x1, #U_RLIMIT]
-    add     x2, x22, #SLOT_R0
-    str     x2, [x1, #U_R0]
-    str     x2, [x10, #T_CTX_SP]        /* first SP: the empty return stack */
-    add     x3, x22, #(2 * SLOT_GUARD + SLOT_RSTACK)
-    str     x3, [x1, #U_SLIMIT]
-    movq    x3, SLOT_S0
-    add     x3, x22, x3
-    str     x3, [x1, #U_S0]
-    mov     x4, #10
-    str     x4, [x1, #U_BASE]
-    str     xzr, [x1, #U_SOURCEID]
-    str     x3, [x10, #24]              /* x27 = dsp (x26 = tos = 0) */
-    str     x1, [x10, #32]              /* x28 = up */
+    str     x7, [x10, #T_ALLNEXT]       /* (T_ALLPREV 0: first on the list) */
+    cbz     x7, 2f
+    str     x10, [x7, #T_ALLPREV]
+2:  /* the user area: its stacks, BASE 10, nothing else set */
+    mov     x5, #10
+    stp     x5, xzr, [x4, #U_BASE]      /* BASE, STATE */
+    stp     xzr, x3, [x4, #U_HANDLER]   /* HANDLER, S0 */
+    add     x5, x22, #(2 * SLOT_GUARD + SLOT_RSTACK)
+    stp     x2, x5, [x4, #U_R0]         /* R0, SLIMIT */
+    str     xzr, [x4, #U_SOURCEID]
+    add     x5, x22, #SLOT_GUARD
+    str     x5, [x4, #U_RLIMIT]
     ret
+.if U_STATE != U_BASE + 8 || U_S0 != U_HANDLER + 8 || U_SLIMIT != U_R0 + 8
+.error "thread.S tcb_init: pairs of user-area fields must be adjacent"
+.endif
+.if SLOT_R0 % 4096 || SLOT_S0 % 4096 || SLOT_S0 >> 24
+.error "thread.S: SLOT_R0 and SLOT_S0 are ADD immediates shifted by 12"
+.endif
 
 /* slot_free ( x0 = slot, x9 ) Clobbers x2. */
 slot_free:
@@ -385,6 +434,69 @@ tcb_unlink:
 2:  cbz     x1, 3f
     str     x2, [x1, #T_ALLPREV]
 3:  ret
+
+/*
+ * slot_new ( x9 -- x0 = a new stack slot or 0 ): carved from never-used
+ * memory (bump_alloc: page-mapped) with its three guard pages unmapped
+ * (once per slot ever).  Valid -> invalid is a break, allowed as it is;
+ * each page still needs its TLBI, but the three share one DSB before,
+ * one DSB after and one ISB, instead of a sequence each.  The three
+ * level-3 entries are found with one walk when the slot lies in one
+ * 32 MiB block (one level-3 table), else one walk each; a guard that is
+ * not page-mapped (a kernel bug) goes to mmu_unmap_page, which says so.
+ * Critical-section code (SPAWN's): another thread cannot spawn in its
+ * middle.  Clobbers x0-x8, x10-x15 (keeps x9).
+ */
+slot_new:
+    mov     x6, x30
+    movq    x0, SLOT_SIZE
+    bl      bump_alloc
+    cbz     x0, 9f
+    mrs     x2, tpidr_el2
+    ldr     x3, [x2, #PC_NSLOTS]
+    add     x3, x3, #1
+    str     x3, [x2, #PC_NSLOTS]
+    mov     x5, x0                      /* the slot; x4-x9 survive the MMU calls */
+    add     x7, x5, #(SLOT_GUARD + SLOT_RSTACK)     /* the guard between the stacks */
+    movq    x4, SLOT_S0
+    add     x4, x5, x4                  /* the guard above the data stack */
+    bl      mmu_l3_entry                /* the guard below the return stack */
+    cbz     x1, 7f
+    mov     x10, x1
+    eor     x0, x4, x5
+    lsr     x0, x0, #25                 /* all in one 32 MiB block? */
+    cbnz    x0, 3f
+    add     x11, x10, #((SLOT_GUARD + SLOT_RSTACK) / 16384 * 8)
+    add     x12, x10, #(SLOT_S0 / 16384 * 8)
+    b       4f
+3:  mov     x0, x7
+    bl      mmu_l3_entry
+    cbz     x1, 7f
+    mov     x11, x1
+    mov     x0, x4
+    bl      mmu_l3_entry
+    cbz     x1, 7f
+    mov     x12, x1
+4:  lsr     x0, x5, #12                 /* the TLBIs' operands: VA >> 12 */
+    lsr     x1, x7, #12
+    lsr     x2, x4, #12
+    str     xzr, [x10]                  /* the three breaks */
+    str     xzr, [x11]
+    str     xzr, [x12]
+    dsb     ishst
+    tlbi    vae2is, x0
+    tlbi    vae2is, x1
+    tlbi    vae2is, x2
+    dsb     ish
+    isb
+    mov     x0, x5
+    ret     x6
+7:  bl      mmu_unmap_page              /* x0 not page-mapped: this stops, saying so */
+9:  mov     x0, #0
+    ret     x6
+.if SLOT_GUARD != 16384 || (SLOT_GUARD + SLOT_RSTACK) % 16384 || SLOT_S0 % 16384 || SLOT_SIZE > 32 * 1024 * 1024
+.error "thread.S slot_new: guards are 16 KiB pages inside one level-3 table's reach"
+.endif
 
 /* ---- outside the critical section ---------------------------------- */
 
@@ -436,6 +548,8 @@ threads_init:
     mov     x10, x0
     mov     x21, #DEFAULT_PRIO
     mov     x22, #0                     /* its stacks are the boot ones */
+    mov     x1, #0                      /* it is running: no first context */
+    mov     x20, #0
     bl      tcb_init
     add     x1, x10, #T_USER            /* its user area moves in */
     mov     x2, #0
@@ -455,9 +569,9 @@ threads_init:
     bl      kalloc_block
     mov     x10, x0
     mov     x21, #0
-    bl      tcb_init
     ladr    x1, idle_loop
-    str     x1, [x10, #40]
+    mov     x20, #0
+    bl      tcb_init
     enqueue_tail x10
 
     msr     cptr_el2, xzr               /* FP/SIMD traps: switched lazily (fp_trap) */
@@ -467,33 +581,6 @@ threads_init:
     bl      timer_start
     msr     daifclr, #3                 /* interrupts on: the timer may preempt */
     ret     x23
-
-/*
- * slot_new ( x9 -- x0 = a new stack slot or 0 ): carved from never-used
- * memory (bump_alloc: page-mapped) with its three guard pages unmapped
- * (once per slot ever).
- * Clobbers x0-x5, x10-x15.
- */
-slot_new:
-    mov     x4, x30
-    movq    x0, SLOT_SIZE
-    bl      bump_alloc
-    cbz     x0, 9f
-    mrs     x2, tpidr_el2
-    ldr     x3, [x2, #PC_NSLOTS]
-    add     x3, x3, #1
-    str     x3, [x2, #PC_NSLOTS]
-    mov     x5, x0                      /* mmu_unmap_page keeps x4-x9 */
-    bl      mmu_unmap_page              /* below the return stack */
-    add     x0, x5, #(SLOT_GUARD + SLOT_RSTACK)
-    bl      mmu_unmap_page              /* between the stacks */
-    movq    x0, (SLOT_S0)
-    add     x0, x5, x0
-    bl      mmu_unmap_page              /* above the data stack */
-    mov     x0, x5
-    ret     x4
-9:  mov     x0, #0
-    ret     x4
 
 /*
  * The first code of a Forth thread: run its xt under CATCH; an uncaught
@@ -549,30 +636,34 @@ thread_exit:
     b       resume_from_handler
 
 /*
- * resume_from_handler ( x0 = next, x9 = per-core ),
- * from exception context (EL2h, masked): a call context is entered by
- * ERET to its return address in EL2t; a frame by resume_frame.
+ * resume_from_handler ( x0 = next, x9 = per-core ), from exception
+ * context (EL2h, masked): a frame by ERET (resume_frame_masked); a call
+ * context without one: SPSel = 0 is EL2t on its stack, the mask comes
+ * off and a RET returns from its switch (no ELR, SPSR, SP_EL0 writes, no
+ * ERET).  Its context is loaded before the mask comes off: an interrupt
+ * at the RET finds its registers and stack in place.  The exception
+ * stack is empty here: nothing of the old thread stays on it.
  */
     .globl resume_from_handler
 resume_from_handler:
-    ldr     x1, [x0, #T_KIND]
-    cbnz    x1, resume_frame
     make_current x0
-    ldr     x1, [x0, #T_CTX_SP]
-    msr     sp_el0, x1
-    mov     x1, #SPSR_EL2T
-    msr     spsr_el2, x1
-    ldr     x1, [x0, #40]               /* its x30: where the switch returns */
-    msr     elr_el2, x1
-    ldr     x16, [x9, #PC_PENDING]      /* a deferred interrupt: let it through */
-    cbz     x16, 3f
-    strh    wzr, [x9, #PC_PENDING]
-    release_deferred
-    fp_check
-3:  ldp     x24, x25, [x0, #0]
+    ldp     x16, x17, [x0, #T_CTX_SP]   /* its SP; how it was switched out */
+    cbnz    x17, resume_frame_masked
+    ldp     x24, x25, [x0, #0]
     ldp     x26, x27, [x0, #16]
     ldp     x28, x30, [x0, #32]
-    eret
+    msr     spsel, #0                   /* EL2t: the thread's own SP */
+    mov     sp, x16
+    ldr     x16, [x9, #PC_PENDING]
+    cbnz    x16, 3f
+    msr     daifclr, #0xf               /* as the ERET of SPSR = EL2t would */
+    ret
+3:  strh    wzr, [x9, #PC_PENDING]      /* a deferred interrupt: taken at the RET */
+    release_deferred
+    fp_check
+    isb
+    msr     daifclr, #0xf
+    ret
 
 /* ---- time ------------------------------------------------------------- */
 
@@ -589,31 +680,89 @@ timer_start:
     ret
 
 /*
- * timer_interrupt ( -- x0 = thread to switch to, or 0; x13 = 1 when the
- * running thread goes to the back of its queue, 0 to the front ): the
- * interrupt's work.  Wakes every sleeper whose time has come, re-arms the
- * timer for the next of (slice end, first sleeper), and decides
- * preemption: a woken thread that outranks the running one, or an equal
- * one ready (round robin: the timer runs at least once a slice).  Runs on the exception stack,
- * masked.  Clobbers x0-x14.
+ * timer_from_thread: the timer's interrupt from a thread (FIQ on Apple
+ * cores; IRQ through the GIC on the virt board: board_timer_ack/eoi say
+ * which).  The interrupted registers go straight into the running
+ * thread's TCB frame (kernel/percpu.inc tf_enter), only as many as the
+ * path needs:
+ *   - the tick proper clobbers x0-x7 and x30 (tf_enter); a tick that
+ *     switches nothing restores them and ERETs: ELR, SPSR and SP_EL0 are
+ *     never read or written;
+ *   - waking a sleeper (IPC timeouts, the console's poll period, MS)
+ *     needs x8-x15 as well (tf_save_wide);
+ *   - a tick that switches completes the frame where it is (tf_save_rest)
+ *     and resumes the next thread: no copy.
+ * The work: wake every sleeper whose time has come, re-arm the timer for
+ * the next of (slice end, first sleeper), charge the CPU time since the
+ * last tick to the thread found running, and decide: a ready thread that
+ * outranks the running one runs (the running one keeps its place at the
+ * front), an equal one takes its turn (round robin: the running one
+ * rotates to the back; the timer runs at least once a slice).
+ * Inside a critical section it only defers (masks the timer, sets byte 0
+ * of PC_PENDING) and returns: critical_exit lets it in.
  */
-    .globl timer_interrupt
-timer_interrupt:
-    mov     x14, x30
-    mrs     x9, tpidr_el2
-    ldr     x1, [x9, #PC_TICKS]
-    add     x1, x1, #1
-    str     x1, [x9, #PC_TICKS]
-    mrs     x11, cntpct_el0             /* now */
-    ldr     x10, [x9, #PC_CURRENT]      /* CPU time, sampled: the time since */
-    ldr     x1, [x9, #PC_LASTTICK]      /* the last interrupt goes to the */
-    str     x11, [x9, #PC_LASTTICK]     /* thread it finds running */
-    sub     x1, x11, x1
-    ldr     x2, [x10, #T_RUNTIME]
-    add     x2, x2, x1
-    str     x2, [x10, #T_RUNTIME]
-1:  ldr     x10, [x9, #PC_SLEEPERS]     /* wake the due sleepers */
-    cbz     x10, 3f
+    .globl timer_from_thread
+timer_from_thread:
+    tf_enter                            /* x0 = per-core, x7 = the running thread's T_FRAME */
+    mov     x4, x0
+    bl      board_timer_ack             /* x0 = token, x1 = 1 if the timer is due */
+    cbz     x1, tick_return
+    mrs     x1, elr_el2
+    interrupted_at x1, tick_defer       /* x29 = 1: in the allocators, no switch */
+    /* fall through */
+
+/* the tick proper ( x0 = token, x4 = per-core, x7 = the frame, x29 = 1 if
+   it must not switch ): x0-x6 and x30 are free */
+tick:
+    sub     x6, x7, #T_FRAME            /* the running thread */
+    mrs     x3, cntpct_el0              /* now */
+    ldp     x5, x2, [x4, #PC_LASTTICK]  /* the last tick, the first sleeper */
+    ldr     x1, [x6, #T_RUNTIME]
+    str     x3, [x4, #PC_LASTTICK]
+    sub     x5, x3, x5                  /* CPU time, sampled: the time since the */
+    add     x1, x1, x5                  /* last tick goes to the thread found */
+    str     x1, [x6, #T_RUNTIME]        /* running */
+    ldp     x1, x5, [x4, #PC_SLICE]     /* the slice, the ticks so far */
+    add     x5, x5, #1
+    str     x5, [x4, #PC_TICKS]
+    add     x1, x3, x1                  /* next expiry: the slice's end, */
+    cbz     x2, 1f
+    ldr     x5, [x2, #T_DEADLINE]       /* or the first sleeper's deadline */
+    cmp     x5, x3
+    b.ls    tick_wake                   /* due: wake the sleepers */
+    cmp     x5, x1
+    csel    x1, x5, x1, lo
+1:  msr     cnthp_cval_el2, x1
+    ldr     x5, [x6, #T_PRIO]
+    bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
+    ldr     x3, [x4, #PC_READY]
+    clz     x3, x3                      /* 63 - the best ready priority (64: none) */
+    eor     x5, x5, #63                 /* 63 - ours */
+    cmp     x3, x5
+    b.ls    tick_switch                 /* as urgent as we are: switch */
+    tf_leave
+
+/* inside a critical section: only note it and let the line drop; the
+   section's exit takes the interrupt */
+tick_defer:
+    mov     w1, #1
+    strb    w1, [x4, #PC_PENDING]       /* byte 0: the timer */
+    mov     x1, #3                      /* ENABLE | IMASK: the line drops */
+    msr     cnthp_ctl_el2, x1
+tick_return:
+    bl      board_timer_eoi             /* x0 = token */
+    tf_leave
+
+/* ( x0 = token, x1 = the slice's end, x3 = now, x4 = per-core, x7 ) */
+tick_wake:
+    tf_save_wide
+    mov     x9, x4
+    mov     x11, x3
+    mov     x12, x1
+    mov     x14, x7                     /* the calls below clobber x1-x8 */
+    mov     x15, x0
+1:  ldr     x10, [x9, #PC_SLEEPERS]     /* every sleeper whose time has come */
+    cbz     x10, 4f
     ldr     x1, [x10, #T_DEADLINE]
     cmp     x1, x11
     b.hi    3f
@@ -632,72 +781,52 @@ timer_interrupt:
     bl      ipc_timeout
 2:  enqueue_tail x10
     b       1b
-3:  ldr     x12, [x9, #PC_SLICE]        /* next: slice end or first sleeper */
-    add     x12, x11, x12
-    ldr     x10, [x9, #PC_SLEEPERS]
-    cbz     x10, 4f
-    ldr     x1, [x10, #T_DEADLINE]
-    cmp     x1, x12
+3:  cmp     x1, x12                     /* the first not yet due */
     csel    x12, x1, x12, lo
 4:  msr     cnthp_cval_el2, x12
-    ldr     x10, [x9, #PC_CURRENT]      /* preemption */
-    ldr     x1, [x9, #PC_READY]
-    ldr     x2, [x10, #T_PRIO]
-    clz     x3, x1
-    mov     x4, #63
-    sub     x3, x4, x3                  /* best ready priority */
-    cmp     x3, x2
-    b.lt    9f                          /* nothing to run instead */
-    b.gt    5f                          /* outranked: preempt, keep our place */
-    mov     x13, #1                     /* equal: its slice is over, round robin */
-    b       6f
-5:  mov     x13, #0
-6:  dequeue_best x0
-    ret     x14
-9:  mov     x0, #0
-    ret     x14
-
-/*
- * The timer's interrupt from a thread (FIQ on Apple cores; IRQ through
- * the GIC on the virt board: board_timer_ack/eoi say which).  Saves the frame on the exception
- * stack.  Inside a critical section it only defers (masks the timer, sets
- * PC_PENDING).  Otherwise, if the timer's work says switch, the frame moves
- * into the TCB and the next thread is resumed; else straight back.
- */
-    .globl timer_from_thread
-timer_from_thread:
-    frame_push
-    bl      board_timer_ack             /* x0 = token, x1 = 1 if the timer */
-    str     x0, [sp, #XF_SPARE]
-    cbz     x1, timer_return
-    mrs     x0, cnthp_ctl_el2
-    tbz     x0, #2, timer_return        /* ISTATUS clear: not due */
-    ldr     x0, [sp, #XF_ELR]
-    outside_critical x0, 1f             /* inside a critical section: defer */
-    mrs     x9, tpidr_el2
-    mov     w1, #1
-    strb    w1, [x9, #PC_PENDING]       /* byte 0: the timer */
-    mov     x1, #3                      /* ENABLE | IMASK: the line drops */
-    msr     cnthp_ctl_el2, x1
-    b       timer_return
-1:  bl      timer_interrupt
-    cbnz    x0, 2f
-timer_return:
-    ldr     x0, [sp, #XF_SPARE]
+    mov     x0, x15
     bl      board_timer_eoi
-    frame_pop_eret
-2:  /* preempt: the frame into the running thread's TCB */
-    mov     x14, x0
-    ldr     x0, [sp, #XF_SPARE]
-    bl      board_timer_eoi             /* clobbers x0 only */
-    ldr     x10, [x9, #PC_CURRENT]
-    frame_to_tcb x10
-    cbz     x13, 4f
-    enqueue_tail x10
-    b       5f
-4:  enqueue_head x10
-5:  mov     x0, x14
+    mov     x7, x14
+    sub     x6, x7, #T_FRAME
+    ldr     x5, [x6, #T_PRIO]
+    ldr     x3, [x9, #PC_READY]
+    clz     x3, x3
+    eor     x5, x5, #63
+    cmp     x3, x5
+    b.ls    tick_switch_wide
+    tf_restore_wide
+    tf_leave
+
+/* ( x3 = 63 - the best ready priority, x4 = per-core, x5 = 63 - ours,
+   x6 = the running thread, x7 = its frame; x0-x7, x29, x30 saved ).  Not
+   while the thread is in the allocators (the no-switch region,
+   linker/kernel.ld): another thread could allocate in their middle; the
+   timer comes back soon and the switch is made then. */
+tick_switch:
+    cbnz    x29, 2f
+    tf_save_wide
+    mov     x9, x4
+    b       1f
+2:  mov     x9, x4
+    timer_soon x0, x1
+    tf_leave
+tick_switch_wide:                       /* ( x9; x8-x15 saved too ) */
+    cbnz    x29, 2f
+1:  tf_save_rest                        /* the frame is complete, in its TCB */
+    cmp     x3, x5
+    b.ne    1f
+    sub     x3, x9, x5, lsl #4          /* our own queue: round robin */
+    add     x3, x3, #PC_QUEUE_TOP
+    rotate  x6, x3                      /* x0 = the next */
+    mov     x1, #TS_READY
+    str     x1, [x6, #T_STATE]
     b       resume_from_handler
+1:  enqueue_head x6                     /* outranked: we keep our place */
+    dequeue_best x0
+    b       resume_from_handler
+2:  timer_soon x0, x1                   /* in the allocators: not now */
+    tf_restore_wide
+    tf_leave
 
 /*
  * fp_trap: a thread's FP/SIMD instruction trapped (EC 0x07, from
@@ -754,10 +883,30 @@ kernel_fp_begin:
     strb    w17, [x9, #PC_PENDING + 2]
 4:  ret
 
-/* The idle thread: wait for interrupts, forever. */
+/*
+ * The idle thread: zero pages ahead of time while nothing else wants the
+ * core, one page a turn (zpool_fill: zeroed with interrupts enabled, so
+ * any wake-up preempts it at once), until the core's zeroed-page stack
+ * holds IDLE_ZPAGES or no page is left; then wait for interrupts.  This
+ * is what keeps a demand-zero fault on its fast path (a page popped, not
+ * 16 KiB zeroed: kernel/alloc.S).  The target is below the stack's
+ * capacity so that idle time never ties up more than 1 MiB of RAM.
+ */
+IDLE_ZPAGES = 64
 idle_loop:
     msr     daifclr, #3
-1:  wfi
+1:  mrs     x9, tpidr_el2
+    ldr     x1, [x9, #PC_ZTOP]          /* next free cell */
+    ldr     x2, [x9, #PC_ZBASE]         /* first cell */
+    sub     x19, x1, x2
+    lsr     x19, x19, #3                /* pages held */
+    cmp     x19, #IDLE_ZPAGES
+    b.hs    2f
+    mov     x0, #1
+    bl      zpool_fill                  /* x0 = pages held now */
+    cmp     x0, x19
+    b.hi    1b                          /* one more zeroed: go on */
+2:  wfi                                 /* enough, or no page to zero */
     b       1b
 
     .section .rodata

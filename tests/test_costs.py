@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from harness.costs import ASSUMED, TABLE, CostModel, classify, load_overrides
+from harness.costs import (ASSUMED, TABLE, CostModel, classify, load_memory_overrides, load_overrides,
+                           model_from)
 from harness.machine.cpu import StopReason
 
 # (class, instruction); every entry of the table has at least one.
@@ -25,7 +26,7 @@ SAMPLES = [
     ("mrs_counter", "mrs x1, cntvct_el0"), ("mrs_cntfrq", "mrs x1, cntfrq_el0"),
     ("mrs_el0", "mrs x1, tpidr_el0"),
     ("msr_sys", "msr tpidr_el2, x1"), ("mrs_sys", "mrs x1, tpidr_el2"),
-    ("dc_ic", "dc cvau, x9"), ("dc_ic", "ic ivau, x9"),
+    ("dc_ic", "dc cvau, x9"), ("dc_ic", "ic ivau, x9"), ("dc_zva", "dc zva, x9"),
     ("tlbi", "tlbi alle2"), ("at", "at s1e2r, x9"),
     ("fp_simd", "fadd d0, d1, d2"), ("fp_simd", "add v0.4s, v1.4s, v2.4s"),
     ("nop", "nop"),
@@ -90,10 +91,33 @@ def test_fixed_snippet_instruction_count_is_exact(make_cpu):
 
 def test_exception_entry_is_charged(make_cpu):
     cpu, _ = make_cpu(" svc #1\n")
-    CostModel().install(cpu)
+    cm = CostModel()
+    cm.install(cpu)
     cpu.run(None, 1000)
-    # svc (1) + entry (30) + the vector's mov + 4 mrs (1 + 4*2) + wfi
-    assert cpu.cycles_conservative == 1 + 30 + 1 + 4 * 2
+    # svc + entry + the vector's mov + 4 mrs + wfi (free)
+    svc, entry, mov, mrs = (cm.charge(c)[0] for c in ("exception_insn", "exception_entry", "alu", "mrs_sys"))
+    assert cpu.cycles_conservative == svc + entry + mov + 4 * mrs
+    # all of the entry and the four MRS above their one-cycle floor are assumptions
+    assert cpu.cycles_assumed_x1000 == 1000 * (entry + 4 * (mrs - 1))
+
+
+def test_assumptions_are_ranges_the_models_bracket():
+    """Conservative takes the high end of an assumption, optimistic the low
+    end; the ones the audit named are real ranges, not points."""
+    for key, cost in TABLE.items():
+        assert cost.optimistic <= cost.conservative, key
+    for key in ("exception_entry", "eret", "msr_sys", "tlbi", "dc_ic", "at"):
+        assert TABLE[key].optimistic < TABLE[key].conservative, key
+
+
+def test_assumed_share_of_a_block(make_cpu):
+    """Measured instructions add nothing to the assumed share; an assumed
+    one adds what it costs above one cycle."""
+    cm = CostModel()
+    cpu = _run(make_cpu, "add x1, x1, #1\n ldr x2, [x9]", 10)
+    assert cpu.cycles_assumed_x1000 == 0
+    cpu = _run(make_cpu, "msr tpidr_el2, x1", 10)
+    assert cpu.cycles_assumed_x1000 == 10 * 1000 * (cm.charge("msr_sys")[0] - 1)
 
 
 def test_classify_examples():
@@ -126,3 +150,22 @@ def test_overrides_replace_assumptions_only(tmp_path):
     f.write_text(json.dumps({"eret": {"conservative": -3}}))
     with pytest.raises(ValueError, match="non-negative"):
         load_overrides(f)
+    f.write_text(json.dumps({"eret": {"low": 60, "high": 40}}))
+    with pytest.raises(ValueError, match="low end is above"):
+        load_overrides(f)
+    f.write_text(json.dumps({"eret": {"low": 20, "high": 40}}))
+    assert CostModel(load_overrides(f)).charge("eret") == (40, 20000)
+
+
+def test_memory_overrides_replace_assumed_parameters_only(tmp_path):
+    f = tmp_path / "costs.json"
+    f.write_text(json.dumps({"l2_hit": {"low": 15, "high": 25}}))
+    memory = load_memory_overrides(f)
+    assert (memory["l2_hit"].optimistic, memory["l2_hit"].conservative) == (15, 25)
+    assert model_from(f).memory["l2_hit"].high == 25
+    f.write_text(json.dumps({"store_buffer": {"low": 1}}))
+    with pytest.raises(ValueError, match="measured, not an assumption"):
+        load_memory_overrides(f)
+    f.write_text(json.dumps({"l2_hit": {"conservative": 30}}))
+    with pytest.raises(ValueError, match="takes low and/or high"):
+        load_memory_overrides(f)

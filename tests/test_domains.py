@@ -62,6 +62,24 @@ def test_el12_aliases_are_served_at_el2(make_cpu):
     assert cpu.reg_read("x2") != 0x8000
 
 
+@pytest.mark.parametrize("alias,el1", sorted(__import__("harness.machine.vhe", fromlist=["x"]).EL12_BY_ENCODING.items()))
+def test_the_other_el12_aliases_are_served_at_el2(make_cpu, alias, el1):
+    """The EL1 registers the domain switch saves and loads, reached as
+    *_EL12 at EL2 (harness/machine/vhe.py): a write lands in the EL1
+    register, a read comes from it."""
+    name = "s{}_{}_c{}_c{}_{}".format(*alias)
+    cpu, _ = make_cpu(f"""
+ ldr x9, =0x0000032488000038
+ msr hcr_el2, x9
+ mov x0, #0x10
+ msr {name}, x0
+ mrs x1, {name}
+ b .""")
+    cpu.run(None, 20)
+    assert cpu.sysreg_read(*el1) == cpu.reg_read("x1")
+    assert cpu.reg_read("x1") in (0x10, 0)                  # 0: RAZ/WI in QEMU (AMAIR, AFSR)
+
+
 def test_domain_runs_at_el1_and_exits_by_hvc(console):
     make_domain(console, "d1", "mrs x1, CurrentEL\n add x0, x0, x1, lsr #2\n hvc #0")
     assert run(console, "d1", "41")[:2] == (42, 0)          # EL1: 41 + 1
@@ -149,6 +167,149 @@ def test_demand_zero_stage2_fault_maps_on_first_touch(console):
     assert run(console, "d7", "d7-data")[:2] == (4, 0)      # ...it was zeroed at the grant: -1 + 5
     t = walk_stage2(read, vttbr, data)
     assert t.pa == data and t.level == 3 and t.s2_read and t.s2_write and not t.s2_exec
+
+
+EL1_STATE = """
+ cmp x0, #4
+ b.lo 1f
+ msr tpidr_el1, x0
+ msr contextidr_el1, x0
+ msr ttbr0_el1, x0
+ msr tpidrro_el0, x0
+ and x1, x0, #~0x7ff
+ msr vbar_el1, x1
+ mov x0, #0
+ hvc #0
+1: cbnz x0, 2f
+ mrs x0, tpidr_el1
+ hvc #0
+2: cmp x0, #1
+ b.ne 3f
+ mrs x0, contextidr_el1
+ hvc #0
+3: cmp x0, #2
+ b.ne 4f
+ mrs x0, vbar_el1
+ hvc #0
+4: mrs x0, ttbr0_el1
+ hvc #0"""
+
+
+def el1_state(con, name):
+    """TPIDR_EL1, CONTEXTIDR_EL1, VBAR_EL1, TTBR0_EL1 as the domain reads them."""
+    return [run(con, name, str(i))[0] for i in range(4)]
+
+
+def test_domains_keep_their_own_el1_state(console):
+    """Two domains set their own TPIDR_EL1, VBAR_EL1 (registers no trap
+    covers: compared and switched) and CONTEXTIDR_EL1, TTBR0_EL1 (written
+    through the TVM trap): alternating, each reads back its own, and a new
+    domain sees the defaults, not what the others left."""
+    make_domain(console, "ea", EL1_STATE)
+    make_domain(console, "eb", EL1_STATE)
+    stub = console.machine.symbols.address("domain_el1_vectors", console.machine.load_base)
+    defaults = [0, 0, stub, 0]
+    assert el1_state(console, "ea") == defaults
+    assert run(console, "ea", str(0x123000))[:2] == (0, 0)
+    assert el1_state(console, "eb") == defaults             # nothing of ea's
+    assert run(console, "eb", str(0x456c00))[:2] == (0, 0)
+    for _ in range(2):
+        assert el1_state(console, "ea") == [0x123000, 0x123000, 0x123000, 0x123000]
+        assert el1_state(console, "eb") == [0x456c00, 0x456c00, 0x456800, 0x456c00]
+    make_domain(console, "ec", EL1_STATE)
+    assert el1_state(console, "ec") == defaults
+    console.send("ea domain-free")
+    assert el1_state(console, "ec") == defaults             # ea's state was loaded when freed
+    assert el1_state(console, "eb")[0] == 0x456c00
+
+
+def test_a_domain_may_take_its_own_exceptions(console):
+    """VBAR_EL1 is the domain's: pointed at its own vectors, its SVC lands
+    there (and it exits with its ESR_EL1); another domain still has the
+    kernel's stub, where an SVC ends it."""
+    make_domain(console, "ev", """
+start: adr x1, start
+ add x1, x1, #0x800
+ msr vbar_el1, x1
+ svc #5
+ mov x0, #1
+ hvc #0""")
+    # its vectors at code + 0x800: the entry for the current EL with SP_ELx at + 0x200
+    vec = code_words("mrs x0, esr_el1\n hvc #0")
+    out = console.send(f"ev-code 2560 + {vec} drop ev-code {PAGE} sync-code")
+    assert "error" not in out, out
+    value, reason, _ = run(console, "ev")
+    assert reason == 0 and value == (0x15 << 26) | (1 << 25) | 5, hex(value)   # SVC64 #5, at its own vector
+    make_domain(console, "ew", "svc #0\n hvc #0")
+    value, reason, out = run(console, "ew")
+    assert reason == 2 and value >> 26 == 0x15 and "exception at EL1" in out
+    assert run(console, "ev")[:2] == ((0x15 << 26) | (1 << 25) | 5, 0)
+
+
+def _s2_entry(m, vttbr, ipa):
+    def q(a):
+        return struct.unpack("<Q", bytes(m.cpu.uc.mem_read(a, 8)))[0]
+    l2 = q((vttbr & 0xFFFFFFFFC000) + ((ipa >> 25) & 2047) * 8)
+    return q((l2 & 0xFFFFFFFFC000) + ((ipa >> 14) & 2047) * 8)
+
+
+def test_pool_backed_demand_grant(console):
+    """DOMAIN-DEMAND: IPAs of the demand window, each page's invalid entry
+    marked demand-zero with its rights; the first touch maps the frame on
+    top of the zeroed-page stack; DOMAIN-UNMAP gives it back."""
+    m = console.machine
+    make_domain(console, "pd", """
+ ldr x1, [x0]
+ mov x2, #9
+ str x2, [x0, #8]
+ ldr x3, [x0, #8]
+ add x0, x1, x3
+ hvc #0""")
+    console.send(f"pd {4 * PAGE} d-rw domain-demand constant pdz  pd {PAGE} d-r domain-demand constant pdr")
+    pdz, pdr = number(console, "pdz"), number(console, "pdr")
+    lo, hi = (number(console, f"demand-window {x}") for x in ("drop", "nip"))
+    assert lo <= pdz < hi and lo <= pdr < hi
+    vttbr = number(console, "pd domain-vttbr")
+
+    def read(a, n):
+        return bytes(m.cpu.uc.mem_read(a, n))
+    e = _s2_entry(m, vttbr, pdz)
+    assert e & 1 == 0 and e >> 55 & 1 and (e >> 57) & 7 == 3 and e & 0xFFFFFFFFC000 == 0
+    assert number(console, "pd pdz domain-query") == 8 | 16 | 3
+    from test_kmem import _stack_top_page
+    frame = _stack_top_page(m)
+    pages = int(re.findall(r"-?\d+", console.send("zeroed-pages . ."))[-1])
+    assert run(console, "pd", "pdz")[:2] == (9, 0)
+    t = walk_stage2(read, vttbr, pdz)
+    assert t.level == 3 and t.pa == frame and t.pa != pdz and t.s2_write and not t.s2_exec
+    assert int(re.findall(r"-?\d+", console.send("zeroed-pages . ."))[-1]) == pages - 1
+    assert "error -9" in console.send("pdz @ .")            # no EL2 mapping: an IPA only
+    value, reason, _ = run(console, "pd", "pdr")             # read-only: the store is refused
+    assert reason == 1 and value == pdr + 8
+    free0 = int(re.findall(r"-?\d+", console.send("mem-stats . . . ."))[-2])     # free pages
+    make_domain(console, "pe", "ldr x1, [x0]\n add x0, x1, #1\n hvc #0")
+    console.send(f"pe {2 * PAGE} d-rw domain-demand constant pez")
+    assert run(console, "pe", "pez")[:2] == (1, 0)
+    console.send(f"pe pez {PAGE} domain-unmap")             # the frame back to the page lists
+    assert int(re.findall(r"-?\d+", console.send("mem-stats . . . ."))[-2]) == free0 + 1
+    with pytest.raises(TranslationFault):
+        walk_stage2(read, number(console, "pe domain-vttbr"), number(console, "pez"))
+    console.send("pe domain-free")
+    console.send("pd domain-free")                           # pdz's frame too
+
+    def page_list():
+        head = struct.unpack("<Q", read(m.symbols.address("percpu", m.load_base) + 8, 8))[0]
+        out = []
+        while head and len(out) < 10_000:
+            out.append(head)
+            head = struct.unpack("<Q", read(head, 8))[0]
+        return out
+    assert frame in page_list()
+
+
+def test_grants_of_memory_in_the_demand_window_are_refused(console):
+    console.send("domain-new value pw")
+    assert "error -24" in console.send(f"pw demand-window drop {PAGE} d-rw domain-map")
 
 
 def test_timer_interrupts_a_long_domain_and_threads_keep_running(console):
@@ -296,3 +457,11 @@ def test_domains_on_qemu(qemu_console):
     assert reason == 1, out
     make_domain(con, "q3", "ldr x1, [x0]\n add x0, x1, #3\n hvc #0", data_perm="d-rw d-demand or")
     assert run(con, "q3", "q3-data")[:2] == (3, 0)
+    con.send(f"q3 {PAGE} d-rw domain-demand constant q3z")
+    assert run(con, "q3", "q3z")[:2] == (3, 0)                      # a pool-backed page
+    make_domain(con, "q4", EL1_STATE)                              # EL1 state on QEMU's TVM and *_EL12
+    make_domain(con, "q5", EL1_STATE)
+    assert run(con, "q4", str(0x123000))[:2] == (0, 0)
+    assert run(con, "q5", str(0x456c00))[:2] == (0, 0)
+    assert el1_state(con, "q4") == [0x123000] * 4
+    assert el1_state(con, "q5") == [0x456c00, 0x456c00, 0x456800, 0x456c00]

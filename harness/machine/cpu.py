@@ -16,10 +16,14 @@ El2Cpu hides the unicorn 2.1.4 quirks listed in shared/spec/emulation.md
 - it lets checkers observe chosen MSRs (observe_msr) and SYS instructions
   such as TLBI (observe_sys) without changing what they do, and tells
   exception listeners (exception_listeners) about every exception it
-  delivers.  Both cost nothing on ordinary instructions: no memory hook is
-  ever installed (any UC_HOOK_MEM_* moves every load and store of the
+  delivers.  Both cost nothing on ordinary instructions: they install no
+  memory hook (any UC_HOOK_MEM_* moves every load and store of the
   machine onto unicorn's slow path: tcg_uc_has_hookmem in
-  qemu/include/tcg/tcg.h).
+  qemu/include/tcg/tcg.h);
+- the memory and branch model (install_memory_model, native too) is the
+  one memory hook: caches, the DRAM channel, Normal-NC and Device costs,
+  the return stack and indirect-branch targets, added to the cycle counts
+  (harness/costs.py MEMORY says what each costs and where it comes from).
 
 Time never comes from the host: the clock is retired instructions plus the
 time skipped while waiting in WFI.
@@ -92,12 +96,16 @@ class SovState(ctypes.Structure):
         ("mid_insns", ctypes.c_uint64),
         ("mid_cons", ctypes.c_int64),
         ("mid_opt", ctypes.c_int64),
+        ("cycles_assumed", ctypes.c_int64),
+        ("blk_assumed", ctypes.c_int64),
+        ("mid_assumed", ctypes.c_int64),
     ]
 
 
 _BOUNDARY_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint32)
 _COST_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32,
-                            ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64))
+                            ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64),
+                            ctypes.POINTER(ctypes.c_uint32))
 _SR_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32)
 _SR_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64)
 _OBSERVE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)
@@ -133,6 +141,15 @@ def native_library() -> ctypes.CDLL:
     lib.sov_observe.argtypes = [vp, u32, i32]
     lib.sov_compare_regions.argtypes = [vp, vp, u32, vp, vp, vp, vp]
     lib.sov_attach.argtypes = [vp, vp, vp, ctypes.POINTER(ctypes.c_size_t)]
+    lib.sov_mm_install.argtypes = [vp, vp, vp, vp, u32, u32, vp, vp, vp]
+    lib.sov_mm_flush.argtypes = [vp, i32]
+    lib.sov_mm_set_streams.argtypes = [vp, u32]
+    lib.sov_mm_set_streams.restype = u32
+    lib.sov_mm_idle.argtypes = [vp]
+    lib.sov_bp_exception.argtypes = [vp]
+    lib.sov_mm_stats.argtypes = [vp, vp]
+    lib.sov_mm_nstats.restype = u32
+    lib.sov_mm_nparams.restype = u32
     _native_lib = lib
     return lib
 
@@ -257,6 +274,8 @@ class El2Cpu:
         self._policy_target = 2
         self.last_exception: ExceptionInfo | None = None
         self.exception_entry_cost = (0, 0)
+        self.exception_entry_assumed = 0       # 1: that cost is an assumption (cycles_assumed_x1000)
+        self.memory_model = False     # install_memory_model() sets it
         serve_el12_aliases(self)   # unicorn lacks the VHE *_EL12 aliases (machine/vhe.py)
         # unicorn 2.1.4's TLBI VAE2IS, VALE2IS and ALLE2IS flush only QEMU's
         # non-VHE EL2 TLB (qemu/target/arm/helper.c tlbi_aa64_vae2is_write:
@@ -420,6 +439,15 @@ class El2Cpu:
         return st.cycles_opt - st.mid_opt
 
     @property
+    def cycles_assumed_x1000(self) -> int:
+        """Thousandths of the conservative cycles that rest on assumed costs:
+        instructions' cost above the one-cycle floor where the cost is an
+        assumption, exception entries, and every memory-model charge but a
+        mispredict (harness/costs.py says which figures are assumed)."""
+        st = self._st
+        return st.cycles_assumed - st.mid_assumed
+
+    @property
     def cycles_optimistic(self) -> float:
         return self.cycles_optimistic_x1000 / 1000
 
@@ -430,20 +458,23 @@ class El2Cpu:
         st = self._st
         return st.instructions - st.mid_insns + st.idle
 
-    def set_block_cost_fn(self, fn: Callable[[int, int], tuple[int, int]] | None) -> None:
+    def set_block_cost_fn(self, fn: Callable[[int, int], tuple] | None) -> None:
         """fn(address, size_in_bytes) -> (conservative_cycles,
-        optimistic_cycles_x1000), called once per distinct block (the native
-        hook caches by (address, size)).  None restores one cycle per
-        instruction.  Resets the cache."""
+        optimistic_cycles_x1000) or (..., kind), called once per distinct
+        block (the native hook caches by (address, size)).  kind (the branch
+        model's: harness/costs.py BLOCK_*) says how the block ends; without
+        it, as no branch.  None restores one cycle per instruction.  Resets
+        the cache."""
         if fn is None:
             self._cb_cost = None
             self._lib.sov_set_cost_fn(self._stp, None)
             return
 
-        def cost(addr, size, cons_p, opt_p):
+        def cost(addr, size, cons_p, opt_p, kind_p):
             try:
-                cons, opt = fn(addr, size)
-                cons_p[0], opt_p[0] = int(cons), int(opt)
+                r = fn(addr, size)
+                cons_p[0], opt_p[0] = int(r[0]), int(r[1])
+                kind_p[0] = int(r[2]) if len(r) > 2 else 0
             except BaseException as e:  # noqa: BLE001 - reported after the run
                 self._callback_failed(e)
 
@@ -458,6 +489,65 @@ class El2Cpu:
         cons, opt = self.exception_entry_cost
         self._st.cycles_cons += cons
         self._st.cycles_opt += opt
+        self._st.cycles_assumed += cons * 1000 * self.exception_entry_assumed
+        self._lib.sov_bp_exception(self._stp)   # the next block is a vector, not a branch target
+
+    # ---- the memory and branch model --------------------------------------
+
+    def install_memory_model(self, ranges: Iterable[tuple[int, int, str]], params: list[int],
+                             return_stack: int) -> None:
+        """Charge memory accesses and branches natively (blockhook.c): caches,
+        the DRAM channel, Normal-NC and Device accesses, the return stack
+        (`return_stack` entries) and last-target indirect prediction.
+        `ranges`: (lo, hi, "ram" | "nc" | "device") physical ranges, at most
+        16; an address in none of them is Device.  `params`: the native
+        parameters, conservative then optimistic (harness/costs.py
+        native_memory_params makes them).  Once per CPU; it cannot be
+        removed (a machine without it: M3Config(memory_model=False)).
+        Installing it puts every load and store on unicorn's slow path."""
+        ranges = list(ranges)
+        kinds = {"ram": 0, "nc": 1, "device": 2}
+        n = len(ranges)
+        nparam = self._lib.sov_mm_nparams()
+        if len(params) != 2 * nparam:
+            raise ValueError(f"memory model: {2 * nparam} parameters expected, not {len(params)}")
+        lo = (ctypes.c_uint64 * max(n, 1))(*[r[0] for r in ranges])
+        hi = (ctypes.c_uint64 * max(n, 1))(*[r[1] for r in ranges])
+        ty = (ctypes.c_uint32 * max(n, 1))(*[kinds[r[2]] for r in ranges])
+        p = (ctypes.c_int64 * len(params))(*[int(v) for v in params])
+        err = self._lib.sov_mm_install(self._stp, self._uch.value, _fn_addr(uclib.uc_hook_add), p,
+                                       return_stack, n, lo, hi, ty)
+        if err:
+            raise EmulatorError(f"installing the memory model failed ({err})")
+        self.memory_model = True
+
+    def set_prefetch_streams(self, n: int) -> int:
+        """The sequential streams the modelled prefetcher follows (default
+        costs.GEOMETRY["streams"]; 0: no prefetcher, every miss pays its
+        latency).  Returns the number set (capped at the geometry's)."""
+        if not self.memory_model:
+            raise EmulatorError("the prefetcher belongs to the memory model, which is not installed")
+        return self._lib.sov_mm_set_streams(self._stp, int(n))
+
+    def flush_caches(self, writeback: bool = False) -> None:
+        """Cold caches and predictors for the next run: every L1/L2 line
+        invalidated, the prefetcher's streams, the return stack and the
+        indirect-branch targets forgotten.  Dirty lines are discarded, or
+        with writeback=True put on the DRAM channel as write-backs (the next
+        DRAM access then waits behind them).  Nothing without the model."""
+        self._lib.sov_mm_flush(self._stp, int(writeback))
+
+    MEMORY_STATS = ("accesses", "l1_load_misses", "l1_store_misses", "l2_misses", "prefetched",
+                    "dram_read_bytes", "dram_write_bytes", "nc_reads", "nc_write_bytes", "device",
+                    "mispredicts", "returns", "stall_conservative_x1000", "stall_optimistic_x1000")
+
+    def memory_stats(self) -> dict[str, int]:
+        """What the memory and branch model has seen so far (counts since
+        it was installed; the stall_* entries are the milli-cycles it added)."""
+        n = self._lib.sov_mm_nstats()
+        out = (ctypes.c_uint64 * n)()
+        self._lib.sov_mm_stats(self._stp, out)
+        return dict(zip(self.MEMORY_STATS, out))
 
     def invalidate_costs(self, lo: int, hi: int) -> None:
         """Forget the cached costs of blocks overlapping [lo, hi), e.g.
@@ -657,6 +747,7 @@ class El2Cpu:
             now = st.instructions + st.idle
             if st.deadline > now:
                 st.idle += st.deadline - now
+                self._lib.sov_mm_idle(self._stp)   # the DRAM channel drained while the core slept
             cb, self._deadline_cb = self._deadline_cb, None
             st.deadline = NO_LIMIT
             if cb is not None:

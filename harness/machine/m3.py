@@ -10,8 +10,9 @@ framebuffer at the top of usable RAM (m1n1 moved it) or outside it, the
 ADT iBoot built (harness/chips: built from the chip's data) below the
 image, the image at a 16 KiB-aligned base, the 4 zero bytes, SEPFW,
 preoslog and boot_args after it exactly where chainload.py puts them.
-Devices at the chip's addresses: the S5L UART, the AIC, the watchdog,
-the generic timer on deterministic time, the Apple PMU.
+Devices at the chip's addresses: the S5L UART (sending at its line rate
+on emulated time), the AIC, the watchdog, the generic timer on
+deterministic time, the Apple PMU.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from harness.machine.ipi import FastIpi
 from harness.machine.pmu import ApplePmu
 from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer
 from harness.machine.wdt import Watchdog
-from harness.machine.uart import S5lUart
+from harness.machine.uart import DEFAULT_BAUD, S5lUart, ubrdiv_for
 
 DEFAULT_CHIP = "t8122"
 DEFAULT_MEM_SIZE = 2 << 30
@@ -62,7 +63,8 @@ class MachineError(RuntimeError):
 @dataclass
 class RunResult:
     """How a run ended.  `status`:
-    idle   the console waits for input and all input was consumed (success)
+    idle   the console waits for input, all input was consumed and
+           everything printed has left the UART (success)
     off    the kernel switched the machine off (BYE on virt; parked on m3 without a watchdog)
     reboot the watchdog reset the machine (BYE on m3, as m1n1 reboots)
     limit  the instruction limit was reached (a hang)
@@ -93,8 +95,13 @@ class M3Config:
     bootargs_revision: int = 2
     costs: CostModel | None = None          # the cycle model (default: the standard table)
     pmc0: str = "conservative"              # what PMC0 counts (ApplePmu.cycle_source)
+    pmc1: str = "instructions"              # what PMC1 counts (ApplePmu.instruction_source)
+    prefetch_streams: int | None = None     # the memory model's prefetcher (None: costs.GEOMETRY; 0: off)
     fb_depth: int = 30                      # boot_args.video.depth: 30 (x2r10g10b10) or 32 (x8r8g8b8)
     fb_stride: int = 0                      # bytes per row; 0: 4 * width
+    memory_model: bool = True               # caches, DRAM, NC, Device, branches (costs.MEMORY); False: as before
+    uart_baud: int = DEFAULT_BAUD           # the line rate m1n1 leaves (UBRDIV as uart_setbaud computes it):
+                                            # 115200 ASSUMED; 1500000 after m1n1's proxy ran over this UART
 
 
 class M3:
@@ -149,7 +156,14 @@ class M3:
             cpu.map_ram(base, min(CHUNK, lay.mem_end - base))
         cpu.map_ram(lay.fb.base, lay.fb_size)
         self.framebuffer = Framebuffer(cpu.uc, lay.fb)
-        self.uart = S5lUart(chip.uart.base, tx_sink=tx_sink, on_rx_empty=self._rx_empty)
+        # The UART sends on emulated time: a byte leaves one frame after the
+        # shift register took it (harness/machine/uart.py).
+        self.uart = S5lUart(chip.uart.base, tx_sink=tx_sink, on_rx_empty=self._rx_empty,
+                            clock=lambda: cpu.now, events=Events.of(cpu), cpu_hz=CPU_HZ,
+                            ubrdiv=ubrdiv_for(cfg.uart_baud))
+        self.uart.on_refusal = self._uart_refused
+        self.uart.on_tx_idle = self._tx_idle
+        self.uart_refusal = ""
         cpu.map_mmio(chip.uart.base, self.uart.size, self.uart.read, self.uart.write)
         # The AIC as the ADT describes it, strict: it delivers only when
         # enabled, unmasked and routed to group 0 (harness/machine/aic.py).
@@ -194,7 +208,7 @@ class M3:
         # The FIQ sources of an Apple core (Linux irq-apple-aic.c
         # aic_handle_fiq): the EL2 physical and virtual timers (m1n1 leaves
         # the virtual one enabled and masked), fast IPIs, the PMU.
-        self.pmu = ApplePmu(cpu, cfg.pmc0)
+        self.pmu = ApplePmu(cpu, cfg.pmc0, instruction_source=cfg.pmc1)
         self.timer = HypTimer(cpu, self.clock)
         self.vtimer = VirtTimer(cpu, self.clock)
         self.ipi = FastIpi(cpu, mpidr=chip.boot_cpu.mpidr)
@@ -212,6 +226,14 @@ class M3:
         # the cached costs of that range.
         self.costs = cfg.costs or CostModel()
         self.costs.install(cpu)
+        # The memory hierarchy: usable RAM cacheable, the framebuffer Normal-NC, the devices Device.
+        if cfg.memory_model:
+            self.costs.install_memory(cpu, ram=[(lay.phys_base, lay.mem_end)], nc=[(lay.fb.base, lay.fb_end)],
+                                      device=[(chip.uart.base, chip.uart.base + self.uart.size),
+                                              (a.base, a.base + a.size),
+                                              (chip.wdt.base, chip.wdt.base + self.wdt.size)], hz=CPU_HZ)
+            if cfg.prefetch_streams is not None:
+                cpu.set_prefetch_streams(cfg.prefetch_streams)
         sync = self.symbols.address("sync_icache", lay.load_base)
         cpu.uc.hook_add(UC_HOOK_CODE, self._code_rewritten, begin=sync, end=sync)
 
@@ -222,6 +244,7 @@ class M3:
         self.mmu.install()
 
         self.rx_waiter = self.symbols.address("rx_waiter", lay.load_base)
+        self.console_tx = self.symbols.address("console_tx", lay.load_base)   # the TX ring: head, tail
         self.halt_pc = self.symbols.address("kernel_halted", lay.load_base)
         self.off_pc = self.symbols.address("powered_off", lay.load_base)
         self.on_input = on_input
@@ -269,6 +292,13 @@ class M3:
         self.cpu.invalidate_costs(self.cpu.reg_read("x0"), self.cpu.reg_read("x1"))
 
     def _rx_empty(self, uart) -> None:
+        """The console waits for input and all input was read: ask for more,
+        or end the run, once everything printed has left the UART (the
+        kernel's TX ring empty, the FIFO and the shift register too), so a
+        run's output is whole.  Until then the TX side's last byte brings
+        the question back (_tx_idle)."""
+        if not self._tx_drained():
+            return
         more = self.on_input() if self.on_input else None
         if more:
             uart.feed(more)
@@ -276,25 +306,51 @@ class M3:
         self.waiting_for_input = True
         self.cpu.request_stop()
 
+    def _tx_drained(self) -> bool:
+        head, tail = struct.unpack("<QQ", self.cpu.uc.mem_read(self.console_tx, 16))
+        return head == tail and self.uart.tx_idle
+
+    def _console_waits(self) -> bool:
+        """A thread sleeps in the console's wait for a key (kernel/console.S
+        rx_waiter), and the core is not parked after a panic or BYE (that
+        run ends on its own, with its own status).  The UART's line being
+        unmasked at the AIC says nothing by itself: the console unmasks it
+        for its TX ring too."""
+        if not self._read_u64(self.rx_waiter):
+            return False
+        pc = self.cpu.reg_read("pc")
+        return not (self.halt_pc <= pc <= self.halt_pc + 8 or self.off_pc <= pc <= self.off_pc + 8)
+
+    def _tx_idle(self) -> None:
+        """The UART's last byte has left: if the console waits for a key
+        with nothing on the wire, it is idle now."""
+        if not self.uart.pending_input and self._console_waits():
+            self._rx_empty(self.uart)
+
+    def _uart_refused(self, message: str) -> None:
+        """A write the silicon would lose (harness/machine/uart.py): the run
+        stops with it."""
+        if not self.uart_refusal:
+            self.uart_refusal = message
+        self.cpu.request_stop()
+
     def _idle(self) -> None:
         """The core waits for an interrupt: if the console waits for a key
-        (the UART's IRQ unmasked at the AIC, or, with no interrupt path,
-        a thread asleep in the console's timed wait: kernel/console.S
-        rx_waiter) and nothing is on the wire, that is the same moment as a
-        poll of an empty UART."""
-        if self.uart.pending_input:
-            return
-        if not self.aic.is_masked(self.chip.uart.irq) or self._read_u64(self.rx_waiter):
+        (_console_waits) and nothing is on the wire, that is the same moment
+        as a poll of an empty UART (which ends the run once the TX side has
+        drained)."""
+        if not self.uart.pending_input and self._console_waits():
             self._rx_empty(self.uart)
 
     def _read_u64(self, addr: int) -> int:
         return struct.unpack("<Q", self.cpu.uc.mem_read(addr, 8))[0]
 
     def _unmasked(self, irq: int) -> None:
-        """The kernel unmasked the UART's IRQ: it waits for a byte.  With
-        nothing on the wire that is a poll of an empty UART (ask for more
-        input, or end the run), even if other threads keep the core busy."""
-        if irq == self.chip.uart.irq and not self.uart.pending_input:
+        """The kernel unmasked the UART's IRQ and the console waits for a
+        byte: with nothing on the wire that is a poll of an empty UART (ask
+        for more input, or end the run), even if other threads keep the
+        core busy."""
+        if irq == self.chip.uart.irq and not self.uart.pending_input and self._console_waits():
             self._rx_empty(self.uart)
 
     def screenshot(self, path) -> Path:
@@ -323,6 +379,7 @@ class M3:
 
     @property
     def output(self) -> str:
+        self.uart.catch_up()            # what has left the UART by now
         return _text(self.uart.output)
 
     def describe(self, addr: int) -> str:
@@ -373,6 +430,9 @@ class M3:
             why = self.cpu.run(pc, start + limit)
         except EmulatorError as e:
             return self._result("crash", self._report(f"emulation stopped: {e}"))
+        if self.uart_refusal:
+            pc = self.cpu.reg_read("pc")
+            return self._result("crash", self._report(f"{self.uart_refusal} (pc {pc:#x} {self.describe(pc)})"))
         if self.rebooted:
             return self._result("reboot")
         self.mmu.check("end of run")

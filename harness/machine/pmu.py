@@ -72,20 +72,30 @@ class ApplePmu:
 
     cycle_source picks the model PMC0 reports: "conservative" (the budget
     model, whole cycles) or "optimistic_milli" (the lower bound, in
-    thousandths of a cycle: the benchmark driver runs twice, once each)."""
+    thousandths of a cycle: the benchmark driver runs twice, once each).
+    PMC1 counts retired instructions, as on the M3 (PMC1 is fixed to
+    instructions there), unless instruction_source is "assumed_milli": the
+    thousandths of conservative cycles that rest on assumed costs
+    (cpu.cycles_assumed_x1000), which the benchmark driver reads in its
+    second run so one run of the kernel's bench gives it.  Emulation only."""
 
     def __init__(self, cpu, cycle_source: str = "conservative", *,
-                 events: Events | None = None, fiq: FiqLines | None = None):
+                 events: Events | None = None, fiq: FiqLines | None = None,
+                 instruction_source: str = "instructions"):
         if cycle_source not in ("conservative", "optimistic_milli"):
             raise ValueError(f"unknown cycle source {cycle_source!r}")
+        if instruction_source not in ("instructions", "assumed_milli"):
+            raise ValueError(f"unknown PMC1 source {instruction_source!r}")
         self.cpu = cpu
         self.cycle_source = cycle_source
+        self.instruction_source = instruction_source
         self.events = events or Events.of(cpu)
         self.fiq = fiq or FiqLines.of(cpu)
         self.pmcr0 = 0
         self.pmcr1 = 0
         self.pmsr = 0
         self.overflows = [0, 0]   # times each counter wrapped (for reports and tests)
+        self.last_read_at = None  # cpu.instructions at the last read of PMC0 or PMC1
         self._base = [0, 0]       # counter value when it was last (re)started
         self._mark = [0, 0]       # source reading at that moment
         self._cpi_bound = CYCLES_PER_INSN_BOUND * (1000 if cycle_source == "optimistic_milli" else 1)
@@ -95,14 +105,36 @@ class ApplePmu:
         cpu.on_sysreg(*PMC1, read=lambda: self._read(1), write=lambda v: self._write(1, v))
         cpu.on_sysreg(*PMSR, read=self._read_pmsr, write=self._write_pmsr)
 
+    def configure(self, cycle_source: str, instruction_source: str = "instructions") -> None:
+        """Count other sources from now on (a machine booted once and then
+        measured with another PMU configuration: harness/bench.py).  Each
+        counter keeps the value it has and counts on from there."""
+        if cycle_source not in ("conservative", "optimistic_milli"):
+            raise ValueError(f"unknown cycle source {cycle_source!r}")
+        if instruction_source not in ("instructions", "assumed_milli"):
+            raise ValueError(f"unknown PMC1 source {instruction_source!r}")
+        values = [self._read(i) for i in (0, 1)]
+        self.cycle_source, self.instruction_source = cycle_source, instruction_source
+        self._cpi_bound = CYCLES_PER_INSN_BOUND * (1000 if cycle_source == "optimistic_milli" else 1)
+        for i in (0, 1):
+            self._base[i], self._mark[i] = values[i], self._source(i)
+        self.last_read_at = None
+        self._update()
+
     # ---- counting ---------------------------------------------------------------
 
     def _source(self, i: int) -> int:
         if i == 1:
+            if self.instruction_source == "assumed_milli":
+                return self.cpu.cycles_assumed_x1000
             return self.cpu.instructions
         if self.cycle_source == "conservative":
             return self.cpu.cycles_conservative
         return self.cpu.cycles_optimistic_x1000
+
+    def source(self, i: int) -> int:
+        """What counter i counts, read now (whether or not it is enabled)."""
+        return self._source(i)
 
     def _enabled(self, i: int) -> bool:
         return bool(self.pmcr0 >> i & 1)
@@ -124,6 +156,7 @@ class ApplePmu:
                 self.pmcr0 |= PMCR0_IACT
 
     def _read(self, i: int) -> int:
+        self.last_read_at = self.cpu.instructions
         self._sync(i)
         self._update()
         if self._enabled(i):
@@ -188,7 +221,11 @@ class ApplePmu:
                 continue
             value = (self._base[i] + self._source(i) - self._mark[i]) & MASK64
             remaining = WRAP - value
-            step = remaining if i == 1 else max(1, remaining // self._cpi_bound)
+            if i == 1 and self.instruction_source == "instructions":
+                step = remaining
+            else:
+                bound = CYCLES_PER_INSN_BOUND * 1000 if i == 1 else self._cpi_bound
+                step = max(1, remaining // bound)
             self.events.schedule_progress(name, self.cpu.instructions + step,
                                           lambda i=i: self._on_deadline(i))
 

@@ -2,8 +2,10 @@
 
 With HCR_EL2.E2H = 1, EL2 reaches the EL1 registers it would otherwise
 name as *_EL1 through the *_EL12 encodings (op1 = 5).  The kernel needs
-them to switch domains (VBAR_EL12) and to report a domain's own
-exceptions (ESR_EL12, ELR_EL12, FAR_EL12).  Unicorn's QEMU has no such
+them to switch domains (VBAR_EL12, SCTLR_EL12, TTBR0/1_EL12, TCR_EL12,
+MAIR_EL12, AMAIR_EL12, CONTEXTIDR_EL12, AFSR0/1_EL12, CPACR_EL12,
+CNTKCTL_EL12, SPSR_EL12) and to report a domain's own exceptions
+(ESR_EL12, ELR_EL12, FAR_EL12).  Unicorn's QEMU has no such
 aliases (every one is UNDEFINED: tests/test_domains.py checks that this
 is still so and that the served ones behave), so the MRS/MSR dispatcher
 serves them from the EL1 registers unicorn does have.  Served only at EL2
@@ -18,6 +20,24 @@ EL12_ALIASES = {
     (3, 5, 5, 2, 0): "esr_el1",
     (3, 5, 4, 0, 1): "elr_el1",
     (3, 5, 6, 0, 0): "far_el1",
+}
+
+# The rest the domain switch saves and loads (kernel/domain.S el1_switch),
+# reached by their EL1 encodings (op1 = 0) through CP_REG: the alias's
+# encoding -> the EL1 register's.
+EL12_BY_ENCODING = {
+    (3, 5, 1, 0, 0): (3, 0, 1, 0, 0),      # SCTLR_EL12
+    (3, 5, 1, 0, 2): (3, 0, 1, 0, 2),      # CPACR_EL12
+    (3, 5, 2, 0, 0): (3, 0, 2, 0, 0),      # TTBR0_EL12
+    (3, 5, 2, 0, 1): (3, 0, 2, 0, 1),      # TTBR1_EL12
+    (3, 5, 2, 0, 2): (3, 0, 2, 0, 2),      # TCR_EL12
+    (3, 5, 4, 0, 0): (3, 0, 4, 0, 0),      # SPSR_EL12
+    (3, 5, 5, 1, 0): (3, 0, 5, 1, 0),      # AFSR0_EL12
+    (3, 5, 5, 1, 1): (3, 0, 5, 1, 1),      # AFSR1_EL12
+    (3, 5, 10, 2, 0): (3, 0, 10, 2, 0),    # MAIR_EL12
+    (3, 5, 10, 3, 0): (3, 0, 10, 3, 0),    # AMAIR_EL12
+    (3, 5, 13, 0, 1): (3, 0, 13, 0, 1),    # CONTEXTIDR_EL12
+    (3, 5, 14, 1, 0): (3, 0, 14, 1, 0),    # CNTKCTL_EL12
 }
 
 HCR_E2H = 1 << 34
@@ -42,3 +62,14 @@ def serve_el12_aliases(cpu) -> None:
             cpu.reg_write(name, value)
 
         cpu.on_sysreg(*key, read=read, write=write)
+
+    for key, el1 in EL12_BY_ENCODING.items():
+        def read_enc(el1=el1) -> int:
+            allowed()
+            return cpu.sysreg_read(*el1)
+
+        def write_enc(value: int, el1=el1) -> None:
+            allowed()
+            cpu.sysreg_write(*el1, value)
+
+        cpu.on_sysreg(*key, read=read_enc, write=write_enc)

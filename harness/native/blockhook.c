@@ -13,6 +13,15 @@
  * the four unicorn functions it needs, so the library is the very one the
  * unicorn wheel loaded (and no system compiler or -l path is involved).
  *
+ * Once a machine installs it (sov_mm_install), it also models the memory
+ * hierarchy and the branch predictor: a UC_HOOK_MEM_READ and a
+ * UC_HOOK_MEM_WRITE (the only memory hooks; they put every load and store
+ * on unicorn's slow path, so an access to the line already most recently
+ * used in its set returns at once), and a return stack and indirect-branch
+ * targets checked at each block entry from how the previous block ended
+ * (the cost callback returns that kind with the block's cost).  What they
+ * add goes to the same two cycle counters.
+ *
  * Counting rule: a block is counted when its UC_HOOK_BLOCK fires, which is
  * before any of its instructions run.  Whenever the hook itself cancels the
  * block (stop, limit, interrupt entry) the block is not counted.  When a
@@ -35,6 +44,8 @@ typedef int (*uc_mem_read_fn)(uc_engine *, uint64_t, void *, size_t);
  * from Python (unicorn.arm64_const) so they cannot drift. */
 #define UC_HOOK_BLOCK 8
 #define UC_HOOK_INSN 2
+#define UC_HOOK_MEM_READ (1 << 10)
+#define UC_HOOK_MEM_WRITE (1 << 11)
 #define UC_ARM64_INS_MRS 1
 #define UC_ARM64_INS_MSR 2
 #define UC_ARM64_INS_SYS 3
@@ -46,7 +57,7 @@ typedef struct {
 
 /* Python callbacks (ctypes CFUNCTYPE). */
 typedef int (*boundary_fn)(uint64_t addr, uint32_t size);
-typedef void (*cost_fn)(uint64_t addr, uint32_t size, int64_t *cons, int64_t *opt_x1000);
+typedef void (*cost_fn)(uint64_t addr, uint32_t size, int64_t *cons, int64_t *opt_x1000, uint32_t *kind);
 typedef uint64_t (*sysreg_read_fn)(uint32_t key);
 typedef void (*sysreg_write_fn)(uint32_t key, uint64_t value);
 typedef void (*observe_fn)(uint32_t key, uint64_t value, uint64_t pc, uint32_t el);
@@ -63,7 +74,77 @@ typedef struct {
     uint64_t addr;
     uint32_t size, used;
     int64_t cons, opt;
+    uint32_t kind; /* K_* of the block's last instruction (the branch model) */
 } cost_entry;
+
+/* Block kinds, from the cost callback (harness/costs.py BLOCK_*): how the
+ * block ends, plus K_DSB if it holds a DSB anywhere. */
+#define K_NONE 0
+#define K_CALL 1     /* BL: push the return address */
+#define K_CALL_IND 2 /* BLR: push, and the target is predicted as its last */
+#define K_JUMP_IND 3 /* BR: the target is predicted as its last */
+#define K_RET 4      /* RET: predicted by the return stack */
+#define K_ERET 5     /* ERET: its target (a switch's) is not predicted */
+#define K_END_MASK 7
+#define K_DSB 8      /* the block holds a DSB: outstanding memory traffic completes */
+/* Bits 8-31 of a kind: the block's conservative cycles that rest on
+ * assumed costs (harness/costs.py: above the one-cycle floor of each
+ * instruction whose cost is an assumption). */
+#define K_ASSUMED_SHIFT 8
+#define K_FLAGS_MASK 0xffu
+
+/* ---- memory model geometry (harness/costs.py GEOMETRY must agree) ---- */
+#define L1_LINE_SHIFT 6 /* 64 B */
+#define L1_SETS 256     /* 128 KiB / 64 B / 8 ways */
+#define L1_WAYS 8
+#define L2_LINE_SHIFT 7 /* 128 B */
+#define L2_SETS 8192    /* 16 MiB / 128 B / 16 ways */
+#define L2_WAYS 16
+#define N_STREAMS 16    /* sequential-line streams the prefetcher follows */
+#define BTB_SIZE 256    /* indirect-branch targets remembered (direct-mapped) */
+#define RAS_MAX 256
+
+/* Per-model parameters (index 0 conservative, 1 optimistic), milli-cycles;
+ * computed by harness/costs.py native_memory_params in this order. */
+enum {
+    P_L2,         /* a load that misses L1 and hits L2, beyond the L1 hit */
+    P_DRAM,       /* a demand load from DRAM, beyond the L1 hit */
+    P_NC_READ,    /* a Normal-NC read (uncached: a DRAM round trip) */
+    P_DEVICE,     /* a Device access (a round trip to the device) */
+    P_MISPREDICT, /* a mispredicted return or indirect branch, an ERET */
+    P_RD_MPB,     /* milli-cycles per byte read from DRAM */
+    P_WR_MPB,     /* milli-cycles per byte written back to DRAM */
+    P_NC_MPB,     /* milli-cycles per byte of write-combined NC stores */
+    P_SB_WINDOW,  /* store traffic the store buffer hides, as channel time */
+    P_PF_WINDOW,  /* how far ahead of use the prefetcher may fetch */
+    MM_NPARAM
+};
+
+enum { R_RAM = 0, R_NC = 1, R_DEVICE = 2 };
+typedef struct {
+    uint64_t lo, hi;
+    uint32_t type;
+} mm_range;
+#define MM_MAX_RANGES 16
+
+/* Statistics (sov_mm_stats): counts, for tests and reports. */
+enum {
+    S_ACCESSES,      /* accesses past the fast path (not the MRU line of its set) */
+    S_L1_LOAD_MISS,
+    S_L1_STORE_MISS,
+    S_L2_MISS,
+    S_PREFETCHED,    /* L1 misses a sequential stream covered */
+    S_DRAM_READ_BYTES,
+    S_DRAM_WRITE_BYTES,
+    S_NC_READS,
+    S_NC_WRITE_BYTES,
+    S_DEVICE,
+    S_MISPREDICTS,
+    S_RETURNS,
+    S_STALL_CONS,    /* conservative extra milli-cycles charged by the model */
+    S_STALL_OPT,
+    MM_NSTATS
+};
 
 /* The first fields are mirrored by a ctypes Structure in cpu.py: keep the
  * order and types in step with SovState there. */
@@ -82,6 +163,9 @@ typedef struct {
     int64_t blk_cons, blk_opt; /* what that block was charged */
     uint64_t mid_insns;      /* while in_sysreg: not-yet-retired part of the block */
     int64_t mid_cons, mid_opt;
+    int64_t cycles_assumed;  /* milli-cycles of cycles_cons that rest on assumed costs */
+    int64_t blk_assumed;     /* what the current block added to it */
+    int64_t mid_assumed;
 
     /* private from here on */
     uc_emu_stop_fn emu_stop;
@@ -99,6 +183,29 @@ typedef struct {
     /* Observed MSR (op0 2, 3) and SYS (op0 1) encodings: Python sees the
      * value, then the native access runs as if nobody had looked. */
     uint8_t observe_map[8192];
+
+    /* ---- the memory and branch model (sov_mm_install) ---- */
+    int mm_on;                 /* memory hooks registered */
+    int bp_on;                 /* the branch model charges */
+    int64_t mm_frac;           /* conservative milli-cycles not yet a whole cycle */
+    int64_t busy[2];           /* the DRAM channel is busy until (per model, milli-cycles) */
+    int64_t p[2][MM_NPARAM];
+    mm_range ranges[MM_MAX_RANGES];
+    uint32_t nranges;
+    uint64_t ram_lo, ram_size; /* the first cacheable range: the fast classification */
+    uint64_t *l1;              /* [L1_SETS][L1_WAYS], MRU first: (line + 1) << 1 | dirty */
+    uint64_t *l2;              /* [L2_SETS][L2_WAYS], likewise with 128 B lines */
+    uint64_t streams[N_STREAMS];
+    uint32_t stream_next;
+    uint32_t n_streams;        /* streams followed (N_STREAMS; 0: no prefetcher) */
+    uint64_t un_pc, un_insns;  /* the last NC/Device access's instruction */
+    uint32_t bp_prev_kind;     /* the kind of the block that ran last */
+    uint64_t bp_prev_end;      /* and its end address */
+    uint64_t ras[RAS_MAX];
+    uint32_t ras_top, ras_count, ras_depth;
+    uint64_t btb_pc[BTB_SIZE], btb_target[BTB_SIZE];
+    uint64_t stats[MM_NSTATS];
+    uc_hook mm_hooks[2];
 } sov_state;
 
 sov_state *sov_new(void *emu_stop, void *reg_read, void *reg_write, int reg_pc, int reg_pstate)
@@ -120,6 +227,8 @@ void sov_free(sov_state *st)
 {
     if (st) {
         free(st->table);
+        free(st->l1);
+        free(st->l2);
         free(st);
     }
 }
@@ -140,14 +249,14 @@ static uint64_t slot_of(const sov_state *st, uint64_t addr, uint32_t size)
     return (h ^ (h >> 29)) & st->table_mask;
 }
 
-static void table_put(sov_state *st, uint64_t addr, uint32_t size, int64_t cons, int64_t opt)
+static void table_put(sov_state *st, uint64_t addr, uint32_t size, int64_t cons, int64_t opt, uint32_t kind)
 {
     uint64_t i = slot_of(st, addr, size);
     while (st->table[i].used && !(st->table[i].addr == addr && st->table[i].size == size))
         i = (i + 1) & st->table_mask;
     if (!st->table[i].used)
         st->table_used++;
-    st->table[i] = (cost_entry){addr, size, 1, cons, opt};
+    st->table[i] = (cost_entry){addr, size, 1, cons, opt, kind};
 }
 
 /* Rebuild with the given capacity, keeping entries outside [lo, hi). */
@@ -164,7 +273,7 @@ static int table_rebuild(sov_state *st, uint64_t cap, uint64_t lo, uint64_t hi)
     for (uint64_t i = 0; i < old_n; i++) {
         cost_entry *e = &old[i];
         if (e->used && !(e->addr < hi && e->addr + e->size > lo))
-            table_put(st, e->addr, e->size, e->cons, e->opt);
+            table_put(st, e->addr, e->size, e->cons, e->opt, e->kind);
     }
     free(old);
     return 0;
@@ -188,8 +297,10 @@ int sov_invalidate_costs(sov_state *st, uint64_t lo, uint64_t hi)
     return table_rebuild(st, st->table_mask + 1, lo, hi);
 }
 
-static void block_cost(sov_state *st, uint64_t addr, uint32_t size, int64_t *cons, int64_t *opt)
+static void block_cost(sov_state *st, uint64_t addr, uint32_t size, int64_t *cons, int64_t *opt,
+                       uint32_t *kind)
 {
+    *kind = K_NONE;
     if (!st->cost || size == 0) {
         /* Default model: one cycle per instruction. */
         *cons = size >> 2;
@@ -201,17 +312,471 @@ static void block_cost(sov_state *st, uint64_t addr, uint32_t size, int64_t *con
         if (st->table[i].addr == addr && st->table[i].size == size) {
             *cons = st->table[i].cons;
             *opt = st->table[i].opt;
+            *kind = st->table[i].kind;
             return;
         }
         i = (i + 1) & st->table_mask;
     }
     *cons = (int64_t)(size >> 2);
     *opt = *cons * 1000;
-    st->cost(addr, size, cons, opt);
+    st->cost(addr, size, cons, opt, kind);
     if ((st->table_used + 1) * 2 > st->table_mask + 1)
         table_rebuild(st, (st->table_mask + 1) * 2, 0, 0);
-    table_put(st, addr, size, *cons, *opt);
+    table_put(st, addr, size, *cons, *opt, *kind);
 }
+
+/* ---- the memory model ----
+ *
+ * One cache hierarchy (L1D, L2, a next-line stream prefetcher) and one
+ * DRAM channel, charged twice: the conservative model's parameters are the
+ * costly end of each range, the optimistic model's the cheap end (harness/
+ * costs.py MEMORY).  The static block cost already charges every load its
+ * L1 hit, so only what lies beyond it is added here, in milli-cycles, at
+ * the access (the block's own cycles were charged on entry, so "now" is
+ * the end of the current block: the model is exact per block, not per
+ * instruction).
+ *
+ * The channel clock busy[m]: every DRAM or Normal-NC transfer occupies it
+ * for bytes x milli-cycles-per-byte.  A demand load waits for the channel
+ * and then its latency; a load a sequential stream covers (prefetched)
+ * waits only until its bytes are through (the prefetcher may have used
+ * the channel up to P_PF_WINDOW earlier); stores wait only when the
+ * channel is more than the store buffer's worth (P_SB_WINDOW) ahead.  So
+ * streaming costs max(core cycles, bytes / bandwidth).  Nothing here reads
+ * host time: the same run charges the same cycles. */
+
+static inline int64_t mm_now(const sov_state *st, int m)
+{
+    return m ? st->cycles_opt : st->cycles_cons * 1000 + st->mm_frac;
+}
+
+/* Every memory-model charge rests on assumed parameters (costs.py MEMORY:
+ * L2, DRAM, bandwidths, Device), except a mispredict (measured): `assumed`. */
+static inline void mm_charge_as(sov_state *st, int m, int64_t milli, int assumed)
+{
+    if (milli <= 0)
+        return;
+    if (m) {
+        st->cycles_opt += milli;
+        st->stats[S_STALL_OPT] += (uint64_t)milli;
+    } else {
+        if (assumed)
+            st->cycles_assumed += milli;
+        st->mm_frac += milli;
+        st->cycles_cons += st->mm_frac / 1000;
+        st->mm_frac %= 1000;
+        st->stats[S_STALL_CONS] += (uint64_t)milli;
+    }
+}
+
+static inline void mm_charge(sov_state *st, int m, int64_t milli) { mm_charge_as(st, m, milli, 1); }
+
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* A demand read of `bytes` from DRAM: queue behind the channel, then pay
+ * the latency `lat` (a P_* index). */
+static void mm_demand_read(sov_state *st, uint32_t bytes, int lat)
+{
+    st->stats[S_DRAM_READ_BYTES] += bytes;
+    for (int m = 0; m < 2; m++) {
+        int64_t now = mm_now(st, m);
+        int64_t start = max64(st->busy[m], now);
+        st->busy[m] = start + (int64_t)bytes * st->p[m][P_RD_MPB];
+        mm_charge(st, m, start - now + st->p[m][lat]);
+    }
+}
+
+/* A read the prefetcher fetched ahead: the core waits only for the bytes. */
+static void mm_streamed_read(sov_state *st, uint32_t bytes)
+{
+    st->stats[S_DRAM_READ_BYTES] += bytes;
+    for (int m = 0; m < 2; m++) {
+        int64_t now = mm_now(st, m);
+        int64_t start = max64(st->busy[m], now - st->p[m][P_PF_WINDOW]);
+        st->busy[m] = start + (int64_t)bytes * st->p[m][P_RD_MPB];
+        mm_charge(st, m, st->busy[m] - now);
+    }
+}
+
+/* Traffic behind stores (a line fetched for a store, write-combined NC
+ * bytes): the store buffer hides it until it is more than P_SB_WINDOW
+ * ahead of the core. */
+static void mm_store_traffic(sov_state *st, uint32_t bytes, int mpb, int streamed)
+{
+    for (int m = 0; m < 2; m++) {
+        int64_t now = mm_now(st, m);
+        int64_t start = max64(st->busy[m], streamed ? now - st->p[m][P_PF_WINDOW] : now);
+        st->busy[m] = start + (int64_t)bytes * st->p[m][mpb];
+        mm_charge(st, m, st->busy[m] - now - st->p[m][P_SB_WINDOW]);
+    }
+}
+
+/* A dirty L2 line written back: it uses the channel (idle time included:
+ * write-backs are posted), nobody waits for it. */
+static void mm_writeback(sov_state *st, uint32_t bytes)
+{
+    st->stats[S_DRAM_WRITE_BYTES] += bytes;
+    for (int m = 0; m < 2; m++) {
+        int64_t now = mm_now(st, m);
+        int64_t start = max64(st->busy[m], now - st->p[m][P_PF_WINDOW]);
+        st->busy[m] = start + (int64_t)bytes * st->p[m][P_WR_MPB];
+    }
+}
+
+/* Everything outstanding completes (a DSB, or the core went idle). */
+static void mm_drain(sov_state *st, int wait)
+{
+    for (int m = 0; m < 2; m++) {
+        int64_t now = mm_now(st, m);
+        if (wait)
+            mm_charge(st, m, st->busy[m] - now);
+        else if (st->busy[m] > now)
+            st->busy[m] = now;
+    }
+}
+
+/* Find `tag` in a set kept in most-recently-used order and move it to the
+ * front; 1 if found.  On a miss the LRU way is dropped (returned in
+ * *victim) and tag goes to the front. */
+static inline int set_touch(uint64_t *set, int ways, uint64_t tag, int dirty, uint64_t *victim)
+{
+    for (int k = 0; k < ways; k++) {
+        if ((set[k] >> 1) == tag) {
+            uint64_t v = set[k] | (uint64_t)dirty;
+            memmove(set + 1, set, (size_t)k * sizeof *set);
+            set[0] = v;
+            return 1;
+        }
+    }
+    *victim = set[ways - 1];
+    memmove(set + 1, set, (size_t)(ways - 1) * sizeof *set);
+    set[0] = tag << 1 | (uint64_t)dirty;
+    return 0;
+}
+
+/* The L2 line (addr >> 7) is needed (dirty: written back from L1).
+ * Returns 1 on a hit. */
+static int l2_access(sov_state *st, uint64_t l2line, int dirty)
+{
+    uint64_t victim = 0;
+    uint64_t *set = st->l2 + (l2line & (L2_SETS - 1)) * L2_WAYS;
+    if (set_touch(set, L2_WAYS, l2line + 1, dirty, &victim))
+        return 1;
+    st->stats[S_L2_MISS]++;
+    if (victim & 1)
+        mm_writeback(st, 1u << L2_LINE_SHIFT);
+    return 0;
+}
+
+/* The next-line prefetcher: 1 if line continues a stream it follows
+ * (ascending or descending), else start following it. */
+static int stream_covers(sov_state *st, uint64_t line)
+{
+    if (st->n_streams == 0)
+        return 0;
+    for (uint32_t i = 0; i < st->n_streams; i++) {
+        uint64_t last = st->streams[i];
+        if (last && (line == last + 1 || line + 1 == last)) {
+            st->streams[i] = line;
+            return 1;
+        }
+    }
+    st->streams[st->stream_next] = line;
+    st->stream_next = (st->stream_next + 1) % st->n_streams;
+    return 0;
+}
+
+/* One cacheable L1 line touched by a load (w = 0) or a store (w = 1). */
+static void l1_access(sov_state *st, uint64_t line, int w)
+{
+    uint64_t victim = 0;
+    uint64_t *set = st->l1 + (line & (L1_SETS - 1)) * L1_WAYS;
+    int hit = set_touch(set, L1_WAYS, line + 1, w, &victim);
+    if (hit)
+        return;
+    st->stats[w ? S_L1_STORE_MISS : S_L1_LOAD_MISS]++;
+    if (victim & 1) /* a dirty line leaves L1 for L2 (allocated there, no fetch) */
+        l2_access(st, ((victim >> 1) - 1) >> (L2_LINE_SHIFT - L1_LINE_SHIFT), 1);
+    int streamed = stream_covers(st, line);
+    st->stats[S_PREFETCHED] += (uint64_t)streamed;
+    int l2hit = l2_access(st, line >> (L2_LINE_SHIFT - L1_LINE_SHIFT), 0);
+    if (w) {
+        /* write-allocate: the line is fetched behind the store buffer */
+        if (!l2hit) {
+            st->stats[S_DRAM_READ_BYTES] += 1u << L2_LINE_SHIFT;
+            mm_store_traffic(st, 1u << L2_LINE_SHIFT, P_RD_MPB, streamed);
+        }
+        return;
+    }
+    if (l2hit) {
+        if (!streamed)
+            for (int m = 0; m < 2; m++)
+                mm_charge(st, m, st->p[m][P_L2]);
+        return;
+    }
+    if (streamed)
+        mm_streamed_read(st, 1u << L2_LINE_SHIFT);
+    else
+        mm_demand_read(st, 1u << L2_LINE_SHIFT, P_DRAM);
+}
+
+static inline uint32_t mm_classify(const sov_state *st, uint64_t addr)
+{
+    if (addr - st->ram_lo < st->ram_size)
+        return R_RAM;
+    for (uint32_t i = 0; i < st->nranges; i++)
+        if (addr >= st->ranges[i].lo && addr < st->ranges[i].hi)
+            return st->ranges[i].type;
+    return R_DEVICE; /* anything the machine did not describe */
+}
+
+/* Is this NC/Device access the second part of the instruction before it
+ * (an LDP, or a 16-byte access unicorn splits into two 8-byte ones)?  The
+ * PC is synced before memory hooks run (cputlb.c load_helper); with the
+ * retired count it names one dynamic instruction. */
+static int same_instruction(sov_state *st, uc_engine *uc)
+{
+    uint64_t pc = 0;
+    st->reg_read(uc, st->reg_pc, &pc);
+    int same = pc == st->un_pc && st->instructions == st->un_insns;
+    st->un_pc = pc;
+    st->un_insns = st->instructions;
+    return same;
+}
+
+static void mm_access(sov_state *st, uc_engine *uc, uint64_t addr, uint32_t size, int w)
+{
+    st->stats[S_ACCESSES]++;
+    uint32_t type = mm_classify(st, addr);
+    if (type == R_RAM) {
+        uint64_t first = addr >> L1_LINE_SHIFT, last = (addr + size - 1) >> L1_LINE_SHIFT;
+        for (uint64_t line = first; line <= last; line++)
+            l1_access(st, line, w);
+        return;
+    }
+    if (type == R_NC && w) { /* write-combined: bytes only, whichever instruction */
+        st->stats[S_NC_WRITE_BYTES] += size;
+        mm_store_traffic(st, size, P_NC_MPB, 0);
+        return;
+    }
+    int again = same_instruction(st, uc);
+    if (type == R_NC) { /* uncached: every access a DRAM round trip */
+        st->stats[S_NC_READS] += (uint64_t)!again;
+        if (!again) {
+            mm_demand_read(st, size, P_NC_READ);
+            return;
+        }
+        /* the rest of the same access: its bytes, hidden under the latency paid */
+        st->stats[S_DRAM_READ_BYTES] += size;
+        for (int m = 0; m < 2; m++) {
+            int64_t now = mm_now(st, m);
+            st->busy[m] = max64(st->busy[m], now) + (int64_t)size * st->p[m][P_RD_MPB];
+            mm_charge(st, m, st->busy[m] - now - st->p[m][P_NC_READ]);
+        }
+        return;
+    }
+    if (!again) {
+        st->stats[S_DEVICE]++;
+        for (int m = 0; m < 2; m++)
+            mm_charge(st, m, st->p[m][P_DEVICE]);
+    }
+}
+
+void sov_mem_read_hook(uc_engine *uc, int type, uint64_t addr, int size, int64_t value, void *user)
+{
+    sov_state *st = user;
+    (void)type;
+    (void)value;
+    /* The fast path: the line is already the most recently used of its
+     * set (so LRU order stays exact without touching it).  NC and Device
+     * lines never enter L1, so they never match. */
+    uint64_t line = addr >> L1_LINE_SHIFT;
+    uint64_t mru = st->l1[(line & (L1_SETS - 1)) * L1_WAYS];
+    if ((mru >> 1) == line + 1 && ((addr + (uint64_t)size - 1) >> L1_LINE_SHIFT) == line)
+        return;
+    mm_access(st, uc, addr, (uint32_t)size, 0);
+}
+
+void sov_mem_write_hook(uc_engine *uc, int type, uint64_t addr, int size, int64_t value, void *user)
+{
+    sov_state *st = user;
+    (void)type;
+    (void)value;
+    uint64_t line = addr >> L1_LINE_SHIFT;
+    uint64_t mru = st->l1[(line & (L1_SETS - 1)) * L1_WAYS];
+    if (mru == ((line + 1) << 1 | 1) && ((addr + (uint64_t)size - 1) >> L1_LINE_SHIFT) == line)
+        return; /* MRU and already dirty */
+    mm_access(st, uc, addr, (uint32_t)size, 1);
+}
+
+/* ---- the branch model: a return stack and last-target indirect prediction ---- */
+
+static inline void bp_mispredict(sov_state *st)
+{
+    st->stats[S_MISPREDICTS]++;
+    for (int m = 0; m < 2; m++)
+        mm_charge_as(st, m, st->p[m][P_MISPREDICT], 0);
+}
+
+static void bp_indirect(sov_state *st, uint64_t pc, uint64_t target)
+{
+    uint32_t i = (uint32_t)(pc >> 2) & (BTB_SIZE - 1);
+    if (st->btb_pc[i] != pc || st->btb_target[i] != target)
+        bp_mispredict(st);
+    st->btb_pc[i] = pc;
+    st->btb_target[i] = target;
+}
+
+/* The block at addr is about to run after the block bp_prev_*: was the
+ * branch that ended that one predicted? */
+static void bp_resolve(sov_state *st, uint64_t addr)
+{
+    uint32_t kind = st->bp_prev_kind;
+    uint64_t end = st->bp_prev_end;
+    st->bp_prev_kind = K_NONE;
+    if (kind & K_DSB)
+        mm_drain(st, 1);
+    switch (kind & K_END_MASK) {
+    case K_CALL_IND:
+        bp_indirect(st, end - 4, addr);
+        /* fall through: and push */
+    case K_CALL:
+        st->ras_top = (st->ras_top + 1) % st->ras_depth;
+        st->ras[st->ras_top] = end;
+        if (st->ras_count < st->ras_depth)
+            st->ras_count++;
+        break;
+    case K_JUMP_IND:
+        bp_indirect(st, end - 4, addr);
+        break;
+    case K_RET: {
+        st->stats[S_RETURNS]++;
+        uint64_t predicted = 0;
+        if (st->ras_count) {
+            predicted = st->ras[st->ras_top];
+            st->ras_top = (st->ras_top + st->ras_depth - 1) % st->ras_depth;
+            st->ras_count--;
+        }
+        if (predicted != addr)
+            bp_mispredict(st);
+        break;
+    }
+    case K_ERET:
+        bp_mispredict(st);
+        break;
+    default:
+        break;
+    }
+}
+
+static void mm_reset_state(sov_state *st)
+{
+    if (st->l1)
+        memset(st->l1, 0, sizeof(uint64_t) * L1_SETS * L1_WAYS);
+    if (st->l2)
+        memset(st->l2, 0, sizeof(uint64_t) * L2_SETS * L2_WAYS);
+    memset(st->streams, 0, sizeof st->streams);
+    st->stream_next = 0;
+    st->un_pc = st->un_insns = UINT64_MAX;
+    st->bp_prev_kind = K_NONE;
+    st->ras_top = st->ras_count = 0;
+    memset(st->btb_pc, 0, sizeof st->btb_pc);
+    memset(st->btb_target, 0, sizeof st->btb_target);
+}
+
+/* Install the model: params[2 * MM_NPARAM] (conservative then optimistic,
+ * milli-cycles, see P_*), ras_depth, n ranges (lo, hi, type: 0 cacheable,
+ * 1 Normal-NC, 2 Device; anything outside them is Device; the first
+ * cacheable one is checked first), then the read and write hooks are
+ * registered.  Returns 0 or the uc_err / -1. */
+int sov_mm_install(sov_state *st, uc_engine *uc, void *hook_add_ptr, const int64_t *params,
+                   uint32_t ras_depth, uint32_t n, const uint64_t *lo, const uint64_t *hi,
+                   const uint32_t *type)
+{
+    if (st->mm_on || n > MM_MAX_RANGES || ras_depth == 0 || ras_depth > RAS_MAX)
+        return -1;
+    st->l1 = calloc((size_t)L1_SETS * L1_WAYS, sizeof(uint64_t));
+    st->l2 = calloc((size_t)L2_SETS * L2_WAYS, sizeof(uint64_t));
+    if (!st->l1 || !st->l2)
+        return -1;
+    memcpy(st->p, params, sizeof st->p);
+    st->ras_depth = ras_depth;
+    st->nranges = n;
+    st->ram_lo = 1;
+    st->ram_size = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        st->ranges[i] = (mm_range){lo[i], hi[i], type[i]};
+        if (type[i] == R_RAM && st->ram_size == 0) {
+            st->ram_lo = lo[i];
+            st->ram_size = hi[i] - lo[i];
+        }
+    }
+    st->n_streams = N_STREAMS;
+    mm_reset_state(st);
+    st->busy[0] = mm_now(st, 0);
+    st->busy[1] = mm_now(st, 1);
+    uc_hook_add_fn hook_add = (uc_hook_add_fn)hook_add_ptr;
+    int err = hook_add(uc, &st->mm_hooks[0], UC_HOOK_MEM_READ, (void *)sov_mem_read_hook, st, (uint64_t)1,
+                       (uint64_t)0);
+    if (!err)
+        err = hook_add(uc, &st->mm_hooks[1], UC_HOOK_MEM_WRITE, (void *)sov_mem_write_hook, st, (uint64_t)1,
+                       (uint64_t)0);
+    if (err)
+        return err;
+    st->mm_on = st->bp_on = 1;
+    return 0;
+}
+
+/* Cold caches and predictors: every line invalidated.  Dirty lines are
+ * discarded (writeback = 0) or their bytes put on the channel as
+ * write-backs (writeback = 1: the next DRAM access waits behind them). */
+void sov_mm_flush(sov_state *st, int writeback)
+{
+    if (!st->mm_on)
+        return;
+    if (writeback) {
+        uint64_t dirty = 0;
+        for (size_t i = 0; i < (size_t)L1_SETS * L1_WAYS; i++)
+            dirty += (st->l1[i] & 1) << L1_LINE_SHIFT;
+        for (size_t i = 0; i < (size_t)L2_SETS * L2_WAYS; i++)
+            dirty += (st->l2[i] & 1) << L2_LINE_SHIFT;
+        if (dirty)
+            mm_writeback(st, (uint32_t)(dirty > UINT32_MAX ? UINT32_MAX : dirty));
+    }
+    mm_reset_state(st);
+}
+
+/* How many sequential streams the prefetcher follows (at most N_STREAMS;
+ * 0 turns it off: the pessimistic pass).  Returns the number set. */
+uint32_t sov_mm_set_streams(sov_state *st, uint32_t n)
+{
+    st->n_streams = n > N_STREAMS ? N_STREAMS : n;
+    st->stream_next = 0;
+    memset(st->streams, 0, sizeof st->streams);
+    return st->n_streams;
+}
+
+/* The core waited (WFI): the channel drained meanwhile. */
+void sov_mm_idle(sov_state *st)
+{
+    if (st->mm_on)
+        mm_drain(st, 0);
+}
+
+/* An exception was taken: the next block is its vector, not the target
+ * of the branch that ended the last one. */
+void sov_bp_exception(sov_state *st)
+{
+    st->bp_prev_kind = K_NONE;
+}
+
+void sov_mm_stats(const sov_state *st, uint64_t *out)
+{
+    memcpy(out, st->stats, sizeof st->stats);
+}
+
+uint32_t sov_mm_nstats(void) { return MM_NSTATS; }
+uint32_t sov_mm_nparams(void) { return MM_NPARAM; }
 
 /* ---- the block hook ---- */
 
@@ -232,6 +797,10 @@ static int irq_deliverable(sov_state *st, uc_engine *uc)
 void sov_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     sov_state *st = user;
+    /* The branch that led here was taken whatever happens to this block
+     * (a stop resumes here, an interrupt enters its vector instead). */
+    if (st->bp_on && st->bp_prev_kind)
+        bp_resolve(st, addr);
     /* Stopping from the hook cancels the block before it runs: do not count. */
     if (st->flags & F_STOP) {
         st->stop_reason = STOP_REQUESTED;
@@ -257,14 +826,20 @@ void sov_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
             return;
     }
     int64_t cons, opt;
-    block_cost(st, addr, size, &cons, &opt);
+    uint32_t kind;
+    block_cost(st, addr, size, &cons, &opt, &kind);
+    int64_t assumed = (int64_t)(kind >> K_ASSUMED_SHIFT) * 1000;
+    st->bp_prev_kind = kind & K_FLAGS_MASK;
+    st->bp_prev_end = addr + size;
     st->instructions += size >> 2;
     st->cycles_cons += cons;
     st->cycles_opt += opt;
+    st->cycles_assumed += assumed;
     st->blk_addr = addr;
     st->blk_size = size;
     st->blk_cons = cons;
     st->blk_opt = opt;
+    st->blk_assumed = assumed;
 }
 
 /* The current block was left at pc (pc itself not retired): take back the
@@ -275,13 +850,18 @@ void sov_uncount(sov_state *st, uint64_t pc)
     if (st->blk_size == 0 || pc < st->blk_addr || pc >= end)
         return;
     int64_t cons, opt;
-    block_cost(st, st->blk_addr, (uint32_t)(pc - st->blk_addr), &cons, &opt);
+    uint32_t kind;
+    block_cost(st, st->blk_addr, (uint32_t)(pc - st->blk_addr), &cons, &opt, &kind);
+    int64_t assumed = (int64_t)(kind >> K_ASSUMED_SHIFT) * 1000;
+    st->bp_prev_kind = K_NONE; /* its last instruction did not run */
     st->instructions -= (end - pc) >> 2;
     st->cycles_cons += cons - st->blk_cons;
     st->cycles_opt += opt - st->blk_opt;
+    st->cycles_assumed += assumed - st->blk_assumed;
     st->blk_size = (uint32_t)(pc - st->blk_addr);
     st->blk_cons = cons;
     st->blk_opt = opt;
+    st->blk_assumed = assumed;
 }
 
 /* ---- MRS / MSR dispatch ---- */
@@ -330,10 +910,12 @@ static uint64_t hold_back(sov_state *st, uc_engine *uc)
     uint64_t end = st->blk_addr + st->blk_size;
     if (pc >= st->blk_addr && pc < end) {
         int64_t cons, opt;
-        block_cost(st, st->blk_addr, (uint32_t)(pc - st->blk_addr), &cons, &opt);
+        uint32_t kind;
+        block_cost(st, st->blk_addr, (uint32_t)(pc - st->blk_addr), &cons, &opt, &kind);
         st->mid_insns = (end - pc) >> 2;
         st->mid_cons = st->blk_cons - cons;
         st->mid_opt = st->blk_opt - opt;
+        st->mid_assumed = st->blk_assumed - (int64_t)(kind >> K_ASSUMED_SHIFT) * 1000;
     }
     st->in_sysreg = 1;
     return pc;
@@ -351,7 +933,7 @@ static void release(sov_state *st)
 {
     st->in_sysreg = 0;
     st->mid_insns = 0;
-    st->mid_cons = st->mid_opt = 0;
+    st->mid_cons = st->mid_opt = st->mid_assumed = 0;
 }
 
 static uint32_t sysreg_hook(uc_engine *uc, int reg, const uc_arm64_cp_reg *cp, sov_state *st, int is_read)

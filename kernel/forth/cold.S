@@ -56,6 +56,8 @@ forth_cold:
     ladr    x1, heap_region
     movq    x2, HEAP_SIZE
     stp     x0, x2, [x1]
+    bl      kmem_init               /* ALLOCATE's page table (kernel/kmem.S) */
+    bl      zpool_init              /* the zeroed-page stack (kernel/alloc.S) */
 
     ladr    x0, dict_head           /* the assembly-built dictionary */
     ldr     x1, [x0]

@@ -7,7 +7,9 @@
 #define DCB_ID      328
 
 /* demand-region ( u -- addr ) u bytes (whole pages) of EL2 memory that
-   reads as zero, each page mapped at its first touch (a soft page fault) */
+   reads as zero, each page mapped at its first touch (a soft page fault)
+   to a page zeroed ahead of time; its addresses are in the demand window
+   (not its frames', which are wherever the zeroed pages were) */
 word "demand-region", w_demandregion
     str     x30, [sp, #-16]!
     mov     x0, tos
@@ -21,6 +23,59 @@ endword w_demandregion
 throw_alloc:
     mov     x0, #-59                    /* ALLOCATE */
     b       throw_x0
+
+/* demand-ipa ( u -- ipa ) u bytes (rounded up to pages) of addresses in
+   the demand window for a domain's pool-backed grant (DOMAIN-DEMAND), the
+   zeroed-page stack topped up for them */
+word "demand-ipa", w_demandipa
+    mov     x1, #0x3fff
+    adds    x0, tos, x1
+    b.cs    throw_alloc
+    and     x0, x0, #~0x3fff
+    cbz     x0, throw_alloc
+    mov     x21, x30
+    bl      demand_ipa
+    mov     x30, x21
+    mov     tos, x0
+    cbz     x0, throw_alloc
+    ret
+endword w_demandipa
+
+/* demand-window ( -- base end ) the EL2 demand window's addresses */
+word "demand-window", w_demandwindow
+    mov     x8, x30
+    bl      mmu_window_bounds
+    mov     x30, x8
+    stp     x0, tos, [dsp, #-16]!
+    mov     tos, x1
+    ret
+endword w_demandwindow
+
+/* zeroed-pages ( -- n missed ) pages on this core's zeroed-page stack, and
+   the faults that found it empty (and zeroed a page themselves) */
+word "zeroed-pages", w_zeroedpages
+    mrs     x1, tpidr_el2
+    ldr     x2, [x1, #PC_ZTOP]
+    ldr     x3, [x1, #PC_ZBASE]
+    sub     x2, x2, x3
+    lsr     x2, x2, #3
+    ldr     x3, [x1, #PC_ZMISSED]
+    stp     x2, tos, [dsp, #-16]!
+    mov     tos, x3
+    ret
+endword w_zeroedpages
+
+/* zero-refill ( u -- n ) up to u more pages zeroed ahead of time (never
+   past the stack's capacity), preemptibly: what a low-priority thread
+   runs in idle time; n the pages the stack holds now */
+word "zero-refill", w_zerorefill
+    mov     x21, x30
+    mov     x0, tos
+    bl      zpool_fill
+    mov     x30, x21
+    mov     tos, x0
+    ret
+endword w_zerorefill
 
 /* reserve-pages ( u -- addr ) u bytes rounded up to 16 KiB pages, 16 KiB
    aligned, never given back (memory for domains) */
@@ -116,14 +171,9 @@ endword w_domainendpoint
    access: value the address; 2 exception at EL1: ESR_EL1; 3 trapped:
    ESR_EL2; 4 it had ended before or is running elsewhere) */
 word "domain-run", w_domainrun
-    str     x30, [sp, #-16]!
     mov     x0, tos
     ldr     x1, [dsp]
-    bl      domain_run
-    str     x0, [dsp]
-    mov     tos, x1
-    ldr     x30, [sp], #16
-    ret
+    b       domain_run                  /* it returns to our caller, results in place */
 endword w_domainrun
 
 /* domain-vttbr ( dom -- x ) its stage-2 table base with the VMID (bits

@@ -38,6 +38,22 @@ word "console-stats", w_consolestats
     ret
 endword w_consolestats
 
+/* console-tx-stats ( -- sent waits pumped polled tx-irqs ) the console's
+   output to the UART: bytes into its FIFO, times a thread found the TX
+   ring full and waited, bytes the ring gave the FIFO at a wait's period's
+   end (each moved without its interrupt), bytes polled out where no
+   thread could wait, TX interrupts taken (kernel/console.S) */
+word "console-tx-stats", w_consoletxstats
+    ladr    x0, console_tx_stats
+    str     tos, [dsp, #-8]!
+    ldp     x1, x2, [x0]
+    stp     x2, x1, [dsp, #-16]!
+    ldp     x1, x2, [x0, #16]
+    stp     x2, x1, [dsp, #-16]!
+    ldr     tos, [x0, #32]
+    ret
+endword w_consoletxstats
+
 /* type ( a u -- ) */
 word "type", w_type
     ldr     x0, [dsp], #8
@@ -75,6 +91,7 @@ endword w_spaces
    the ADT's watchdog, as m1n1 does (kernel/boards/m3/board.S board_poweroff) */
 word "bye", w_bye
     bl      console_newline
+    bl      console_flush               /* everything out on the wire first */
     b       board_poweroff
 endword w_bye
 

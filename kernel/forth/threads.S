@@ -3,36 +3,23 @@
 #include "percpu.inc"
 
 /* spawn ( xt prio -- tid | 0 ) a thread running xt (under CATCH) at
-   priority 1..63, ready at once; it runs now if it outranks us */
+   priority 1..63, ready at once; it runs now if it outranks us.
+   thread_spawn returns straight to our caller with tos set. */
 word "spawn", w_spawn
     sub     x1, tos, #1
     cmp     x1, #62
     b.hi    9f
-    str     x30, [sp, #-16]!
     mov     x1, tos
     ldr     x0, [dsp], #8
-    bl      thread_spawn
-    mov     tos, #0
-    cbz     x0, 1f
-    ldr     tos, [x0, #T_ID]
-    ldr     x1, [x0, #T_PRIO]           /* outranks us? */
-    sub     x2, up, #T_USER
-    ldr     x2, [x2, #T_PRIO]
-    cmp     x1, x2
-    b.le    1f
-    bl      thread_preempt
-1:  ldr     x30, [sp], #16
-    ret
+    b       thread_spawn
 9:  mov     x0, #-24                    /* invalid numeric argument */
     b       throw_x0
 endword w_spawn
 
-/* yield ( -- ) let a ready thread of our priority run */
+/* yield ( -- ) let a ready thread of our priority run (thread_yield
+   returns straight to our caller) */
 word "yield", w_yield
-    str     x30, [sp, #-16]!
-    bl      thread_yield
-    ldr     x30, [sp], #16
-    ret
+    b       thread_yield
 endword w_yield
 
 /* thread-exit ( -- ) end the running thread */
@@ -147,39 +134,37 @@ word "reply-receive", w_replyreceive
     b       ipc_reply_receive
 endword w_replyreceive
 
-/* call-timeout ( m0 m1 m2 m3 ep ticks -- r0 r1 r2 r3 true | false ) */
+/* call-timeout ( m0 m1 m2 m3 ep ticks -- r0 r1 r2 r3 true | false )
+   The reply is delivered into the stack as for CALL (r3 r2 r1 r0 where
+   ep m3 m2 m1 were); T_RESULT says whether it came (0) or the deadline
+   passed first (-1). */
 word "call-timeout", w_calltimeout
     str     x30, [sp, #-16]!
     mrs     x15, cntpct_el0
     add     x15, x15, tos
     ldr     x0, [dsp], #8
     pop_msg4
-    mov     x21, #0
+    mov     x21, dsp                    /* r3 r2 r1 r0 go here */
     bl      ipc_call
-    ipc_fetch
-    cbnz    x0, 1f
-    stp     x2, x1, [dsp, #16]
-    stp     x4, x3, [dsp]
-    mov     tos, #-1
+    ipc_result
     ldr     x30, [sp], #16
+    cbnz    x0, 1f
+    mov     tos, #-1
     ret
 1:  add     dsp, dsp, #32
     mov     tos, #0
-    ldr     x30, [sp], #16
     ret
 endword w_calltimeout
 
-/* send ( m0 m1 m2 m3 ep -- ) returns once a receiver has it */
+/* send ( m0 m1 m2 m3 ep -- ) returns once a receiver has it: the stack
+   is dropped first and ipc_send returns straight to our caller */
 word "send", w_send
-    str     x30, [sp, #-16]!
     mov     x0, tos
     pop_msg4
+    ldr     tos, [dsp, #32]
+    add     dsp, dsp, #40
     mov     x15, #0
-    bl      ipc_send
-    add     dsp, dsp, #32
-    ldr     tos, [dsp], #8
-    ldr     x30, [sp], #16
-    ret
+    b       ipc_send
 endword w_send
 
 /* send-timeout ( m0 m1 m2 m3 ep ticks -- flag ) true when delivered */

@@ -9,10 +9,13 @@
  * AIC2_CONFIG; m1n1's own M3 experiment dockchannel_irq.py sets it too,
  * m1n1's aic_init does not, so nothing guarantees it at hand-over).
  *
- * The one interrupt used is the console UART's receive: a thread waiting
- * for a console byte (kernel/console.S console_block) unmasks it; the
- * event read masks it again.  If no AIC was found, or the IRQ never comes,
- * the console's timed wait polls instead (counted: console-stats).
+ * The one interrupt used is the console UART's, both directions on one
+ * line: a thread waiting for a console byte (kernel/console.S
+ * console_block) or bytes waiting in the console's TX ring (tx_pump)
+ * unmask it; the event read masks it again, and the handler unmasks it
+ * while either still holds.  If no AIC was found, or the IRQ never comes,
+ * the console's timed waits poll instead (counted: console-stats,
+ * console-tx-stats).
  */
 #include "macros.inc"
 #include "percpu.inc"
@@ -21,9 +24,15 @@
     .text
 
 /*
- * board_irq_init: the AIC as above, and the UART raising its interrupt
- * when a byte is received (RX threshold and timeout, never TX).  From
- * forth_cold, MMU on.  Clobbers x0-x7.
+ * board_irq_init: the AIC as above, and the UART as Linux's Apple S5L
+ * driver sets it up (samsung_tty.c apple_s5l_serial_startup, enable_tx_pio):
+ * FIFO mode with the TX interrupt at the FIFO empty (UFCON FIFO enable,
+ * TX trigger 0; the FIFOs are not reset: bytes m1n1 left may still be on
+ * their way), RX and TX in interrupt mode, every interrupt enable off
+ * and every cause cleared.  The console turns on what it waits for: RX
+ * while a thread waits for a byte (board_rx_prepare), TX while bytes wait
+ * in its ring (board_tx_arm).  Then the console's TX ring is on
+ * (console_tx_mode).  From forth_cold, MMU on.  Clobbers x0-x7.
  */
     .globl board_irq_init
 board_irq_init:
@@ -33,13 +42,27 @@ board_irq_init:
     ladr    x6, m3_state
     ldr     x0, [x6, #M3_UART]
     cbz     x0, 1f
+    ldr     w1, [x0, #UFCON]
+    bic     w1, w1, #UFCON_TXTRIG
+    bic     w1, w1, #UFCON_RESETS
+    orr     w1, w1, #UFCON_FIFO_ENA
+    str     w1, [x0, #UFCON]
     ldr     w1, [x0, #UCON]
-    orr     w1, w1, #UCON_RXTO_ENA
-    orr     w1, w1, #UCON_RXTHR_ENA
+    bic     w1, w1, #UCON_MODES
+    mov     w2, #UCON_MODES_IRQ
+    orr     w1, w1, w2
+    bic     w1, w1, #UCON_RXTO_ENA
+    bic     w1, w1, #UCON_RXTHR_ENA
     bic     w1, w1, #UCON_TXTHR_ENA
     str     w1, [x0, #UCON]
     mov     w1, #UTRSTAT_IRQS
     str     w1, [x0, #UTRSTAT]
+    str     xzr, [x6, #M3_TX_FRAME]     /* the line's timing, read again */
+    bl      m3_tx_frame
+    mov     x30, x7
+    mov     x0, #1
+    ladr    x1, console_tx_mode         /* the console's TX ring from here on */
+    str     x0, [x1]
 1:  ldr     x0, [x6, #M3_AIC]
     cbz     x0, 9f                      /* no AIC: the console polls */
     ldr     x1, [x6, #M3_AIC_MASKSET]   /* discovery left CAP0's offset here */
@@ -101,11 +124,18 @@ board_irq_init:
 board_rx_wait:
     b       console_block
 
+    .section .text.critical, "ax"
+
+/* The UART's interrupt enables are changed by read-modify-write of UCON
+   from thread context (below, in the critical section, where the UART's
+   interrupt is deferred) and from its handler: never both at once. */
+
 /*
  * board_rx_prepare ( -- x0 = 1 if a byte is already there ): before the
- * console sleeps: the UART's old interrupt causes cleared, then one more
- * look (a byte that came meanwhile would raise no new interrupt).
- * Clobbers x0, x1.
+ * console sleeps: the RX interrupts on (threshold and timeout), their old
+ * causes cleared (not TX's: its edge would be lost), then one more look
+ * (a byte that came meanwhile would raise no new interrupt).  From
+ * console_block.  Clobbers x0, x1.
  */
     .globl board_rx_prepare
 board_rx_prepare:
@@ -113,21 +143,102 @@ board_rx_prepare:
     ldr     x1, [x1, #M3_UART]
     mov     x0, #0
     cbz     x1, 1f
-    mov     w0, #UTRSTAT_IRQS
+    ldr     w0, [x1, #UCON]
+    orr     w0, w0, #UCON_RXTO_ENA
+    orr     w0, w0, #UCON_RXTHR_ENA
+    str     w0, [x1, #UCON]
+    mov     w0, #UTRSTAT_RXCAUSE
     str     w0, [x1, #UTRSTAT]
     ldr     w0, [x1, #UTRSTAT]
     and     x0, x0, #UTRSTAT_RXDR
 1:  ret
 
+/* board_tx_arm: the UART's TX threshold interrupt on: it fires when the
+   FIFO has drained to its trigger level, an edge (samsung_tty.c
+   enable_tx_pio), so the console arms it only with bytes in the FIFO.
+   Clobbers x0, x1. */
+    .globl board_tx_arm
+board_tx_arm:
+    ladr    x1, m3_state
+    ldr     x1, [x1, #M3_UART]
+    cbz     x1, 1f
+    ldr     w0, [x1, #UCON]
+    orr     w0, w0, #UCON_TXTHR_ENA
+    str     w0, [x1, #UCON]
+1:  ret
+
+/* board_tx_disarm: off, and a cause it latched cleared (Linux
+   s3c24xx_serial_stop_tx).  Clobbers x0, x1. */
+    .globl board_tx_disarm
+board_tx_disarm:
+    ladr    x1, m3_state
+    ldr     x1, [x1, #M3_UART]
+    cbz     x1, 1f
+    ldr     w0, [x1, #UCON]
+    bic     w0, w0, #UCON_TXTHR_ENA
+    str     w0, [x1, #UCON]
+    mov     w0, #UTRSTAT_TXCAUSE
+    str     w0, [x1, #UTRSTAT]
+1:  ret
+
+    .text
+
 /*
- * aic_irq: vector 0x080 on m3.  Saves the frame as the timer path does
- * (x0-x30, SP_EL0, ELR, SPSR), reads the event (which masks the IRQ it
- * names), and hands the console's interrupt to kernel/console.S.
- * Anything else would be an IRQ nobody unmasked: returned from.
+ * board_uart_causes ( -- x0 = bit 0 an RX cause, bit 1 the TX cause ):
+ * in the UART's interrupt: UTRSTAT's causes, cleared by writing them back
+ * (Linux apple_serial_handle_irq).  An RX cause also turns the RX
+ * interrupts off until the console waits again (board_rx_prepare): the
+ * byte stays in the FIFO until a thread reads it and would raise the line
+ * again and again meanwhile.  Clobbers x0-x2.
+ */
+    .globl board_uart_causes
+board_uart_causes:
+    ladr    x1, m3_state
+    ldr     x1, [x1, #M3_UART]
+    mov     x0, #0
+    cbz     x1, 9f
+    ldr     w2, [x1, #UTRSTAT]
+    mov     w0, #UTRSTAT_IRQS
+    and     w2, w2, w0
+    mov     x0, #0
+    cbz     w2, 9f
+    str     w2, [x1, #UTRSTAT]
+    tst     w2, #UTRSTAT_TXCAUSE
+    cset    x0, ne
+    lsl     x0, x0, #1
+    mov     w1, #UTRSTAT_RXCAUSE
+    tst     w2, w1
+    b.eq    9f
+    orr     x0, x0, #1
+    ladr    x1, m3_state
+    ldr     x1, [x1, #M3_UART]
+    ldr     w2, [x1, #UCON]
+    bic     w2, w2, #UCON_RXTO_ENA
+    bic     w2, w2, #UCON_RXTHR_ENA
+    str     w2, [x1, #UCON]
+9:  ret
+
+/* board_tx_ticks ( -- x0 = counter ticks the TX FIFO takes to drain ):
+   the console's TX wait's period (twice this).  Clobbers x0-x2. */
+    .globl board_tx_ticks
+board_tx_ticks:
+    str     x30, [sp, #-16]!
+    bl      m3_tx_frame
+    lsl     x0, x0, #4                  /* UART_FIFO bytes */
+    ldr     x30, [sp], #16
+    ret
+
+/*
+ * aic_irq: vector 0x080 on m3.  Saves x0-x7, x29, x30 into the running
+ * thread's TCB frame as the timer path does (kernel/percpu.inc tf_enter:
+ * x0 = per-core, x7 = the frame), reads the event (which masks the IRQ it
+ * names), and hands the console UART's interrupt (either direction) to
+ * kernel/console.S.  Anything else would be an IRQ nobody unmasked:
+ * returned from.  Uses x1-x4.
  */
     .globl aic_irq
 aic_irq:
-    frame_push
+    tf_enter
     ladr    x2, m3_state
     ldr     x3, [x2, #M3_AIC_EVENT]
     ldr     w1, [x3]                    /* die 31:24, type 23:16, number 15:0 */
@@ -135,5 +246,5 @@ aic_irq:
     movz    w4, #AIC_EVENT_TYPE_HW, lsl #16
     orr     w3, w4, w3                  /* the UART's event: die 0, type HW */
     cmp     w1, w3
-    b.eq    console_rx_interrupt        /* the frame stays on the stack */
-    frame_pop_eret
+    b.eq    console_uart_interrupt      /* what is saved stays saved */
+    tf_leave

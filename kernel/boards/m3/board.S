@@ -107,14 +107,163 @@ board_boot_info:
     cbz     \reg, \none
 .endm
 
-/* uart_putc ( w0 = byte ): wait for room, then transmit. Clobbers x1, x2. */
+/*
+ * The console UART's transmit side.  The UART sends one byte a frame time
+ * (start, data, parity, stop bits x 16 x (UBRDIV + 1) cycles of its 24 MHz
+ * clock: 86.7 us at 115200 baud 8N1) from a 16-byte FIFO.  A byte
+ * written with the FIFO full is lost, so every write first looks.
+ *
+ * uart_putc ( w0 = byte ): polled, for where no thread can wait (kernel/
+ * console.S): wait until the TX buffer is empty, as m1n1's uart_putbyte
+ * does (UTRSTAT TXBE: the FIFO empty, right with FIFO mode on or off),
+ * then transmit.  The wait is m3_tx_pause, not a spin.  Clobbers x1, x2.
+ */
     .globl uart_putc
 uart_putc:
     uart_base x1, 2f
 1:  ldr     w2, [x1, #UTRSTAT]
-    tbz     w2, #1, 1b              /* TX buffer empty? */
-    strb    w0, [x1, #UTXH]
+    tbz     w2, #1, 3f                  /* TX buffer not empty: wait */
+    str     w0, [x1, #UTXH]
 2:  ret
+3:  stp     x0, x30, [sp, #-16]!
+    bl      m3_tx_pause                 /* about a frame (clobbers x0-x2) */
+    ldp     x0, x30, [sp], #16
+    uart_base x1, 2b
+    b       1b
+
+/* uart_flush: wait until the UART has sent everything (UTRSTAT TXE: FIFO
+   and shift register empty; m1n1 src/uart.c uart_flush).  Clobbers x0-x2. */
+    .globl uart_flush
+uart_flush:
+    uart_base x1, 2f
+    ldr     w2, [x1, #UTRSTAT]
+    tbnz    w2, #2, 2f
+    str     x30, [sp, #-16]!
+    bl      m3_tx_pause
+    ldr     x30, [sp], #16
+    b       uart_flush
+2:  ret
+
+/*
+ * m3_tx_frame ( -- x0 = counter ticks one byte takes on the wire ): from
+ * ULCON and UBRDIV as the UART has them (m1n1 leaves iBoot's 115200 baud,
+ * or 1500000 after its proxy ran over this UART), rounded up; cached in
+ * m3_state M3_TX_FRAME.  Clobbers x0-x2.
+ */
+    .globl m3_tx_frame
+m3_tx_frame:
+    ladr    x0, m3_state
+    ldr     x1, [x0, #M3_TX_FRAME]
+    cbnz    x1, 9f
+    ldr     x1, [x0, #M3_UART]
+    cbz     x1, 8f
+    ldr     w2, [x1, #ULCON]
+    and     w0, w2, #ULCON_CS_MASK
+    add     w0, w0, #7                  /* start + 5 + n data bits + one stop */
+    tst     w2, #ULCON_STOPB
+    cinc    w0, w0, ne
+    tst     w2, #ULCON_PARITY
+    cinc    w0, w0, ne
+    ldr     w2, [x1, #UBRDIV]
+    and     w2, w2, #0xffff
+    add     w2, w2, #1
+    mul     x0, x0, x2
+    lsl     x0, x0, #4                  /* reference clock cycles a frame */
+    mrs     x1, cntfrq_el0
+    mul     x0, x0, x1
+    movq    x1, (UART_REF_HZ - 1)
+    add     x0, x0, x1
+    movq    x1, UART_REF_HZ
+    udiv    x0, x0, x1
+    add     x1, x0, #1                  /* and a tick: never short */
+    ladr    x0, m3_state
+    str     x1, [x0, #M3_TX_FRAME]
+9:  mov     x0, x1
+    ret
+8:  mrs     x0, cntfrq_el0              /* no UART: anything short will do */
+    lsr     x0, x0, #13
+    ret
+
+/*
+ * m3_tx_pause: wait about a frame time without spinning.  The EL2 virtual
+ * timer (this kernel leaves it masked: board_fiq_init) set to a frame from
+ * now, then WFI with IRQ and FIQ masked at PSTATE: its FIQ only wakes the
+ * core (WFI wakes on a pending interrupt whatever PSTATE masks, Arm ARM
+ * D1 "wait for interrupt"), and none is taken.  The EL2 physical timer
+ * (the scheduler's; due, it would end every WFI at once) is masked
+ * meanwhile and put back as it was, so the scheduler's interrupt comes
+ * after.  If the WFI still ends early (another interrupt pending, e.g. a
+ * key's at the AIC), a short spin stands in.  Clobbers x0-x2.
+ */
+m3_tx_pause:
+    stp     x3, x30, [sp, #-16]!
+    bl      m3_tx_frame
+    mrs     x3, daif
+    msr     daifset, #3
+    mrs     x2, cnthp_ctl_el2
+    and     x2, x2, #3                  /* ENABLE, IMASK as they were */
+    orr     x1, x2, #2
+    msr     cnthp_ctl_el2, x1
+    msr     cntv_tval_el0, x0
+    mov     x0, #1                      /* ENABLE, not masked */
+    msr     cntv_ctl_el0, x0
+    isb
+    wfi
+    mrs     x0, cntv_ctl_el0
+    tbnz    x0, #2, 2f                  /* ISTATUS: the frame time has passed */
+    mov     x0, #4096                   /* woken by something else */
+1:  subs    x0, x0, #1
+    b.ne    1b
+2:  mov     x0, #2                      /* masked and off, as board_fiq_init leaves it */
+    msr     cntv_ctl_el0, x0
+    msr     cnthp_ctl_el2, x2
+    msr     daif, x3
+    isb
+    ldp     x3, x30, [sp], #16
+    ret
+
+    .section .text.critical, "ax"
+
+/* uart_tx_try ( w0 = byte -- x0 = 1 if the UART took it, 0 if its FIFO is
+   full ): never waits (samsung_tty.c s3c24xx_serial_tx_chars: UFSTAT TX
+   full, then UTXH).  No UART: taken (dropped).  In the critical section:
+   the interrupt fills the FIFO too.  Clobbers x1, x2. */
+    .globl uart_tx_try
+uart_tx_try:
+    uart_base x1, 2f
+    ldr     w2, [x1, #UFSTAT]
+    tbnz    w2, #UFSTAT_TXFULL, 1f
+    str     w0, [x1, #UTXH]
+2:  mov     x0, #1
+    ret
+1:  mov     x0, #0
+    ret
+
+/* uart_tx_room ( -- x0 = bytes the TX FIFO takes now ): 0 if UFSTAT says
+   full, else 16 - its TX count (FIFO mode: board_irq_init).  No UART: a
+   lot (the bytes are dropped).  Clobbers x1, x2. */
+    .globl uart_tx_room
+uart_tx_room:
+    uart_base x1, 2f
+    ldr     w2, [x1, #UFSTAT]
+    mov     x0, #0
+    tbnz    w2, #UFSTAT_TXFULL, 1f
+    ubfx    w2, w2, #UFSTAT_TXCNT, #4
+    mov     x0, #UART_FIFO
+    sub     x0, x0, x2
+1:  ret
+2:  mov     x0, #TX_NO_UART
+    ret
+
+/* uart_tx_put ( w0 = byte ): UTXH, no look (the caller knows there is
+   room: uart_tx_room).  Clobbers x1. */
+    .globl uart_tx_put
+uart_tx_put:
+    uart_base x1, 1f
+    str     w0, [x1, #UTXH]
+1:  ret
+
+    .text
 
 /* uart_rx_ready ( -- x0 = 1 if a byte waits ). Clobbers x1. */
     .globl uart_rx_ready
@@ -131,7 +280,8 @@ uart_getc:
     uart_base x1, 2f
 1:  ldr     w2, [x1, #UTRSTAT]
     tbz     w2, #0, 1b              /* RX data ready? */
-    ldrb    w0, [x1, #URXH]
+    ldr     w0, [x1, #URXH]
+    and     w0, w0, #0xff
     ret
 2:  wfi                             /* no console: nothing will ever come */
     b       2b
@@ -206,8 +356,12 @@ powered_off:
  * kernel does not use is acknowledged or masked and counted, so none can
  * re-enter forever; the EL2 physical timer is left to the caller.
  *
- * board_timer_ack ( -- x0 = token, x1 = 1 if it may be the timer )
+ * board_timer_ack ( -- x0 = token, x1 = 1 if the EL2 timer is due:
+ *   enabled, ISTATUS, not masked )
  * board_timer_eoi ( x0 = token ) Clobber x0-x3 only.
+ * The timer is looked at first: it is nearly every FIQ, and then nothing
+ * else is read.  Another source asserted at the same time keeps FIQ
+ * asserted, so it is acknowledged at the entry that follows the ERET.
  */
 .macro count field
     ladr    x2, m3_state
@@ -218,7 +372,14 @@ powered_off:
 
     .globl board_timer_ack, board_timer_eoi
 board_timer_ack:
-    mov     x1, #0                      /* x1: a source was found */
+    mrs     x0, cnthp_ctl_el2           /* the EL2 timer first */
+    and     x0, x0, #7
+    cmp     x0, #5                      /* ENABLE and ISTATUS, not masked */
+    b.ne    5f
+    mov     x0, #0
+    mov     x1, #1
+    ret
+5:  mov     x1, #0                      /* x1: a source was found */
     mrs     x0, IPI_SR_EL1              /* a fast IPI (nobody sends one yet) */
     tbz     x0, #0, 1f
     mov     x0, #1
@@ -245,13 +406,9 @@ board_timer_ack:
     count   M3_FIQ_VTIMER
     mov     x1, #1
 3:  cbnz    x1, 4f
-    mrs     x0, cnthp_ctl_el2           /* nothing else: is it the timer? */
-    and     x0, x0, #7
-    cmp     x0, #5
-    b.eq    4f
-    count   M3_FIQ_UNKNOWN              /* neither: spurious, or a source we cannot see */
+    count   M3_FIQ_UNKNOWN              /* none: spurious, or a source we cannot see */
 4:  mov     x0, #0
-    mov     x1, #1
+    mov     x1, #0                      /* not the timer */
 board_timer_eoi:
     ret
 

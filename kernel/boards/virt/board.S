@@ -316,6 +316,78 @@ uart_putc:
     strb    w0, [x1, #UARTDR]
     ret
 
+/* uart_flush: everything sent (PL011 FR.BUSY clear).  Clobbers x1, x2. */
+    .globl uart_flush
+uart_flush:
+    movq    x1, UART_BASE
+1:  ldr     w2, [x1, #UARTFR]
+    tbnz    w2, #FR_BUSY, 1b
+    ret
+
+/*
+ * The console's TX ring (kernel/console.S) runs here too (board_irq_init
+ * turns it on, as m3's does: the same code on both boards, which the
+ * QEMU cross-check counts), but QEMU's PL011 takes every byte at once
+ * (FR.TXFF never set), so a byte never waits in the ring.  There is no
+ * TX interrupt: a byte that did wait would move on at the next write or
+ * at the end of the console's TX wait's period.
+ */
+
+    .section .text.critical, "ax"
+
+/* uart_tx_try ( w0 = byte -- x0 = 1 if taken, 0 if the FIFO is full ).
+   In the critical section, as m3's.  Clobbers x1, x2. */
+    .globl uart_tx_try
+uart_tx_try:
+    movq    x1, UART_BASE
+    ldr     w2, [x1, #UARTFR]
+    tbnz    w2, #FR_TXFF, 1f
+    strb    w0, [x1, #UARTDR]
+    mov     x0, #1
+    ret
+1:  mov     x0, #0
+    ret
+
+/* uart_tx_room ( -- x0 = bytes the FIFO takes now: 1 unless FR.TXFF; the
+   PL011 has no count to read ).  Clobbers x1, x2. */
+    .globl uart_tx_room
+uart_tx_room:
+    movq    x1, UART_BASE
+    ldr     w2, [x1, #UARTFR]
+    ubfx    w2, w2, #FR_TXFF, #1
+    mov     x0, #1
+    sub     x0, x0, x2
+    ret
+
+/* uart_tx_put ( w0 = byte ): DR, no look.  Clobbers x1. */
+    .globl uart_tx_put
+uart_tx_put:
+    movq    x1, UART_BASE
+    strb    w0, [x1, #UARTDR]
+    ret
+
+    .text
+
+/* board_tx_arm, board_tx_disarm: no TX interrupt here.  Clobber nothing. */
+    .globl board_tx_arm, board_tx_disarm
+board_tx_arm:
+board_tx_disarm:
+    ret
+
+/* board_uart_causes ( -- x0 = 0 ): never called (no UART interrupt). */
+    .globl board_uart_causes
+board_uart_causes:
+    mov     x0, #0
+    ret
+
+/* board_tx_ticks ( -- x0 ): 1 ms in counter ticks (never used here). */
+    .globl board_tx_ticks
+board_tx_ticks:
+    mrs     x0, cntfrq_el0
+    mov     x1, #1000
+    udiv    x0, x0, x1
+    ret
+
 /* uart_rx_ready ( -- x0 = 1 if a byte waits ). Clobbers x1. */
     .globl uart_rx_ready
 uart_rx_ready:
@@ -449,14 +521,21 @@ powered_off:
 /*
  * The timer interrupt, for kernel/thread.S: the EL2 physical timer is
  * PPI 26 through the GICv3 (an IRQ).
- * board_timer_ack ( -- x0 = INTID, x1 = 1 if it is the timer )
+ * board_timer_ack ( -- x0 = INTID, x1 = 1 if it is the timer and due:
+ *   enabled, ISTATUS, not masked )
  * board_timer_eoi ( x0 = INTID ) Both clobber x0, x1 only.
  */
     .globl board_timer_ack, board_timer_eoi
 board_timer_ack:
     mrs     x0, icc_iar1_el1
     cmp     x0, #26
+    b.ne    1f
+    mrs     x1, cnthp_ctl_el2
+    and     x1, x1, #7
+    cmp     x1, #5
     cset    x1, eq
+    ret
+1:  mov     x1, #0
     ret
 board_timer_eoi:
     cmp     x0, #1020                   /* special INTIDs take no EOI */
@@ -471,4 +550,7 @@ board_timer_eoi:
 board_irq_vector:
     b       timer_from_thread
 board_irq_init:
+    mov     x0, #1                  /* the console's TX ring (it never fills here) */
+    ladr    x1, console_tx_mode
+    str     x0, [x1]
     ret
