@@ -191,6 +191,13 @@ MEMORY: dict[str, Param] = {
         "a mispredicted return or indirect branch, and every ERET (its target is a switch's)", 13, 16,
         "cycles", "measured on M1 Firestorm by Dougall Johnson as cycle-model.md cites it (13-16 "
         "cycles); the firestorm.html pages we read do not state it"),
+    "prefetch_train": Param(
+        "lines of a sequential stream the prefetcher must see in a row before it covers the next "
+        "(one value for both models: one prefetcher is simulated)", 2, 2, "lines",
+        "assumed: Apple's data prefetchers are undocumented; stream prefetchers confirm a direction "
+        "on the second miss before they issue (a prefetch for one miss alone would double the "
+        "traffic of every scattered access), so the second line of a two-line structure is a "
+        "demand miss and a sweep is covered from its third line"),
     "return_stack": Param(
         "return address stack entries (BL pushes, RET pops; deeper calls lose the oldest)", 32, 32,
         "entries", "assumed (not measured on Apple cores); one depth for both models: one predictor "
@@ -258,6 +265,7 @@ def native_memory_params(memory: dict[str, Param] | None = None, hz: float = 3_5
             per_byte(v("nc_write_bw")),                       # P_NC_MPB
             v("store_buffer") * v("store_bytes") * rd,        # P_SB_WINDOW
             dram_cyc,                                         # P_PF_WINDOW
+            mem["prefetch_train"].conservative,               # P_PF_TRAIN (one value)
         ]
         out += [round(x * 1000) for x in vals]
     return out

@@ -136,8 +136,9 @@ zero_fast:
  * handlers); it is filled from thread context: when a demand region or a
  * pool-backed domain grant is made, with as many pages as it has, up to
  * the capacity (its creator pays the zeroing, as it paid for zeroing the
- * whole region before), and by ZERO-REFILL, which a low-priority thread
- * may run in idle time.  The pages are zeroed with interrupts enabled
+ * whole region before), by the idle thread up to IDLE_ZPAGES
+ * (kernel/thread.S idle_loop), and by ZERO-REFILL for a program that wants
+ * more ready.  The pages are zeroed with interrupts enabled
  * and only the push is masked.  An empty stack is not an error: the
  * fault zeroes a page itself (zpage_slow), the old cost, and counts it.
  */

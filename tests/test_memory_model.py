@@ -22,8 +22,11 @@ BASE = 0x8_0000_0000          # cacheable RAM; code at its start
 NC = 0x9_0000_0000            # a Normal-NC window (a framebuffer)
 DEV = 0x2_0000_0000           # a Device window
 HZ = 3_500_000_000
+_NATIVE = native_memory_params(hz=HZ)
 P = dict(zip(("l2", "dram", "nc_read", "device", "mispredict", "rd_mpb", "wr_mpb", "nc_mpb",
-              "sb_window", "pf_window"), zip(native_memory_params(hz=HZ)[:10], native_memory_params(hz=HZ)[10:])))
+              "sb_window", "pf_window", "pf_train"),
+             zip(_NATIVE[:len(_NATIVE) // 2], _NATIVE[len(_NATIVE) // 2:])))
+assert len(P) == len(_NATIVE) // 2, "blockhook.c's P_* and this list differ"
 CM = CostModel()
 LOAD_CONS = CM.charge("load")[0]
 
@@ -260,6 +263,55 @@ DEVICE = """
     wfi
     b .
 """
+
+
+LOADS = """
+loads:
+    ldr x3, [x1]
+    ldr x4, [x1, #64]
+    ldr x5, [x1, #128]
+    ldr x6, [x1, #192]
+    b 2f
+2:  wfi
+    b .
+"""
+
+
+def test_the_prefetcher_covers_a_stream_only_once_it_is_confirmed():
+    """Four cold 64-byte lines in a row: the first two are demand misses (a
+    stream is confirmed by prefetch_train = 2 lines in a row), the next two
+    come at bandwidth cost (harness/costs.py MEMORY prefetch_train)."""
+    assert MEMORY["prefetch_train"].conservative == 2
+    d = Core(LOADS).run("loads", x1=BASE + (2 << 20))
+    static = Core(LOADS, memory=False).run("loads", x1=BASE + (2 << 20))
+    assert d["l1_load_misses"] == 4 and d["l2_misses"] == 2      # two 128-byte L2 lines
+    assert d["prefetched"] == 2
+    # the first line from DRAM, the second (the rest of its L2 line) from L2,
+    # both at their latency; the covered two add only their bytes
+    extra = d["cons"] - static["cons"]
+    assert (P["dram"][0] + P["l2"][0]) / 1000 <= extra < (P["dram"][0] + P["l2"][0]) / 1000 + 20
+
+
+STORE_THEN_LOAD = """
+stl:
+    str x3, [x1]            // a store miss: the line allocated, its fill in flight
+    ldr x4, [x1, #8]        // the same line at once: waits for the fill
+    b 2f
+2:  wfi
+    b .
+"""
+
+
+def test_a_load_waits_for_the_line_a_store_miss_is_filling():
+    """Write-allocate hides a store miss behind the store buffer, not a load
+    of the same line right after it: that load waits for the fill (DRAM
+    latency here), as it would on the core."""
+    d = Core(STORE_THEN_LOAD).run("stl", x1=BASE + (2 << 20))
+    assert d["l1_store_misses"] == 1 and d["l1_load_misses"] == 0 and d["fill_waits"] == 1
+    assert d["cons"] >= P["dram"][0] / 1000
+    # the store alone waits for nothing
+    alone = Core(STORE_THEN_LOAD.replace("    ldr x4, [x1, #8]", "    nop")).run("stl", x1=BASE + (2 << 20))
+    assert alone["fill_waits"] == 0 and alone["cons"] < 20
 
 
 def test_device_access_costs_device_latency():

@@ -539,7 +539,8 @@ class El2Cpu:
 
     MEMORY_STATS = ("accesses", "l1_load_misses", "l1_store_misses", "l2_misses", "prefetched",
                     "dram_read_bytes", "dram_write_bytes", "nc_reads", "nc_write_bytes", "device",
-                    "mispredicts", "returns", "stall_conservative_x1000", "stall_optimistic_x1000")
+                    "mispredicts", "returns", "stall_conservative_x1000", "stall_optimistic_x1000",
+                    "fill_waits")
 
     def memory_stats(self) -> dict[str, int]:
         """What the memory and branch model has seen so far (counts since

@@ -117,10 +117,22 @@ enum {
     P_NC_MPB,     /* milli-cycles per byte of write-combined NC stores */
     P_SB_WINDOW,  /* store traffic the store buffer hides, as channel time */
     P_PF_WINDOW,  /* how far ahead of use the prefetcher may fetch */
+    P_PF_TRAIN,   /* lines of a stream seen before it covers the next (x 1000; one value) */
     MM_NPARAM
 };
 
 enum { R_RAM = 0, R_NC = 1, R_DEVICE = 2 };
+
+/* A line a store miss allocated in L1 (write-allocate) whose fill from L2
+ * or DRAM is still under way: the store itself waits for nothing (the
+ * store buffer), but a load of that line before `ready` waits for the
+ * rest of the fill, as a load on real hardware waits on the miss in
+ * flight for its line.  (The model charges per block: "now" is its end.) */
+#define N_FILLS 16
+typedef struct {
+    uint64_t line;      /* L1 line (addr >> 6) */
+    int64_t ready[2];   /* per model, milli-cycles */
+} mm_fill;
 typedef struct {
     uint64_t lo, hi;
     uint32_t type;
@@ -143,6 +155,7 @@ enum {
     S_RETURNS,
     S_STALL_CONS,    /* conservative extra milli-cycles charged by the model */
     S_STALL_OPT,
+    S_FILL_WAITS,    /* loads that waited for a line a store miss was still filling */
     MM_NSTATS
 };
 
@@ -196,7 +209,10 @@ typedef struct {
     uint64_t *l1;              /* [L1_SETS][L1_WAYS], MRU first: (line + 1) << 1 | dirty */
     uint64_t *l2;              /* [L2_SETS][L2_WAYS], likewise with 128 B lines */
     uint64_t streams[N_STREAMS];
+    uint32_t stream_run[N_STREAMS]; /* lines of the stream seen so far, up to the last */
     uint32_t stream_next;
+    mm_fill fills[N_FILLS];    /* lines a store miss allocated, still in flight */
+    uint32_t n_fills;
     uint32_t n_streams;        /* streams followed (N_STREAMS; 0: no prefetcher) */
     uint64_t un_pc, un_insns;  /* the last NC/Device access's instruction */
     uint32_t bp_prev_kind;     /* the kind of the block that ran last */
@@ -469,7 +485,10 @@ static int l2_access(sov_state *st, uint64_t l2line, int dirty)
 }
 
 /* The next-line prefetcher: 1 if line continues a stream it follows
- * (ascending or descending), else start following it. */
+ * (ascending or descending) that has been confirmed by P_PF_TRAIN lines in
+ * a row before it (a prefetcher issues nothing for a single miss, so the
+ * second line of a two-line structure is a demand miss too); else the
+ * stream grows, or a new one starts with this line. */
 static int stream_covers(sov_state *st, uint64_t line)
 {
     if (st->n_streams == 0)
@@ -478,12 +497,58 @@ static int stream_covers(sov_state *st, uint64_t line)
         uint64_t last = st->streams[i];
         if (last && (line == last + 1 || line + 1 == last)) {
             st->streams[i] = line;
-            return 1;
+            int trained = (int64_t)st->stream_run[i] * 1000 >= st->p[0][P_PF_TRAIN];
+            if (st->stream_run[i] < UINT32_MAX)
+                st->stream_run[i]++;
+            return trained;
         }
     }
     st->streams[st->stream_next] = line;
+    st->stream_run[st->stream_next] = 1;
     st->stream_next = (st->stream_next + 1) % st->n_streams;
     return 0;
+}
+
+/* A store miss's line is in flight until ready[m]: remember it (the
+ * oldest entry goes when all are in use: its load will not wait). */
+static void fill_note(sov_state *st, uint64_t line, const int64_t ready[2])
+{
+    uint32_t i = 0;
+    while (i < st->n_fills && st->fills[i].line != line)
+        i++;
+    if (i == st->n_fills) {
+        if (st->n_fills < N_FILLS)
+            st->n_fills++;
+        else {
+            memmove(st->fills, st->fills + 1, (N_FILLS - 1) * sizeof *st->fills);
+            i = N_FILLS - 1;
+        }
+    }
+    st->fills[i] = (mm_fill){line, {ready[0], ready[1]}};
+}
+
+/* A load of [addr, addr + size): if a line of it is still being filled
+ * for a store, wait for the rest of the fill.  Fills that are done (in
+ * both models) are forgotten on the way. */
+static void fill_wait(sov_state *st, uint64_t addr, uint32_t size)
+{
+    uint64_t first = addr >> L1_LINE_SHIFT, last = (addr + size - 1) >> L1_LINE_SHIFT;
+    int64_t now0 = mm_now(st, 0), now1 = mm_now(st, 1);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < st->n_fills; i++) {
+        mm_fill f = st->fills[i];
+        if (f.line >= first && f.line <= last) {
+            if (f.ready[0] > now0 || f.ready[1] > now1)
+                st->stats[S_FILL_WAITS]++;
+            mm_charge(st, 0, f.ready[0] - now0);
+            mm_charge(st, 1, f.ready[1] - now1);
+            continue; /* it is there now */
+        }
+        if (f.ready[0] <= now0 && f.ready[1] <= now1)
+            continue; /* done */
+        st->fills[k++] = f;
+    }
+    st->n_fills = k;
 }
 
 /* One cacheable L1 line touched by a load (w = 0) or a store (w = 1). */
@@ -501,11 +566,20 @@ static void l1_access(sov_state *st, uint64_t line, int w)
     st->stats[S_PREFETCHED] += (uint64_t)streamed;
     int l2hit = l2_access(st, line >> (L2_LINE_SHIFT - L1_LINE_SHIFT), 0);
     if (w) {
-        /* write-allocate: the line is fetched behind the store buffer */
+        /* write-allocate: the line is fetched behind the store buffer; a
+         * load of it before the fill is done waits (fill_wait) */
+        int64_t ready[2];
+        for (int m = 0; m < 2; m++) {
+            int64_t now = mm_now(st, m);
+            ready[m] = streamed ? now : l2hit ? now + st->p[m][P_L2]
+                                             : max64(st->busy[m], now) + st->p[m][P_DRAM];
+        }
         if (!l2hit) {
             st->stats[S_DRAM_READ_BYTES] += 1u << L2_LINE_SHIFT;
             mm_store_traffic(st, 1u << L2_LINE_SHIFT, P_RD_MPB, streamed);
         }
+        if (!streamed)
+            fill_note(st, line, ready);
         return;
     }
     if (l2hit) {
@@ -590,6 +664,8 @@ void sov_mem_read_hook(uc_engine *uc, int type, uint64_t addr, int size, int64_t
     /* The fast path: the line is already the most recently used of its
      * set (so LRU order stays exact without touching it).  NC and Device
      * lines never enter L1, so they never match. */
+    if (st->n_fills)
+        fill_wait(st, addr, (uint32_t)size);
     uint64_t line = addr >> L1_LINE_SHIFT;
     uint64_t mru = st->l1[(line & (L1_SETS - 1)) * L1_WAYS];
     if ((mru >> 1) == line + 1 && ((addr + (uint64_t)size - 1) >> L1_LINE_SHIFT) == line)
@@ -676,7 +752,9 @@ static void mm_reset_state(sov_state *st)
     if (st->l2)
         memset(st->l2, 0, sizeof(uint64_t) * L2_SETS * L2_WAYS);
     memset(st->streams, 0, sizeof st->streams);
+    memset(st->stream_run, 0, sizeof st->stream_run);
     st->stream_next = 0;
+    st->n_fills = 0;
     st->un_pc = st->un_insns = UINT64_MAX;
     st->bp_prev_kind = K_NONE;
     st->ras_top = st->ras_count = 0;
