@@ -32,9 +32,11 @@ The memory hierarchy and the branch predictor (MEMORY, GEOMETRY below;
 charged natively by harness/native/blockhook.c once a machine installs
 them: M3Config(memory_model=True), the default) add what the static
 block cost cannot see: a load that misses L1 (L2, DRAM behind it, a
-next-line prefetcher for streams), the DRAM channel's bandwidth (a
-streaming loop costs the larger of its core cycles and bytes over
-bandwidth; stores wait only past a store buffer's worth), Normal-NC
+next-line prefetcher for streams, which covers a line only once two in
+a row confirmed the stream), the DRAM channel's bandwidth (a streaming
+loop costs the larger of its core cycles and bytes over bandwidth;
+stores wait only past a store buffer's worth, but a load of a line a
+store miss is still filling waits for the fill), Normal-NC
 memory (the framebuffer: reads uncached, writes combined at their own
 bandwidth), Device memory (every access a round trip), and returns or
 indirect branches to an address the return stack or the last target did

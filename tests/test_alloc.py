@@ -3,6 +3,7 @@ sequences (hypothesis): no block handed out twice, alignment, no overlap
 (each block is stamped and checked), and all memory back in the free lists
 once everything is freed."""
 
+import os
 import re
 
 from hypothesis import given, settings, strategies as st
@@ -32,7 +33,7 @@ def say(m, line):
     return _numbers(out)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(os.environ.get("ALLOC_EXAMPLES", "120")), deadline=None)
 @given(ops)
 def test_allocators_random_sequences(kernel, seq):
     m = M3(kernel.elf)

