@@ -355,6 +355,21 @@ zero_range:
     b.lo    1b
 2:  ret
 
+/* vm_group_defaults: the VM-control group (the EL1 registers whose writes
+   HCR_EL2.TVM traps) at a new domain's values.  Clobbers x0. */
+.macro vm_group_defaults
+    movq    x0, SCTLR_EL1_DEFAULT
+    msr     sctlr_el12, x0
+    msr     ttbr0_el12, xzr
+    msr     ttbr1_el12, xzr
+    msr     tcr_el12, xzr
+    msr     mair_el12, xzr
+    msr     amair_el12, xzr
+    msr     contextidr_el12, xzr
+    msr     afsr0_el12, xzr
+    msr     afsr1_el12, xzr
+.endm
+
 /* ---- domains: making, granting, ending ---------------------------------- */
 
 /* domains_hw_init: HCR values, VTCR_EL2, VMID 0 kept for the host, the
@@ -377,16 +392,7 @@ domains_hw_init:
     and     x2, x2, #7
     orr     x0, x0, x2, lsl #16
     msr     vtcr_el2, x0
-    movq    x0, SCTLR_EL1_DEFAULT       /* the trapped group */
-    msr     sctlr_el12, x0
-    msr     ttbr0_el12, xzr
-    msr     ttbr1_el12, xzr
-    msr     tcr_el12, xzr
-    msr     mair_el12, xzr
-    msr     amair_el12, xzr
-    msr     contextidr_el12, xzr
-    msr     afsr0_el12, xzr
-    msr     afsr1_el12, xzr
+    vm_group_defaults                   /* the trapped group */
     ladr    x0, domain_el1_vectors      /* the compared group */
     msr     vbar_el12, x0
     msr     tpidr_el1, xzr
@@ -1022,16 +1028,7 @@ el1_switch:
 /* vm_defaults: the VM-control group's defaults into the registers (a
    domain with F_VMSET whose state was loaded is freed).  Clobbers x0. */
 vm_defaults:
-    movq    x0, SCTLR_EL1_DEFAULT
-    msr     sctlr_el12, x0
-    msr     ttbr0_el12, xzr
-    msr     ttbr1_el12, xzr
-    msr     tcr_el12, xzr
-    msr     mair_el12, xzr
-    msr     amair_el12, xzr
-    msr     contextidr_el12, xzr
-    msr     afsr0_el12, xzr
-    msr     afsr1_el12, xzr
+    vm_group_defaults
     ret
 
 /*

@@ -69,6 +69,19 @@
 #define KGROUP      512
 #define PAGENO_MASK 0xFFFFFFFFF         /* PC_KRANGE bits 0-35 */
 
+/* slab_link: record x11 (slab base x10, free bitmap x14) at the head of
+   class x19's list on this core (x9), and counted.  Clobbers x0, x3, x4. */
+.macro slab_link
+    add     x3, x9, x19, lsl #3
+    ldr     x4, [x3, #PC_KCLASS]
+    stp     x14, x10, [x11, #KR_BITS]
+    stp     x4, x14, [x11, #KR_NEXT]
+    str     x11, [x3, #PC_KCLASS]
+    ldr     x0, [x3, #PC_KSLABS]
+    add     x0, x0, #1
+    str     x0, [x3, #PC_KSLABS]
+.endm
+
     .text
 
 /*
@@ -193,14 +206,7 @@ kmem_grow:
     sub     x12, x12, x13
     mov     x14, #-1
     lsl     x14, x14, x12               /* the top n bits: n free chunks */
-    add     x3, x9, x19, lsl #3
-    ldr     x4, [x3, #PC_KCLASS]
-    stp     x14, x10, [x11, #KR_BITS]
-    stp     x4, x14, [x11, #KR_NEXT]
-    str     x11, [x3, #PC_KCLASS]
-    ldr     x0, [x3, #PC_KSLABS]
-    add     x0, x0, #1
-    str     x0, [x3, #PC_KSLABS]
+    slab_link
     mov     x0, x11
 
     /* the page's cell: the record (or group) | class + 1 */
@@ -221,14 +227,7 @@ kmem_grow:
     cbz     x0, 85f
     mov     x11, x0
     mov     x14, #(1 << 63)
-    add     x3, x9, x19, lsl #3
-    ldr     x4, [x3, #PC_KCLASS]
-    stp     x14, x10, [x11, #KR_BITS]
-    stp     x4, x14, [x11, #KR_NEXT]
-    str     x11, [x3, #PC_KCLASS]
-    ldr     x0, [x3, #PC_KSLABS]
-    add     x0, x0, #1
-    str     x0, [x3, #PC_KSLABS]
+    slab_link
     add     x0, x19, #1
     orr     x4, x11, x0
     mov     x0, x10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness import font
@@ -10,6 +12,23 @@ from harness.machine.framebuffer import from_rgb8
 from harness.machine.m3 import M3, M3Config
 
 W, H = font.CELL_W, font.CELL_H
+
+
+def numbers(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"-?\d+", text)]
+
+
+def say(m: M3, line: str) -> list[int]:
+    """Type one line on machine m; the numbers the console printed for it
+    (after the echo of the line itself).  The line must not fail."""
+    before = len(m.output)
+    r = m.run_script(line + "\n")
+    assert r.ok, r.report
+    out = m.output[before:]
+    assert out.startswith(line + " "), out
+    out = out[len(line) + 1:]
+    assert "error" not in out, out
+    return numbers(out)
 
 
 @pytest.fixture(scope="session")

@@ -4,33 +4,16 @@ sequences (hypothesis): no block handed out twice, alignment, no overlap
 once everything is freed."""
 
 import os
-import re
 
 from hypothesis import given, settings, strategies as st
 
 from harness.machine.m3 import M3
+from kernel_support import numbers as _numbers, say
 
 BLOCK, PAGE = 4096, 16384
 
 ops = st.lists(st.tuples(st.sampled_from(["block", "page", "free"]), st.integers(0, 1 << 30)),
                min_size=1, max_size=60)
-
-
-def _numbers(text):
-    return [int(x) for x in re.findall(r"-?\d+", text)]
-
-
-def say(m, line):
-    """Type one line; the numbers the console printed for it (after the
-    echo of the line itself)."""
-    before = len(m.output)
-    r = m.run_script(line + "\n")
-    assert r.ok, r.report
-    out = m.output[before:]
-    assert out.startswith(line + " "), out
-    out = out[len(line) + 1:]
-    assert "error" not in out, out
-    return _numbers(out)
 
 
 @settings(max_examples=int(os.environ.get("ALLOC_EXAMPLES", "120")), deadline=None)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness.machine.m3 import M3
+from kernel_support import numbers as _numbers, say
 from harness.pagetable import TranslationFault, walk
 
 PAGE = 16384
@@ -23,22 +24,6 @@ IDLE_ZPAGES = int(re.search(r"^IDLE_ZPAGES = (\d+)",
                             (Path(__file__).resolve().parent.parent / "kernel" / "thread.S").read_text(),
                             re.M).group(1))
 
-
-def _numbers(text):
-    return [int(x) for x in re.findall(r"-?\d+", text)]
-
-
-def say(m, line):
-    """Type one line; the numbers the console printed for it (after its
-    echo)."""
-    before = len(m.output)
-    r = m.run_script(line + "\n")
-    assert r.ok, r.report
-    out = m.output[before:]
-    assert out.startswith(line + " "), out
-    out = out[len(line) + 1:]
-    assert "error" not in out, out
-    return _numbers(out)
 
 
 def err(m, line):
