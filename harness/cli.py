@@ -21,6 +21,44 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+_UNITS = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30,
+          "t": 1 << 40, "tib": 1 << 40}
+
+
+def _size(text: str) -> int:
+    """A byte count: 0x8000_0000, 16G, 512M, 16KiB (units are binary)."""
+    t = text.strip().replace("_", "")
+    num = t.rstrip("kKmMgGtTiIbB")
+    unit = t[len(num):].lower()
+    if unit not in _UNITS or not num:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 0x20000000, 512M, 16G)")
+    try:
+        n = int(num, 0) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 0x20000000, 512M, 16G)") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"a size must be positive: {text!r}")
+    return n
+
+
+def _count(text: str) -> int:
+    """A positive whole count: 2000000000, 2_000_000_000, 2e9, 1.5e9."""
+    t = text.strip().replace("_", "")
+    try:
+        n = int(t, 0)
+    except ValueError:
+        try:
+            f = float(t)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 2e9, 500_000_000)") from None
+        if not f.is_integer():
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+        n = int(f)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return n
+
+
 def cmd_build(args) -> int:
     from harness.build import build
     b = build(args.board)
@@ -75,6 +113,9 @@ def cmd_run(args) -> int:
 
     if args.screenshot and args.board != "m3":
         raise SystemExit("error: --screenshot needs the emulated M3 (board m3): virt has no framebuffer")
+    if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
+        raise SystemExit(f"error: --screenshot {args.screenshot}: no directory "
+                         f"{Path(args.screenshot).resolve().parent} to write it in")
     if script is not None and args.board == "virt":
         result = _run_qemu_script(args, script)
     elif script is not None:
@@ -98,7 +139,10 @@ def cmd_run(args) -> int:
 def _save_screenshot(args, m) -> None:
     """--screenshot PATH: the emulated framebuffer as a PNG, after the run."""
     if args.screenshot:
-        path = m.screenshot(args.screenshot)
+        try:
+            path = m.screenshot(args.screenshot)
+        except OSError as e:
+            raise SystemExit(f"error: --screenshot: {e}") from None
         print(f"screenshot: {path} ({m.video.width}x{m.video.height}, depth {m.video.depth})",
               file=sys.stderr)
 
@@ -230,6 +274,9 @@ def cmd_bench_emulator(args) -> int:
     import time
     from harness.machine.cpu import measure_speed
     from harness.machine.m3 import M3, M3Config
+    if args.board != "m3":
+        raise SystemExit("error: bench-emulator measures the emulated M3 (board m3); the virt board runs "
+                         "under QEMU, which this harness does not count")
     for name, value in measure_speed().items():
         print(f"  {name:<44} {value:10.1f}")
 
@@ -301,9 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
     p.add_argument("--chip", default="t8122", choices=["t8122", "t6030", "t6031"],
                    help="the emulated chip (m3): its ADT, addresses, cores (harness/chips)")
-    p.add_argument("--load-base", type=_int, default=None,
+    p.add_argument("--load-base", type=_size, default=None,
                    help="16 KiB-aligned load address inside usable RAM (default: phys_base + 0x204000)")
-    p.add_argument("--mem-size", type=_int, default=None, help="usable RAM in bytes (boot_args mem_size)")
+    p.add_argument("--mem-size", type=_size, default=None,
+                   help="usable RAM in bytes (boot_args mem_size; units K, M, G: 8G)")
     p.add_argument("--fb", default="top", choices=["top", "outside"],
                    help="framebuffer: moved to the top of usable RAM by m1n1 (default) or iBoot's, outside")
     p.add_argument("--cntfrq", type=_int, default=24_000_000, choices=[24_000_000, 1_000_000_000],
@@ -311,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bootargs-revision", type=int, default=2, choices=[1, 2, 3],
                    help="boot_args revision m1n1 passes (2 default; 3 has a 1024-byte cmdline)")
     p.add_argument("--cmdline", default="", help="boot_args command line")
-    p.add_argument("--limit", type=_int, default=None,
+    p.add_argument("--limit", type=_count, default=None,
                    help="instruction limit (a hang ends here; default 2e9 for scripts)")
     p.add_argument("--screenshot", metavar="PNG", help="save the emulated M3's screen as a PNG when the run ends")
     p.add_argument("--fb-depth", type=int, choices=[30, 32], default=30,
@@ -340,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("qemu", help="the virt board under QEMU, console on this terminal")
     p.add_argument("--elf", help="kernel ELF (default: build/virt/kernel.elf)")
-    p.add_argument("--mem-size", type=_int, default=256 << 20, help="RAM size in bytes")
+    p.add_argument("--mem-size", type=_size, default=256 << 20, help="RAM size in bytes (units K, M, G)")
     p.add_argument("--cmdline", default="", help="/chosen/bootargs")
     p.add_argument("--accel", default=None,
                    help="e.g. hvf (the Phase 2 path on an M3/M4 Mac); default TCG with -icount")

@@ -1,0 +1,65 @@
+"""The harness CLI on ordinary bad input: a one-line message and an exit
+code, never a traceback (argparse's usage errors exit 2, the harness's own
+refusals 1)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from harness import cli
+
+
+@pytest.mark.parametrize("text, value", [
+    ("0x20000000", 0x2000_0000), ("512M", 512 << 20), ("16G", 16 << 30), ("16GiB", 16 << 30),
+    ("24k", 24 << 10), ("1_000", 1000), ("0x8_0000_0000", 0x8_0000_0000)])
+def test_sizes_take_units(text, value):
+    assert cli._size(text) == value
+
+
+@pytest.mark.parametrize("text", ["16X", "G", "-1", "0", "1.5G", "", "0x"])
+def test_bad_sizes_are_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli._size(text)
+
+
+@pytest.mark.parametrize("text, value", [("2e9", 2_000_000_000), ("1.5e9", 1_500_000_000),
+                                         ("2_000_000_000", 2_000_000_000), ("100", 100), ("0x10", 16)])
+def test_counts_take_exponents(text, value):
+    assert cli._count(text) == value
+
+
+@pytest.mark.parametrize("text", ["-1", "0", "1e-3", "2.5", "lots", "inf", "nan"])
+def test_bad_counts_are_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli._count(text)
+
+
+def _fails(capsys, argv: list[str], code: int) -> str:
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    message = e.value.code if isinstance(e.value.code, str) else err
+    assert (e.value.code if isinstance(e.value.code, int) else 1) == code, (argv, e.value.code)
+    assert "Traceback" not in err
+    return message
+
+
+def test_the_default_limit_as_the_help_writes_it_is_accepted(kernel, capsys):
+    assert cli.main(["run", "--elf", str(kernel.elf), "--input", "1 2 + .", "--limit", "2e9"]) == 0
+
+
+def test_usage_errors_exit_2_with_a_message(capsys):
+    assert "must be at least 1" in _fails(capsys, ["run", "--input", "1", "--limit", "-1"], 2)
+    assert "not a size" in _fails(capsys, ["run", "--input", "1", "--mem-size", "lots"], 2)
+
+
+def test_a_screenshot_into_a_missing_directory_is_refused_before_the_run(tmp_path, capsys):
+    msg = _fails(capsys, ["run", "--input", "1", "--screenshot", str(tmp_path / "no" / "such" / "x.png")], 1)
+    assert msg.startswith("error: --screenshot") and "no directory" in msg
+
+
+def test_bench_emulator_refuses_the_virt_board(capsys):
+    msg = _fails(capsys, ["bench-emulator", "--board", "virt"], 1)
+    assert msg.startswith("error: bench-emulator measures the emulated M3")
