@@ -72,7 +72,8 @@ def _kernel_elf(args) -> Path:
     from harness.build import output_dir
     elf = Path(args.elf) if args.elf else output_dir(args.board) / "kernel.elf"
     if not elf.exists():
-        raise SystemExit(f"error: no kernel at {elf}: run `make kernel` first")
+        make = "make kernel" if args.board == "m3" else f"make kernel BOARD={args.board}"
+        raise SystemExit(f"error: no kernel at {elf}: run `{make}` first")
     return elf
 
 
@@ -96,6 +97,12 @@ def _write_out(byte: int) -> None:
         sys.stdout.buffer.flush()
 
 
+# run's options that describe what m1n1 hands an M3 (their defaults):
+# meaningless under QEMU, so refused there rather than ignored.
+_M3_ONLY = {"chip": "t8122", "load_base": None, "fb": "top", "cntfrq": 24_000_000,
+            "bootargs_revision": 2, "fb_depth": 30}
+
+
 def cmd_run(args) -> int:
     """Script mode (--script FILE, --input TEXT, or piped stdin): feed it all,
     run until the console waits for more.  Interactive mode (a terminal):
@@ -116,6 +123,12 @@ def cmd_run(args) -> int:
     if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
         raise SystemExit(f"error: --screenshot {args.screenshot}: no directory "
                          f"{Path(args.screenshot).resolve().parent} to write it in")
+    if args.board == "virt":
+        m3_only = [f"--{name.replace('_', '-')}" for name, default in _M3_ONLY.items()
+                   if getattr(args, name) != default]
+        if m3_only:
+            raise SystemExit(f"error: {', '.join(m3_only)}: what m1n1 hands an M3; the virt board takes "
+                             f"--mem-size and --cmdline (QEMU's -m and bootargs)")
     if script is not None and args.board == "virt":
         result = _run_qemu_script(args, script)
     elif script is not None:
@@ -305,12 +318,15 @@ def cmd_bench_emulator(args) -> int:
 
 
 def cmd_chainload(args) -> int:
+    if args.board != "m3":
+        raise SystemExit(f"error: chainload sends the board m3 payload to a real M3; board {args.board} "
+                         f"runs under QEMU (`make qemu`)")
     m1n1 = os.environ.get("M1N1DIR")
     if not m1n1:
         raise SystemExit("error: set M1N1DIR to a checkout of m1n1 (github.com/AsahiLinux/m1n1) "
                          "and M1N1DEVICE to the serial device of the M3's DFU port, e.g.\n"
                          "  make chainload M1N1DIR=~/src/m1n1 M1N1DEVICE=/dev/ttyACM0")
-    tool = Path(m1n1) / "proxyclient" / "tools" / "chainload.py"
+    tool = Path(m1n1).expanduser() / "proxyclient" / "tools" / "chainload.py"
     if not tool.exists():
         raise SystemExit(f"error: {tool} not found: is M1N1DIR an m1n1 checkout?")
     macho = _kernel_elf(args).with_name("kernel.macho")

@@ -63,3 +63,25 @@ def test_a_screenshot_into_a_missing_directory_is_refused_before_the_run(tmp_pat
 def test_bench_emulator_refuses_the_virt_board(capsys):
     msg = _fails(capsys, ["bench-emulator", "--board", "virt"], 1)
     assert msg.startswith("error: bench-emulator measures the emulated M3")
+
+
+def test_m3_only_options_are_refused_on_virt(capsys):
+    msg = _fails(capsys, ["run", "--board", "virt", "--input", "1", "--load-base", "0x81c000000"], 1)
+    assert "--load-base" in msg and "virt board takes --mem-size and --cmdline" in msg
+    assert "--chip" in _fails(capsys, ["run", "--board", "virt", "--input", "1", "--chip", "t6030"], 1)
+
+
+def test_chainload_refuses_the_virt_board(capsys):
+    assert "board virt runs under QEMU" in _fails(capsys, ["chainload", "--board", "virt"], 1)
+
+
+def test_a_missing_virt_build_names_the_virt_build(tmp_path, capsys):
+    msg = _fails(capsys, ["run", "--board", "virt", "--input", "1", "--elf", str(tmp_path / "none.elf")], 1)
+    assert "make kernel BOARD=virt" in msg
+
+
+def test_chainload_expands_a_tilde_in_m1n1dir(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("M1N1DIR", "~/m1n1")
+    msg = _fails(capsys, ["chainload"], 1)
+    assert str(tmp_path / "m1n1" / "proxyclient" / "tools" / "chainload.py") in msg

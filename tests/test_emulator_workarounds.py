@@ -1,4 +1,4 @@
-"""Regression pins for shared/spec/emulation.md (unicorn 2.1.4 at EL2).
+"""Regression pins for docs/emulation.md (unicorn 2.1.4 at EL2).
 
 Each test pins one fact the harness relies on, either on raw unicorn (the
 quirk itself) or through El2Cpu (the workaround).  If a unicorn upgrade

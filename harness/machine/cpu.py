@@ -1,6 +1,6 @@
 """The emulated CPU core: unicorn's MAX AArch64 model running at EL2.
 
-El2Cpu hides the unicorn 2.1.4 quirks listed in shared/spec/emulation.md
+El2Cpu hides the unicorn 2.1.4 quirks listed in docs/emulation.md
 (each pinned by tests/test_emulator_workarounds.py):
 
 - it enters EL2h itself (PSTATE write + a CP_REG write to refresh flags);

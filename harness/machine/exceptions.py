@@ -2,7 +2,7 @@
 
 Unicorn does not deliver synchronous exceptions: it calls UC_HOOK_INTR with
 QEMU's exception number and, if the hook changes nothing, retries the
-instruction (shared/spec/emulation.md).  QEMU has already computed the
+instruction (docs/emulation.md).  QEMU has already computed the
 syndrome, fault address and target EL in its CPU state (`env->exception`),
 which lies in the saved context at a build-specific offset.  This module
 finds that offset at start-up, reads the record, performs the AArch64

@@ -2,7 +2,7 @@
  * Native hooks for the emulated M3 CPU (harness/machine/cpu.py).
  *
  * Why C: a Python UC_HOOK_BLOCK runs at 10-40 M instructions/s, a C one at
- * hundreds of M/s (shared/spec/emulation.md).  This file keeps the exact
+ * hundreds of M/s (docs/emulation.md).  This file keeps the exact
  * retired-instruction count and the modelled cycles, stops the run at the
  * instruction limit, and calls back into Python only when something must
  * happen: an event deadline passed, a deliverable interrupt is pending, a
