@@ -12,6 +12,7 @@ from harness import ROOT
 
 EXIT_CRASH = 3
 EXIT_HANG = 4
+EXIT_DEADLOCK = 5
 
 
 def _int(text: str) -> int:
@@ -146,6 +147,9 @@ def cmd_run(args) -> int:
     if result.status == "limit":
         print(f"hang: {result.report}", file=sys.stderr)
         return EXIT_HANG
+    if result.status == "deadlock":
+        print(result.report, file=sys.stderr)
+        return EXIT_DEADLOCK
     return 0
 
 

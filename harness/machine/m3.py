@@ -33,6 +33,7 @@ from harness.machine.mmu_rules import MmuRules
 from harness.machine.aic import Aic
 from harness.machine.events import Events
 from harness.machine.ipi import FastIpi
+from harness.machine import kthreads
 from harness.machine.pmu import ApplePmu
 from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer
 from harness.machine.wdt import Watchdog
@@ -68,6 +69,9 @@ class RunResult:
     off    the kernel switched the machine off (BYE on virt; parked on m3 without a watchdog)
     reboot the watchdog reset the machine (BYE on m3, as m1n1 reboots)
     limit  the instruction limit was reached (a hang)
+    deadlock every thread waits on another, none has a deadline and none
+           waits for input: nothing can ever run again (the report says who
+           waits on what)
     crash  the kernel panicked or took an exception it could not handle
     """
     status: str
@@ -247,6 +251,8 @@ class M3:
         self.console_tx = self.symbols.address("console_tx", lay.load_base)   # the TX ring: head, tail
         self.halt_pc = self.symbols.address("kernel_halted", lay.load_base)
         self.off_pc = self.symbols.address("powered_off", lay.load_base)
+        self.percpu = self.symbols.address("percpu", lay.load_base)
+        self.deadlock = ""
         self.on_input = on_input
         self.started = False
         self.waiting_for_input = False
@@ -334,6 +340,23 @@ class M3:
             self.uart_refusal = message
         self.cpu.request_stop()
 
+    def _deadlocked(self) -> str:
+        """At a WFI with everything printed gone out: if no thread waits for
+        input, none has a deadline (the sleepers list is empty: ticks wake
+        nobody) and none is ready, nothing can ever run again: the report of
+        who waits on what; else ''."""
+        read = lambda a, n: bytes(self.cpu.uc.mem_read(a, n))  # noqa: E731
+        if self._read_u64(self.rx_waiter) or kthreads.sleepers(read, self.percpu) or not self._tx_drained():
+            return ""
+        live = [t for t in kthreads.threads(read, self.percpu) if t.prio > 0 and t.state != 6]
+        if any(t.state not in kthreads.BLOCKED for t in live):
+            return ""
+        # the console thread runs kernel code (no xt): the first thread made
+        name = lambda xt: self.describe(xt).removeprefix("in Forth word ") if xt else "the console"  # noqa: E731
+        lines = [kthreads.describe_wait(t, name) for t in live] or ["no thread is left but the idle thread"]
+        return ("deadlock: every thread waits for another and nothing can wake one (no deadline, "
+                "nobody reads the console):\n  " + "\n  ".join(lines))
+
     def _idle(self) -> None:
         """The core waits for an interrupt: if the console waits for a key
         (_console_waits) and nothing is on the wire, that is the same moment
@@ -341,6 +364,10 @@ class M3:
         drained)."""
         if not self.uart.pending_input and self._console_waits():
             self._rx_empty(self.uart)
+        elif not self.deadlock and self.started:
+            self.deadlock = self._deadlocked()
+            if self.deadlock:
+                self.cpu.request_stop()
 
     def _read_u64(self, addr: int) -> int:
         return struct.unpack("<Q", self.cpu.uc.mem_read(addr, 8))[0]
@@ -422,6 +449,7 @@ class M3:
         """Run until the console waits for input nobody has fed, the kernel
         crashes, or `limit` more instructions have retired."""
         self.waiting_for_input = False
+        self.deadlock = ""
         start = self.cpu.instructions
         pc = None if self.started else self.entry
         self.started = True
@@ -441,6 +469,8 @@ class M3:
                                                       f"silicon enforces:\n{self.mmu.violation}"))
         if why is StopReason.STOPPED and self.waiting_for_input:
             return self._result("idle")
+        if why is StopReason.STOPPED and self.deadlock:
+            return self._result("deadlock", self.deadlock)
         if why is StopReason.LIMIT:
             pc = self.cpu.reg_read("pc")
             return self._result("limit", f"instruction limit reached: {limit:,} instructions without "
