@@ -5,6 +5,7 @@ of kernel/mmu.S), driven from the console of the emulated M3."""
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from pathlib import Path
@@ -176,7 +177,8 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("KMEM_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seq=st.lists(op, min_size=1, max_size=30))
 def test_allocator_against_a_model(km, seq):
     """Random ALLOCATE / FREE / RESIZE / bad FREE sequences: every chunk
