@@ -13,6 +13,7 @@ from harness import ROOT
 EXIT_CRASH = 3
 EXIT_HANG = 4
 EXIT_DEADLOCK = 5
+EXIT_FORTH_ERROR = 6
 
 
 def _int(text: str) -> int:
@@ -118,6 +119,8 @@ def cmd_run(args) -> int:
         script = args.input.encode() + b"\n"
     elif not sys.stdin.isatty():
         script = sys.stdin.buffer.read()
+    if script and not script.endswith((b"\n", b"\r")):
+        script += b"\n"                 # the last line runs too
 
     if args.screenshot and args.board != "m3":
         raise SystemExit("error: --screenshot needs the emulated M3 (board m3): virt has no framebuffer")
@@ -150,6 +153,10 @@ def cmd_run(args) -> int:
     if result.status == "deadlock":
         print(result.report, file=sys.stderr)
         return EXIT_DEADLOCK
+    if getattr(result, "errors", 0) and not args.keep_going:
+        print(f"{result.errors} Forth error(s) in the script (--keep-going: exit 0 all the same)",
+              file=sys.stderr)
+        return EXIT_FORTH_ERROR
     return 0
 
 
@@ -365,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     p.add_argument("--script", help="feed this file through the console, then stop")
     p.add_argument("--input", help="feed this line through the console, then stop")
+    p.add_argument("--keep-going", action="store_true",
+                   help="exit 0 even if a line of the script ended in a Forth error (m3)")
     p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
     p.add_argument("--chip", default="t8122", choices=["t8122", "t6030", "t6031"],
                    help="the emulated chip (m3): its ADT, addresses, cores (harness/chips)")

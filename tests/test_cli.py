@@ -85,3 +85,25 @@ def test_chainload_expands_a_tilde_in_m1n1dir(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("M1N1DIR", "~/m1n1")
     msg = _fails(capsys, ["chainload"], 1)
     assert str(tmp_path / "m1n1" / "proxyclient" / "tools" / "chainload.py") in msg
+
+
+def test_a_script_with_a_forth_error_exits_6_unless_keep_going(kernel, tmp_path, capsys):
+    script = tmp_path / "err.fs"
+    script.write_text("1 2 + .\nnosuchword\n3 4 + .\n")
+    assert cli.main(["run", "--elf", str(kernel.elf), "--script", str(script)]) == cli.EXIT_FORTH_ERROR
+    captured = capsys.readouterr()
+    assert "1 Forth error(s) in the script" in captured.err
+    assert "7  ok" in captured.out                        # the lines after it still ran
+    assert cli.main(["run", "--elf", str(kernel.elf), "--script", str(script), "--keep-going"]) == 0
+
+
+def test_a_thread_ending_in_an_error_counts_too(kernel, capsys):
+    assert cli.main(["run", "--elf", str(kernel.elf), "--input",
+                     ": bad ( -- ) 0 @ ;  ' bad 40 spawn drop  1 2 + ."]) == cli.EXIT_FORTH_ERROR
+
+
+def test_the_last_line_runs_without_its_newline(kernel, tmp_path, capsys):
+    script = tmp_path / "nonl.fs"
+    script.write_bytes(b"1 2 + .\n20 22 + .")
+    assert cli.main(["run", "--elf", str(kernel.elf), "--script", str(script)]) == 0
+    assert "42  ok" in capsys.readouterr().out

@@ -78,6 +78,7 @@ class RunResult:
     output: str
     instructions: int
     report: str = ""
+    errors: int = 0         # lines (or threads) that ended in an uncaught THROW during the run
 
     @property
     def ok(self) -> bool:
@@ -252,6 +253,8 @@ class M3:
         self.halt_pc = self.symbols.address("kernel_halted", lay.load_base)
         self.off_pc = self.symbols.address("powered_off", lay.load_base)
         self.percpu = self.symbols.address("percpu", lay.load_base)
+        self.console_errors = self.symbols.address("console_errors", lay.load_base)
+        self._errors_before = 0
         self.deadlock = ""
         self.on_input = on_input
         self.started = False
@@ -450,6 +453,7 @@ class M3:
         crashes, or `limit` more instructions have retired."""
         self.waiting_for_input = False
         self.deadlock = ""
+        self._errors_before = self._read_u64(self.console_errors)
         start = self.cpu.instructions
         pc = None if self.started else self.entry
         self.started = True
@@ -489,7 +493,8 @@ class M3:
         return self.run(limit)
 
     def _result(self, status: str, report: str = "") -> RunResult:
-        return RunResult(status, self.output, self.cpu.instructions, report)
+        errors = self._read_u64(self.console_errors) - self._errors_before
+        return RunResult(status, self.output, self.cpu.instructions, report, errors)
 
     def _report(self, what: str, from_frame: bool = False) -> str:
         """Exception class decoded, ELR and FAR with symbols, registers."""

@@ -607,6 +607,10 @@ reset_after_error:
 report_error:
     mov     x12, x30
     mov     x10, x0
+    ladr    x1, console_errors
+    ldr     x2, [x1]
+    add     x2, x2, #1
+    str     x2, [x1]
     bl      console_newline
     cmn     x10, #1                 /* ABORT: silent */
     b.eq    9f
@@ -812,8 +816,10 @@ ec_table:
 
     .data
     .balign 8
-    .globl err_word, fault_info
+    .globl err_word, fault_info, console_errors
 err_word:   .quad 0, 0          /* the word last parsed by INTERPRET */
+console_errors: .quad 0         /* uncaught THROWs reported so far (the harness reads it:
+                                   a script with an error does not exit 0) */
 abort_msg:  .quad 0, 0          /* ABORT" message */
 bad_byte:   .quad 0
 fault_info: .quad 0, 0, 0, 0    /* set, ESR, FAR, ELR of a fault turned into THROW */
