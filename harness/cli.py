@@ -14,6 +14,7 @@ EXIT_CRASH = 3
 EXIT_HANG = 4
 EXIT_DEADLOCK = 5
 EXIT_FORTH_ERROR = 6
+EXIT_STOPPED = 130          # the user left (128 + SIGINT, as a shell reports it)
 
 
 def _int(text: str) -> int:
@@ -153,6 +154,8 @@ def cmd_run(args) -> int:
     if result.status == "deadlock":
         print(result.report, file=sys.stderr)
         return EXIT_DEADLOCK
+    if result.status == "stopped":
+        return EXIT_STOPPED
     if getattr(result, "errors", 0) and not args.keep_going:
         print(f"{result.errors} Forth error(s) in the script (--keep-going: exit 0 all the same)",
               file=sys.stderr)
@@ -199,24 +202,54 @@ def cmd_qemu(args) -> int:
 
 
 def _interactive(args):
+    """Raw keystrokes to the UART.  The terminal is put back however the run
+    ends (an error, SIGTERM, SIGHUP).  A SIGINT from outside (the terminal
+    is raw, so Ctrl-C itself arrives as a byte) reaches the kernel as
+    Ctrl-C (0x03); a second one within two seconds leaves."""
+    import select
+    import signal
     import termios
+    import time
     import tty
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
+    last_sigint = [0.0]
+    m = None
 
     def read_keys():
-        data = os.read(fd, 256)
-        if not data or data[:1] in (b"\x04", b"\x1d"):
-            return None
-        return data
+        while not m.user_stop:
+            ready, _, _ = select.select([fd], [], [], 0.2)     # signals get their turn
+            if ready:
+                data = os.read(fd, 256)
+                if not data or data[:1] in (b"\x04", b"\x1d"):
+                    return None
+                return data
+        return None
+
+    def on_sigint(_sig, _frame):
+        now = time.monotonic()
+        if now - last_sigint[0] < 2.0:
+            m.interrupt()
+        else:
+            m.uart.feed(b"\x03")
+        last_sigint[0] = now
+
+    def on_term(_sig, _frame):
+        m.interrupt()
 
     print("Sovereign on the emulated M3: Ctrl-] or Ctrl-D leaves.", file=sys.stderr)
     m = _machine(args, tx_sink=_write_out, on_input=read_keys)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
+        signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGHUP, on_term)
         tty.setraw(fd)
         return m.run(args.limit)
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         _save_screenshot(args, m)
 
 

@@ -73,6 +73,7 @@ class RunResult:
            waits for input: nothing can ever run again (the report says who
            waits on what)
     crash  the kernel panicked or took an exception it could not handle
+    stopped the user left (interrupt(): a second SIGINT, SIGTERM)
     """
     status: str
     output: str
@@ -256,6 +257,7 @@ class M3:
         self.console_errors = self.symbols.address("console_errors", lay.load_base)
         self._errors_before = 0
         self.deadlock = ""
+        self.user_stop = False
         self.on_input = on_input
         self.started = False
         self.waiting_for_input = False
@@ -471,6 +473,8 @@ class M3:
         if self.mmu.violation:
             return self._result("crash", self._report(f"the kernel broke a rule of the MMU that the "
                                                       f"silicon enforces:\n{self.mmu.violation}"))
+        if why is StopReason.STOPPED and self.user_stop:
+            return self._result("stopped")
         if why is StopReason.STOPPED and self.waiting_for_input:
             return self._result("idle")
         if why is StopReason.STOPPED and self.deadlock:
@@ -487,6 +491,12 @@ class M3:
             return self._result("crash", self._report(self.refusal))
         pc = self.cpu.reg_read("pc")
         return self._result("crash", self._report(f"the core stopped ({why.value}) at pc {pc:#x}"))
+
+    def interrupt(self) -> None:
+        """End the run at the next block boundary (from a signal handler,
+        or any callback): status "stopped"."""
+        self.user_stop = True
+        self.cpu.request_stop()
 
     def run_script(self, text: str | bytes, limit: int = DEFAULT_LIMIT) -> RunResult:
         self.feed(text.encode() if isinstance(text, str) else text)

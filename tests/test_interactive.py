@@ -1,0 +1,73 @@
+"""`python -m harness run` at a terminal (a pty here): the terminal is put
+back however the run ends, SIGTERM leaves at once, and a second SIGINT
+leaves even while a word runs (the first reaches the kernel as Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+from harness import ROOT
+
+
+def _start(kernel):
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([sys.executable, "-m", "harness", "run", "--elf", str(kernel.elf)],
+                         cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    return p, master, slave, before
+
+
+def _read_until(master, text: bytes, timeout: float = 60) -> bytes:
+    out, end = b"", time.monotonic() + timeout
+    while text not in out:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {text!r} in {out[-500:]!r}")
+        if select.select([master], [], [], left)[0]:
+            out += os.read(master, 4096)
+    return out
+
+
+def _finish(p, master, slave, before):
+    try:
+        rc = p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    after = termios.tcgetattr(slave)
+    os.close(master)
+    os.close(slave)
+    assert after[3] == before[3], "the terminal was left raw"     # lflag: ICANON, ECHO, ISIG
+    return rc
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty")
+def test_sigterm_leaves_and_puts_the_terminal_back(kernel):
+    p, master, slave, before = _start(kernel)
+    _read_until(master, b"ready")
+    os.write(master, b"1 2 + .\r")
+    _read_until(master, b"3  ok")
+    p.send_signal(signal.SIGTERM)
+    assert _finish(p, master, slave, before) == 130
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty")
+def test_a_second_sigint_leaves_a_running_word(kernel):
+    p, master, slave, before = _start(kernel)
+    _read_until(master, b"ready")
+    os.write(master, b": spin begin again ; spin\r")
+    _read_until(master, b"spin")
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    assert p.poll() is None                                   # the first one is the kernel's
+    p.send_signal(signal.SIGINT)
+    assert _finish(p, master, slave, before) == 130
