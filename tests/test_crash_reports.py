@@ -84,3 +84,15 @@ def test_cli_refuses_bad_input_clearly(kernel, tmp_path):
     assert p.returncode != 0 and "16 KiB aligned" in p.stderr
     p = _cli("run", "--limit", "lots", "--input", "1")
     assert p.returncode == 2 and "not a number" in p.stderr
+
+
+def test_a_wild_address_names_no_word_and_a_real_one_does(console):
+    """kernel/forth/dict.S word_containing: -1 EXECUTE faults at pc
+    0xffffffffffffffff, which is nobody's code (it used to be named as the
+    newest word plus a huge offset); a fault inside a word still names it."""
+    out = console.send("-1 execute")
+    line = next(x for x in out.splitlines() if "instruction abort" in x)
+    assert "pc 0xffffffffffffffff," in line and " in " not in line.split("pc")[1], line
+    out = console.send(": peek ( -- x ) 0 @ ;  peek")
+    assert "in peek+0x" in out, out
+    assert "3  ok" in console.send("1 2 + .")

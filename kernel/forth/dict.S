@@ -154,8 +154,10 @@ header_of:
 
 /*
  * word_containing ( x0 = address -- x0 = xt or 0 )
- * The word whose code holds the address: the largest xt not above it.
- * Used to name the word in fault reports.  Clobbers x0-x5.
+ * The word whose code holds the address: the largest xt not above it, if
+ * the address is below HERE and within 64 KiB of that xt (no word is
+ * longer): a wild address (-1 EXECUTE) names no word.  Used to name the
+ * word in fault reports.  Clobbers x0-x5.
  */
     .globl word_containing
 word_containing:
@@ -175,7 +177,16 @@ word_containing:
     cbz     x3, 9f
     add     x2, x2, x3
     b       1b
-9:  mov     x0, x5
+9:  ladr    x3, dp
+    ldr     x3, [x3]
+    cmp     x0, x3
+    b.hs    8f                      /* at or above HERE: nobody's code */
+    sub     x4, x0, x5
+    cmp     x4, #0x10, lsl #12
+    b.hs    8f                      /* too far past the nearest word */
+    mov     x0, x5
+    ret
+8:  mov     x0, #0
     ret
 
 /*
