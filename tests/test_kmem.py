@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from harness.machine import kthreads
 from harness.machine.m3 import M3
 from kernel_support import numbers as _numbers, say
 from harness.pagetable import TranslationFault, walk
 
 PAGE = 16384
 NCLASS = 13
-PC_ZTOP, PC_ZBASE = 1392, 1400          # kernel/percpu.inc
+PC_ZTOP, PC_ZBASE = (kthreads.layout()[k] for k in ("PC_ZTOP", "PC_ZBASE"))   # kernel/percpu.inc
 # the pages the idle thread keeps zeroed ahead (kernel/thread.S idle_loop)
 IDLE_ZPAGES = int(re.search(r"^IDLE_ZPAGES = (\d+)",
                             (Path(__file__).resolve().parent.parent / "kernel" / "thread.S").read_text(),
