@@ -1,5 +1,5 @@
-: \   source nip >in ! ; immediate
-: (   41 parse 2drop ; immediate
+: \   source nip >in ! ; immediate  \ \ ( "ccc<eol>" -- ) a comment, to the end of the line
+: (   41 parse 2drop ; immediate  \ ( ( "ccc<paren>" -- ) a comment, to the next )
 \ Sovereign Forth: the language beyond the assembly core, compiled at boot
 \ line by line from the image.  The two words above come first so that
 \ everything after them can carry comments.

@@ -18,6 +18,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
 from harness import BUILD, ROOT
+from harness import help as helptext
 from harness import payload, toolchain
 
 KERNEL = ROOT / "kernel"
@@ -114,6 +115,8 @@ def build(board: str = "m3") -> Build:
 
     blob = out / "forth.fth"
     write_forth_blob(blob, board)
+    help_blob = out / "help.txt"          # `help WORD`: harness/help.py
+    help_blob.write_bytes(helptext.blob(board, forth_sources(board)))
 
     board_dir = KERNEL / "boards" / board       # the platform is a directory
     board_inc = board_dir / "board.inc"
@@ -123,6 +126,8 @@ def build(board: str = "m3") -> Build:
         "FORTH_BLOB": f'"{blob}"',
         # zig cc's cache does not see .incbin files: name the blob's contents
         "FORTH_BLOB_SHA": hashlib.sha256(blob.read_bytes()).hexdigest()[:16],
+        "HELP_BLOB": f'"{help_blob}"',
+        "HELP_BLOB_SHA": hashlib.sha256(help_blob.read_bytes()).hexdigest()[:16],
         f"BOARD_{board.upper()}": "1",
     }
     sources = sorted(KERNEL.glob("*.S")) + sorted(board_dir.glob("*.S"))

@@ -338,43 +338,189 @@ console_sleep:
     b       block_current
 
 /*
- * Console input.  console_getc takes a byte from the UART if one is there;
- * otherwise the board waits (board_rx_wait): on a board with the UART's
- * receive interrupt (m3) that is console_block below, a timed sleep that
- * the interrupt ends early; on virt a poll of the FIFO.
+ * Console input: a ring the UART's receive side fills, and Ctrl-C.
  *
- * The timed sleep is what keeps a dead interrupt path from making the
- * console deaf (an AIC that is not enabled, an IRQ routed where nothing
- * delivers it): every POLL_MS the thread wakes and looks at the UART
- * itself.  A byte found that way came without its interrupt: counted in
- * console_stats (the Forth word console-stats shows them).
+ * The UART's receive interrupt stays on from board_irq_init: its handler
+ * (console_uart_interrupt) moves every byte out of the FIFO into RX_RING
+ * at once (rx_drain), so the line drops and nothing storms, and a byte
+ * is seen when it comes, not when somebody next reads: that is how Ctrl-C
+ * (0x03, ETX) reaches a word that never reads the console.  A Ctrl-C is
+ * never a byte of input: the bytes typed before it are dropped (as a
+ * terminal's ISIG discards its input queue), PC_INTR is set, and the
+ * console thread gets THROW -28 "user interrupt" (console_intr_deliver):
+ *   running: its return from the interrupt goes to user_interrupt instead
+ *     (not inside the allocators: PC_INTR stays set and the timer's next
+ *     tick, tick_intr in kernel/thread.S, delivers it);
+ *   waiting for a byte: woken, and console_getc throws;
+ *   asleep, waiting for room in the TX ring, or in IPC: taken off what it
+ *     waits on (as a timeout would, ipc_timeout), made ready, and its
+ *     switch returns into user_interrupt;
+ *   ready: its saved context resumes in user_interrupt.
+ * Other threads are not touched: a thread of its own stops only when
+ * asked (KILL, or its own CATCH of what the console thread sends it).
+ *
+ * console_getc takes from the ring; with the ring empty it looks at the
+ * UART itself (the bytes an interrupt that never came left in the FIFO),
+ * then the board waits (board_rx_wait): on m3 console_block below, a
+ * timed sleep the interrupt ends early; on virt a poll of the FIFO with
+ * the UART's interrupt off.  The timed sleep keeps a dead interrupt path
+ * from making the console deaf (an AIC that is not enabled, an IRQ routed
+ * where nothing delivers it): every POLL_MS the thread wakes and looks
+ * at the UART itself.  A byte found that way came without its interrupt:
+ * counted in console_stats (the Forth word console-stats shows them).
  */
 #define POLL_MS     10
+#define RX_RING     1024            /* bytes, a power of two */
+#define RX_HEAD     0               /* console_rx: bytes ever put, */
+#define RX_TAIL     8               /*   bytes ever taken, */
+#define RX_PAUSED   16              /*   1: the ring was full, the UART's RX interrupt off, */
+#define RX_INTRS    24              /*   Ctrl-Cs seen */
+#define ETX         3               /* Ctrl-C */
 
     .data
     .balign 8
-    .globl rx_waiter, console_rx_unmask, console_stats
+    .globl rx_waiter, console_rx_unmask, console_stats, console_rx, console_thread
 rx_waiter:  .quad 0             /* the thread waiting for a console byte */
 console_rx_unmask:              /* the store that unmasks the UART's interrupt */
     .quad   0, 0                /*   (address, 32-bit value; 0: no interrupt) */
 console_stats:
     .quad   0, 0, 0             /* wake-ups by the interrupt, by the poll period,
                                    bytes found by polling */
+console_rx: .quad 0, 0, 0, 0    /* RX_* above */
+console_thread: .quad 0         /* the thread Ctrl-C interrupts (QUIT's: set there) */
+    .bss
+console_rx_ring: .space RX_RING
+
+    .section .text.critical, "ax"
+
+/*
+ * rx_drain ( -- x0 = bytes put into the ring ): every byte in the UART's
+ * FIFO into the ring; a Ctrl-C drops what the ring holds and sets
+ * PC_INTR instead.  With the ring full the rest stays in the FIFO and
+ * the UART's RX interrupt is paused (board_rx_pause) until a byte is
+ * taken (rx_take): nothing typed or sent is lost (the sender waits, as
+ * the UART's own FIFO makes it), at the price of a Ctrl-C behind a full
+ * ring waiting its turn.  From the UART's interrupt or the critical
+ * section (so never both at once).  Clobbers x0-x4.
+ */
+rx_drain:
+    str     x30, [sp, #-16]!
+    mov     x4, #0
+1:  ladr    x3, console_rx
+    ldp     x1, x2, [x3]                /* head, tail */
+    sub     x2, x1, x2
+    cmp     x2, #RX_RING
+    b.hs    2f                          /* full: the rest waits in the FIFO */
+    bl      uart_rx_ready               /* clobbers x1 */
+    cbz     x0, 9f
+    bl      uart_getc                   /* clobbers x1, x2 */
+    ladr    x3, console_rx
+    cmp     w0, #ETX
+    b.eq    3f
+    ldr     x1, [x3, #RX_HEAD]
+    ladr    x2, console_rx_ring
+    and     x1, x1, #(RX_RING - 1)
+    strb    w0, [x2, x1]
+    ldr     x1, [x3, #RX_HEAD]
+    add     x1, x1, #1
+    str     x1, [x3, #RX_HEAD]
+    add     x4, x4, #1
+    b       1b
+2:  ldr     x1, [x3, #RX_PAUSED]
+    cbnz    x1, 9f
+    mov     x1, #1
+    str     x1, [x3, #RX_PAUSED]
+    bl      board_rx_pause              /* clobbers x0-x2 */
+    b       9f
+3:  ldr     x1, [x3, #RX_HEAD]          /* Ctrl-C: what was typed before it goes */
+    str     x1, [x3, #RX_TAIL]
+    ldr     x1, [x3, #RX_INTRS]
+    add     x1, x1, #1
+    str     x1, [x3, #RX_INTRS]
+    mrs     x1, tpidr_el2
+    mov     x2, #1
+    str     x2, [x1, #PC_INTR]
+    b       1b
+9:  mov     x0, x4
+    ldr     x30, [sp], #16
+    ret
+
+/*
+ * rx_take ( -- x0 = a byte, -1 none, -28 a Ctrl-C for this thread ): the
+ * next byte of the ring, after a look at the UART (rx_drain) if it is
+ * empty.  A pending Ctrl-C comes first, for the console thread only
+ * (which it clears).  Clobbers x0-x4, x9, x16, x17.
+ */
+rx_take:
+    mrs     x9, tpidr_el2
+    str     x30, [sp, #-16]!
+    bl      rx_drain
+    ldr     x30, [sp], #16
+    ldr     x0, [x9, #PC_INTR]
+    cbz     x0, 1f
+    ladr    x1, console_thread
+    ldr     x1, [x1]
+    sub     x2, up, #T_USER
+    cmp     x1, x2
+    b.ne    1f                          /* not ours to take */
+    str     xzr, [x9, #PC_INTR]
+    mov     x0, #-28
+    b       critical_exit
+1:  ladr    x3, console_rx
+    ldp     x1, x2, [x3]                /* head, tail */
+    mov     x0, #-1
+    cmp     x1, x2
+    b.eq    critical_exit               /* nothing */
+    ladr    x0, console_rx_ring
+    and     x1, x2, #(RX_RING - 1)
+    ldrb    w0, [x0, x1]
+    add     x2, x2, #1
+    str     x2, [x3, #RX_TAIL]
+    ldr     x1, [x3, #RX_PAUSED]
+    cbnz    x1, 2f
+    b       critical_exit
+2:  str     xzr, [x3, #RX_PAUSED]       /* room again: the UART's RX interrupt back */
+    mov     x4, x0
+    str     x30, [sp, #-16]!
+    bl      board_rx_resume             /* clobbers x0-x2 */
+    ldr     x30, [sp], #16
+    mov     x0, x4
+    b       critical_exit
+
+/* rx_count ( -- x0 = bytes in the ring, after a look at the UART ):
+   KEY?.  Clobbers x0-x4, x9, x16, x17. */
+    .globl rx_count
+rx_count:
+    mrs     x9, tpidr_el2
+    str     x30, [sp, #-16]!
+    bl      rx_drain
+    ldr     x30, [sp], #16
+    ladr    x3, console_rx
+    ldp     x1, x2, [x3]
+    sub     x0, x1, x2
+    b       critical_exit
 
     .text
 
 /*
- * console_getc ( -- x0 = byte ): a byte from the console.  Clobbers x0-x2
- * only (read_line keeps its state in x5-x9), so the wait saves what a
- * thread switch clobbers.
+ * console_getc ( -- x0 = byte ): a byte from the console; in the console
+ * thread a Ctrl-C is THROW -28 instead.  Clobbers x0-x2, x16, x17 only
+ * (read_line keeps its state in x5-x9), so the wait saves what a thread
+ * switch clobbers.
  */
     .globl console_getc
 console_getc:
-    stp     x29, x30, [sp, #-16]!
-1:  bl      uart_rx_ready
-    cbz     x0, 2f
-    bl      uart_getc
-    ldp     x29, x30, [sp], #16
+    stp     x29, x30, [sp, #-48]!
+    stp     x3, x4, [sp, #16]
+    str     x9, [sp, #32]
+1:  bl      rx_take
+    cmn     x0, #1
+    b.eq    2f
+    ldr     x9, [sp, #32]
+    ldp     x3, x4, [sp, #16]
+    ldp     x29, x30, [sp], #48
+    cmn     x0, #28
+    b.eq    user_interrupt
     ret
 2:  save_x3_x23
     sub     x0, up, #T_USER
@@ -392,6 +538,73 @@ console_getc:
     str     x2, [x1, #16]
     b       1b
 
+/* user_interrupt: where a Ctrl-C sends the console thread: THROW -28, in
+   its own context (EL2t, its stacks), at a point it was interrupted or
+   switched out at, never inside a critical section or the allocators. */
+    .globl user_interrupt
+user_interrupt:
+    mov     x0, #-28
+    b       throw_x0
+
+/*
+ * console_intr_deliver ( x9 = per-core, x14 = the interrupted frame, x15
+ * = the thread to run or 0, x29 = 1 in the allocators; exception context,
+ * PC_INTR set ): the Ctrl-C to the console thread, as the header above
+ * says.  Clobbers x0-x8, x10.
+ */
+console_intr_deliver:
+    str     x30, [sp, #-16]!
+    ladr    x1, console_thread
+    ldr     x10, [x1]
+    cbz     x10, 8f                     /* no console thread yet: nobody to stop */
+    sub     x2, x14, #T_FRAME
+    cmp     x2, x10
+    b.ne    1f
+    cbnz    x29, 9f                     /* running, in the allocators: the next tick */
+    ladr    x2, user_interrupt          /* running: it returns there */
+    msr     elr_el2, x2
+    b       8f
+1:  ldr     x2, [x10, #T_STATE]
+    cmp     x2, #TS_READY
+    b.eq    5f
+    cmp     x2, #TS_INPUT
+    b.eq    2f
+    cmp     x2, #TS_SLEEP
+    b.eq    3f
+    sub     x3, x2, #TS_SEND
+    cmp     x3, #(TS_REPLY - TS_SEND)
+    b.ls    4f
+    b       8f                          /* dead: nothing to do */
+2:  ladr    x3, rx_waiter               /* waiting for a byte: its wake-up */
+    ldr     x3, [x3]                    /* below finds the Ctrl-C */
+    cmp     x3, x10
+    b.eq    9f
+    ladr    x3, console_tx              /* waiting for room in the TX ring */
+    ldr     x4, [x3, #TX_WAITER]
+    cmp     x4, x10
+    b.ne    9f
+    str     xzr, [x3, #TX_WAITER]
+3:  bl      sleeper_remove_x10          /* clobbers x6, x7 */
+    b       6f
+4:  ldr     x2, [x10, #T_DEADLINE]      /* IPC: as if its time ran out */
+    cbz     x2, 41f
+    bl      sleeper_remove_x10
+41: mov     x0, x10
+    bl      ipc_timeout                 /* clobbers x1-x8 */
+6:  ladr    x2, user_interrupt          /* its switch returns there */
+    str     x2, [x10, #(T_CTX + 40)]
+    bl      console_woken               /* clobbers x1-x4 */
+    b       8f
+5:  ldr     x2, [x10, #T_KIND]          /* ready: where it resumes */
+    ladr    x3, user_interrupt
+    cbz     x2, 51f
+    str     x3, [x10, #T_FRAME_ELR]
+    b       8f
+51: str     x3, [x10, #(T_CTX + 40)]
+8:  str     xzr, [x9, #PC_INTR]
+9:  ldr     x30, [sp], #16
+    ret
+
     .section .text.critical, "ax"
 
 /*
@@ -407,9 +620,11 @@ console_block:
     ldr     x2, [x1]
     cbnz    x2, thread_yield            /* another thread waits: take turns */
     mov     x20, x30                    /* the switch returns to our caller */
-    bl      board_rx_prepare
+    bl      rx_drain
     mov     x30, x20
+    ldr     x1, [x9, #PC_INTR]
     cbnz    x0, critical_exit           /* a byte came meanwhile */
+    cbnz    x1, critical_exit           /* or a Ctrl-C */
     mrs     x0, cntfrq_el0              /* the deadline: now + POLL_MS */
     mov     x1, #(1000 / POLL_MS)
     udiv    x0, x0, x1
@@ -467,7 +682,11 @@ console_uart_interrupt:
     bl      sleeper_remove_x10          /* its deadline is moot (clobbers x6, x7) */
     bl      console_woken
 2:  tbz     x13, #0, 3f
-    ladr    x1, rx_waiter
+    bl      rx_drain                    /* the FIFO into the ring (clobbers x0-x4) */
+    ldr     x1, [x9, #PC_INTR]
+    cbz     x1, 21f
+    bl      console_intr_deliver        /* a Ctrl-C (clobbers x0-x8, x10) */
+21: ladr    x1, rx_waiter
     ldr     x10, [x1]
     cbz     x10, 3f
     str     xzr, [x1]
@@ -477,13 +696,7 @@ console_uart_interrupt:
     add     x2, x2, #1
     str     x2, [x1]
     bl      console_woken
-3:  ladr    x1, rx_waiter               /* the line again, if still needed */
-    ldr     x1, [x1]
-    ladr    x2, console_tx
-    ldr     x2, [x2, #TX_ARMED]
-    orr     x1, x1, x2
-    cbz     x1, 4f
-    ladr    x1, console_rx_unmask
+3:  ladr    x1, console_rx_unmask       /* the line again: the console always listens */
     ldp     x1, x2, [x1]
     cbz     x1, 4f
     str     w2, [x1]

@@ -4,6 +4,7 @@
  * The rest of the language is Forth in forth/, compiled at boot.
  */
 #include "macros.inc"
+#include "percpu.inc"
 #include BOARD_INC
 
 #include "forth/stack.S"

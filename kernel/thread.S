@@ -704,6 +704,8 @@ timer_start:
     .globl timer_from_thread
 timer_from_thread:
     tf_enter                            /* x0 = per-core, x7 = the running thread's T_FRAME */
+    .globl timer_entered
+timer_entered:                          /* a board's IRQ vector that saved the frame itself */
     mov     x4, x0
     bl      board_timer_ack             /* x0 = token, x1 = 1 if the timer is due */
     cbz     x1, tick_return
@@ -714,6 +716,9 @@ timer_from_thread:
 /* the tick proper ( x0 = token, x4 = per-core, x7 = the frame, x29 = 1 if
    it must not switch ): x0-x6 and x30 are free */
 tick:
+    ldr     x1, [x4, #PC_INTR]          /* a Ctrl-C not yet delivered */
+    cbnz    x1, tick_intr
+tick_go:
     sub     x6, x7, #T_FRAME            /* the running thread */
     mrs     x3, cntpct_el0              /* now */
     ldp     x5, x2, [x4, #PC_LASTTICK]  /* the last tick, the first sleeper */
@@ -741,6 +746,22 @@ tick:
     cmp     x3, x5
     b.ls    tick_switch                 /* as urgent as we are: switch */
     tf_leave
+
+/* tick_intr: a Ctrl-C the console's interrupt could not deliver at once
+   (kernel/console.S console_intr_deliver: the console thread was running
+   in the allocators): now, if it runs and is outside them, its return
+   from this interrupt goes to user_interrupt.  Clobbers x1, x2. */
+tick_intr:
+    cbnz    x29, tick_go
+    ladr    x1, console_thread
+    ldr     x1, [x1]
+    sub     x2, x7, #T_FRAME
+    cmp     x1, x2
+    b.ne    tick_go
+    ladr    x1, user_interrupt
+    msr     elr_el2, x1
+    str     xzr, [x4, #PC_INTR]
+    b       tick_go
 
 /* inside a critical section: only note it and let the line drop; the
    section's exit takes the interrupt */

@@ -48,7 +48,7 @@ word "abs", w_abs, F_INLINE|F_FOLDABLE
     ret
 endword w_abs
 
-/* min max ( a b -- min|max ) signed */
+/* min ( a b -- min ) max ( a b -- max ) signed */
 word "min", w_min, F_INLINE|F_FOLDABLE|K_POP
     ldr     x0, [dsp], #8
     cmp     x0, tos
@@ -326,7 +326,7 @@ word "d=", w_dequal, F_INLINE|F_FOLDABLE
     ret
 endword w_dequal
 
-/* d< ( d1 d2 -- flag ) signed;  du< unsigned */
+/* d< ( d1 d2 -- flag ) signed;  du< ( ud1 ud2 -- flag ) unsigned */
 word "d<", w_dless, F_INLINE|F_FOLDABLE
     ldp     x0, x1, [dsp], #16
     ldr     x2, [dsp], #8

@@ -194,6 +194,12 @@ forth_blob:
     .incbin FORTH_BLOB
 forth_blob_end:
     .byte 0
+    .balign 8
+    .globl help_blob, help_blob_end
+help_blob:                  /* `help WORD`: a line per word (harness/help.py) */
+    .incbin HELP_BLOB
+help_blob_end:
+    .byte 0
 
     .data
     .balign 8

@@ -664,7 +664,7 @@ word "(do)", w_pdo, F_INLINE|F_COMPILE_ONLY
     ret
 endword w_pdo
 
-/* (?do) sets V when index = limit (b.vc over the leave that follows) */
+/* (?do) ( limit index -- ) sets V when index = limit (b.vc over the leave that follows) */
 word "(?do)", w_pqdo, F_INLINE|F_COMPILE_ONLY
     cmp     lix, #1
     ret

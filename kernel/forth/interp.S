@@ -411,12 +411,42 @@ read_line:
     mov     x0, x8
 10: ret     x9
 
+/*
+ * console_line ( x0 = buffer, x1 = size -- x0 = length | -1 too long |
+ * -2 bad byte ): a line from the console: through the line editor
+ * forth/30-editline.fth installs (its xt in line_editor: edit-line, same
+ * contract, on the data stack), else read_line.  Clobbers x0-x23 (a
+ * Forth word runs).
+ */
+console_line:
+    ladr    x2, line_editor
+    ldr     x2, [x2]
+    cbz     x2, read_line
+    str     x30, [sp, #-16]!
+    stp     x0, tos, [dsp, #-16]!
+    mov     tos, x1
+    blr     x2
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    ldr     x30, [sp], #16
+    ret
+
+/* line-editor ( -- a ) the cell holding the xt REFILL and ACCEPT read a
+   console line with ( a n -- n' | -1 too long | -2 not text ); 0: the
+   kernel's plain reader.  The next cell: the byte a -2 refused (the
+   error report names it) */
+word "line-editor", w_lineeditor
+    str     tos, [dsp, #-8]!
+    ladr    tos, line_editor
+    ret
+endword w_lineeditor
+
 /* accept ( a n -- n' ) read a line into the buffer (at most n chars) */
 word "accept", w_accept
     enter
     ldr     x0, [dsp], #8
     mov     x1, tos
-    bl      read_line
+    bl      console_line
     cmp     x0, #0
     csel    tos, x0, xzr, ge
     leave
@@ -433,7 +463,7 @@ word "refill", w_refill
     cbnz    x0, 5f
     ladr    x0, tib
     mov     x1, #TIB_SIZE
-    bl      read_line
+    bl      console_line
     cmp     x0, #0
     b.lt    3f
     ladr    x1, tib
@@ -547,6 +577,9 @@ print_prompt:
  */
     .globl quit
 quit:
+    sub     x0, up, #T_USER         /* the thread Ctrl-C interrupts (kernel/console.S) */
+    ladr    x1, console_thread
+    str     x0, [x1]
 quit_restart:
     ldr     x0, [up, #U_R0]
     mov     sp, x0
@@ -821,9 +854,14 @@ err_word:   .quad 0, 0          /* the word last parsed by INTERPRET */
 console_errors: .quad 0         /* uncaught THROWs reported so far (the harness reads it:
                                    a script with an error does not exit 0) */
 abort_msg:  .quad 0, 0          /* ABORT" message */
-bad_byte:   .quad 0
+line_editor: .quad 0            /* console_line's xt (0: read_line); */
+bad_byte:   .quad 0             /*   the editor leaves a refused byte here */
+.if bad_byte - line_editor != 8
+.error "interp.S: bad_byte must follow line_editor (line-editor cell+)"
+.endif
 fault_info: .quad 0, 0, 0, 0    /* set, ESR, FAR, ELR of a fault turned into THROW */
 last_was_cr: .byte 0
+
 
     .bss
     .balign 16

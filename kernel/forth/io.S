@@ -15,10 +15,10 @@ word "key", w_key
     ret     x5
 endword w_key
 
-/* key? ( -- flag ) */
+/* key? ( -- flag ) a byte waits in the console's ring (or the UART) */
 word "key?", w_keyq
     mov     x5, x30
-    bl      uart_rx_ready
+    bl      rx_count
     cmp     x0, #0
     csetm   x0, ne
     dpush   x0
@@ -53,6 +53,17 @@ word "console-tx-stats", w_consoletxstats
     ldr     tos, [x0, #32]
     ret
 endword w_consoletxstats
+
+/* help-text ( -- a u ) the help table built from the sources: a line a
+   word, name TAB stack effect TAB one line TAB file (harness/help.py) */
+word "help-text", w_helptext
+    ladr    x0, help_blob
+    ladr    x1, help_blob_end
+    sub     x1, x1, x0
+    stp     x0, tos, [dsp, #-16]!   /* a second, the old top third */
+    mov     tos, x1
+    ret
+endword w_helptext
 
 /* type ( a u -- ) */
 word "type", w_type

@@ -258,6 +258,25 @@ word "bootargs", w_bootargs
     ret
 endword w_bootargs
 
+/* cmdline ( -- a u ) the command line the machine was booted with: m1n1's
+   boot_args cmdline (the harness's --cmdline), QEMU's /chosen/bootargs
+   (-append); up to its NUL, at most CMDLINE_MAX bytes; 0 0 without one */
+#define CMDLINE_MAX 1024
+word "cmdline", w_cmdline
+    ladr    x0, boot_info
+    ldr     x0, [x0, #BI_CMDLINE]
+    mov     x1, #0
+    cbz     x0, 2f
+1:  ldrb    w2, [x0, x1]
+    cbz     w2, 2f
+    add     x1, x1, #1
+    cmp     x1, #CMDLINE_MAX
+    b.lo    1b
+2:  stp     x0, tos, [dsp, #-16]!
+    mov     tos, x1
+    ret
+endword w_cmdline
+
 /* boot-info ( -- a ) what the kernel learnt at boot (kernel/macros.inc BI_*) */
 word "boot-info", w_bootinfo
     ladr    x0, boot_info

@@ -10,10 +10,11 @@
  * m1n1's aic_init does not, so nothing guarantees it at hand-over).
  *
  * The one interrupt used is the console UART's, both directions on one
- * line: a thread waiting for a console byte (kernel/console.S
- * console_block) or bytes waiting in the console's TX ring (tx_pump)
- * unmask it; the event read masks it again, and the handler unmasks it
- * while either still holds.  If no AIC was found, or the IRQ never comes,
+ * line, unmasked from board_irq_init on: the receive side always (the
+ * console moves every byte into its ring at once, which is how a Ctrl-C
+ * reaches a running word: kernel/console.S), the transmit side while
+ * bytes wait in the console's TX ring (tx_pump).  The event read masks
+ * the line, and the handler unmasks it again.  If no AIC was found, or the IRQ never comes,
  * the console's timed waits poll instead (counted: console-stats,
  * console-tx-stats).
  */
@@ -28,10 +29,9 @@
  * driver sets it up (samsung_tty.c apple_s5l_serial_startup, enable_tx_pio):
  * FIFO mode with the TX interrupt at the FIFO empty (UFCON FIFO enable,
  * TX trigger 0; the FIFOs are not reset: bytes m1n1 left may still be on
- * their way), RX and TX in interrupt mode, every interrupt enable off
- * and every cause cleared.  The console turns on what it waits for: RX
- * while a thread waits for a byte (board_rx_prepare), TX while bytes wait
- * in its ring (board_tx_arm).  Then the console's TX ring is on
+ * their way), RX and TX in interrupt mode, every cause cleared, the RX
+ * interrupts (threshold and timeout) on and TX's off: the console turns
+ * that on while bytes wait in its ring (board_tx_arm).  Then the console's TX ring is on
  * (console_tx_mode).  From forth_cold, MMU on.  Clobbers x0-x7.
  */
     .globl board_irq_init
@@ -51,8 +51,8 @@ board_irq_init:
     bic     w1, w1, #UCON_MODES
     mov     w2, #UCON_MODES_IRQ
     orr     w1, w1, w2
-    bic     w1, w1, #UCON_RXTO_ENA
-    bic     w1, w1, #UCON_RXTHR_ENA
+    orr     w1, w1, #UCON_RXTO_ENA      /* the console always listens (Ctrl-C) */
+    orr     w1, w1, #UCON_RXTHR_ENA
     bic     w1, w1, #UCON_TXTHR_ENA
     str     w1, [x0, #UCON]
     mov     w1, #UTRSTAT_IRQS
@@ -113,6 +113,7 @@ board_irq_init:
     add     x0, x0, x2
     ladr    x2, console_rx_unmask
     stp     x0, x1, [x2]
+    str     w1, [x0]                    /* and unmasked: the console listens from here */
 9:  ret
 
 /*
@@ -131,26 +132,32 @@ board_rx_wait:
    interrupt is deferred) and from its handler: never both at once. */
 
 /*
- * board_rx_prepare ( -- x0 = 1 if a byte is already there ): before the
- * console sleeps: the RX interrupts on (threshold and timeout), their old
- * causes cleared (not TX's: its edge would be lost), then one more look
- * (a byte that came meanwhile would raise no new interrupt).  From
- * console_block.  Clobbers x0, x1.
+ * board_rx_pause, board_rx_resume: the console's ring is full: the RX
+ * interrupts (threshold and timeout) off, bytes left in the FIFO (the
+ * UART's FIFO holds them, and the sender waits); room again: back on,
+ * and a cause the FIFO's bytes raise comes at once.  From the console's
+ * interrupt or the critical section.  Clobber x0-x2.
  */
-    .globl board_rx_prepare
-board_rx_prepare:
+    .globl board_rx_pause, board_rx_resume
+board_rx_pause:
     ladr    x1, m3_state
     ldr     x1, [x1, #M3_UART]
-    mov     x0, #0
+    cbz     x1, 1f
+    ldr     w0, [x1, #UCON]
+    bic     w0, w0, #UCON_RXTO_ENA
+    bic     w0, w0, #UCON_RXTHR_ENA
+    str     w0, [x1, #UCON]
+    mov     w0, #UTRSTAT_RXCAUSE
+    str     w0, [x1, #UTRSTAT]
+1:  ret
+board_rx_resume:
+    ladr    x1, m3_state
+    ldr     x1, [x1, #M3_UART]
     cbz     x1, 1f
     ldr     w0, [x1, #UCON]
     orr     w0, w0, #UCON_RXTO_ENA
     orr     w0, w0, #UCON_RXTHR_ENA
     str     w0, [x1, #UCON]
-    mov     w0, #UTRSTAT_RXCAUSE
-    str     w0, [x1, #UTRSTAT]
-    ldr     w0, [x1, #UTRSTAT]
-    and     x0, x0, #UTRSTAT_RXDR
 1:  ret
 
 /* board_tx_arm: the UART's TX threshold interrupt on: it fires when the
@@ -186,10 +193,9 @@ board_tx_disarm:
 /*
  * board_uart_causes ( -- x0 = bit 0 an RX cause, bit 1 the TX cause ):
  * in the UART's interrupt: UTRSTAT's causes, cleared by writing them back
- * (Linux apple_serial_handle_irq).  An RX cause also turns the RX
- * interrupts off until the console waits again (board_rx_prepare): the
- * byte stays in the FIFO until a thread reads it and would raise the line
- * again and again meanwhile.  Clobbers x0-x2.
+ * (Linux apple_serial_handle_irq).  The RX interrupts stay on: the
+ * console's handler empties the FIFO (kernel/console.S rx_drain), which
+ * is what drops the line.  Clobbers x0-x2.
  */
     .globl board_uart_causes
 board_uart_causes:
@@ -210,12 +216,6 @@ board_uart_causes:
     tst     w2, w1
     b.eq    9f
     orr     x0, x0, #1
-    ladr    x1, m3_state
-    ldr     x1, [x1, #M3_UART]
-    ldr     w2, [x1, #UCON]
-    bic     w2, w2, #UCON_RXTO_ENA
-    bic     w2, w2, #UCON_RXTHR_ENA
-    str     w2, [x1, #UCON]
 9:  ret
 
 /* board_tx_ticks ( -- x0 = counter ticks the TX FIFO takes to drain ):

@@ -265,6 +265,12 @@ uart_tx_put:
 
     .text
 
+/* The receive side is read in the critical section: the console's
+   interrupt (kernel/console.S rx_drain) reads the FIFO too, and a thread
+   between its read of a byte and the byte's store into the ring must not
+   be overtaken by the interrupt, which would put later bytes first. */
+    .section .text.critical, "ax"
+
 /* uart_rx_ready ( -- x0 = 1 if a byte waits ). Clobbers x1. */
     .globl uart_rx_ready
 uart_rx_ready:
@@ -285,6 +291,8 @@ uart_getc:
     ret
 2:  wfi                             /* no console: nothing will ever come */
     b       2b
+
+    .text
 
     .section .rodata
     .globl board_name

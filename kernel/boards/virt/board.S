@@ -4,6 +4,7 @@
  * PMU.  Everything else in the kernel is shared with the other boards.
  */
 #include "macros.inc"
+#include "percpu.inc"
 #include BOARD_INC
 
 /* Flattened device tree (big-endian) */
@@ -368,16 +369,47 @@ uart_tx_put:
 
     .text
 
+/* board_rx_pause, board_rx_resume: the console's ring is full: the
+   UART's interrupt off at the GIC (GICD_ICENABLER1; UARTIMSC is the
+   console's own unmasking store), bytes left in the PL011's FIFO; room
+   again: back on (GICD_ISENABLER1).  Clobber x0, x1. */
+    .globl board_rx_pause, board_rx_resume
+board_rx_pause:
+    movq    x1, GICD_BASE
+    mov     w0, #(1 << (INTID_UART - 32))
+    str     w0, [x1, #0x184]
+    ret
+board_rx_resume:
+    movq    x1, GICD_BASE
+    mov     w0, #(1 << (INTID_UART - 32))
+    str     w0, [x1, #0x104]
+    ret
+
 /* board_tx_arm, board_tx_disarm: no TX interrupt here.  Clobber nothing. */
     .globl board_tx_arm, board_tx_disarm
 board_tx_arm:
 board_tx_disarm:
     ret
 
-/* board_uart_causes ( -- x0 = 0 ): never called (no UART interrupt). */
+/*
+ * board_uart_causes ( -- x0 = bit 0 an RX cause ): in the UART's
+ * interrupt (board_irq_vector masked it at the UART and ended it at the
+ * GIC): the PL011's raw status (UARTRIS: RXRIS, RTRIS; the masked one
+ * reads 0 now), cleared in UARTICR.  The PL011's RX interrupt is a level
+ * that drops when its FIFO is read empty (QEMU hw/char/pl011.c raises it
+ * at the first byte: read_trigger 1), which the console's handler does
+ * next (kernel/console.S rx_drain).  No TX interrupt here.  Clobbers
+ * x0-x2.
+ */
     .globl board_uart_causes
 board_uart_causes:
-    mov     x0, #0
+    movq    x1, UART_BASE
+    ldr     w2, [x1, #UARTRIS]
+    mov     w0, #(IMSC_RX | IMSC_RT)
+    and     w2, w2, w0
+    str     w2, [x1, #UARTICR]
+    cmp     w2, #0
+    cset    x0, ne
     ret
 
 /* board_tx_ticks ( -- x0 ): 1 ms in counter ticks (never used here). */
@@ -387,6 +419,12 @@ board_tx_ticks:
     mov     x1, #1000
     udiv    x0, x0, x1
     ret
+
+/* The receive side is read in the critical section: the console's
+   interrupt (kernel/console.S rx_drain) reads the FIFO too, and a thread
+   between its read of a byte and the byte's store into the ring must not
+   be overtaken by the interrupt, which would put later bytes first. */
+    .section .text.critical, "ax"
 
 /* uart_rx_ready ( -- x0 = 1 if a byte waits ). Clobbers x1. */
     .globl uart_rx_ready
@@ -413,9 +451,16 @@ uart_getc:
     str     x2, [x1]
     ret
 
+    .text
+
 /*
- * board_rx_wait: the console found the FIFO empty: poll it until a byte
- * is there (the timer still preempts).  uart_rx_wait is the instruction
+ * board_rx_wait: the console found its ring and the FIFO empty: poll the
+ * FIFO until a byte is there (the timer still preempts), the UART's
+ * interrupt off meanwhile (else it would take the byte from under the
+ * poll; Ctrl-C then reaches the console thread through console_getc,
+ * which is where it waits).  The first call only turns the interrupt off
+ * and returns: the console looks at its ring once more (a byte the
+ * interrupt took just before).  uart_rx_wait is the instruction
  * that runs only while the console waits on an empty FIFO.  The QEMU
  * runner (harness/qemu.py) puts a breakpoint there and calls the console
  * idle when uart_rx_count equals what it has sent: the same "all input
@@ -424,19 +469,20 @@ uart_getc:
     .globl board_rx_wait
 board_rx_wait:
     movq    x1, UART_BASE
+    ldr     w2, [x1, #UARTIMSC]
+    cbz     w2, 1f
+    str     wzr, [x1, #UARTIMSC]        /* the interrupt off while we poll; */
+    ret                                 /* the console looks once more first */
 1:  ldr     w2, [x1, #UARTFR]
     tbz     w2, #FR_RXFE, 2f
+    ldr     w2, [x1, #UARTIMSC]         /* unmasked meanwhile (a deferred */
+    cbnz    w2, 3f                      /* interrupt let in): it reads for us */
     .globl uart_rx_wait
 uart_rx_wait:
     b       1b
-2:  ret
-
-/* board_rx_prepare ( -- x0 = 1 ): for kernel/console.S console_block,
-   which this board does not use (it polls): "look at the FIFO again". */
-    .globl board_rx_prepare
-board_rx_prepare:
-    mov     x0, #1
-    ret
+2:  mov     w2, #(IMSC_RX | IMSC_RT)    /* a byte: the interrupt back on */
+    str     w2, [x1, #UARTIMSC]
+3:  ret
 
 /* board_report: nothing to add to the banner: the DTB gave memory and the
    command line (read above); the devices are QEMU's fixed virt map. */
@@ -527,7 +573,8 @@ powered_off:
  */
     .globl board_timer_ack, board_timer_eoi
 board_timer_ack:
-    mrs     x0, icc_iar1_el1
+    mrs     x0, tpidr_el2               /* the INTID board_irq_vector acknowledged */
+    ldr     x0, [x0, #PC_INTID]
     cmp     x0, #26
     b.ne    1f
     mrs     x1, cnthp_ctl_el2
@@ -544,13 +591,42 @@ board_timer_eoi:
     isb
 1:  ret
 
-/* IRQ (vector 0x080): the GIC; its only enabled source is the timer.
-   Console input is polled on this board (board_rx_wait). */
+/*
+ * IRQ (vector 0x080): the GIC, two sources.  The frame is saved first
+ * (kernel/percpu.inc tf_enter: x0 = per-core, x7 = the frame), then the
+ * interrupt acknowledged (ICC_IAR1_EL1).  The PL011's is masked at the
+ * UART (UARTIMSC 0: its level drops) and ended at the GIC at once, then
+ * handed to the console (kernel/console.S console_uart_interrupt), which
+ * unmasks it again by the one store board_irq_init left in
+ * console_rx_unmask, at once or when a critical section it deferred in
+ * is left: the same contract as the AIC's on m3.  Anything else goes to
+ * the timer's path after its own tf_enter (kernel/thread.S
+ * timer_entered), the INTID left in PC_INTID for board_timer_ack.
+ */
     .globl board_irq_vector, board_irq_init
 board_irq_vector:
-    b       timer_from_thread
+    tf_enter
+    mrs     x1, icc_iar1_el1
+    cmp     x1, #INTID_UART
+    b.ne    1f
+    movq    x2, UART_BASE               /* masked at its source, as the AIC's event */
+    str     wzr, [x2, #UARTIMSC]        /* read masks the line on m3: the console */
+    msr     icc_eoir1_el1, x1           /* unmasks it (console_rx_unmask) */
+    b       console_uart_interrupt
+1:  str     x1, [x0, #PC_INTID]
+    b       timer_entered
+
+/* board_irq_init: the console's TX ring on (it never fills here) and the
+   PL011's receive interrupts (RXIM, RTIM) unmasked, the store that does
+   it left in console_rx_unmask: the console listens from here
+   (kernel/console.S: Ctrl-C).  Clobbers x0-x2. */
 board_irq_init:
-    mov     x0, #1                  /* the console's TX ring (it never fills here) */
+    mov     x0, #1
     ladr    x1, console_tx_mode
     str     x0, [x1]
+    movq    x0, (UART_BASE + UARTIMSC)
+    mov     x1, #(IMSC_RX | IMSC_RT)
+    ladr    x2, console_rx_unmask       /* the store that unmasks it */
+    stp     x0, x1, [x2]
+    str     w1, [x0]
     ret
