@@ -45,29 +45,17 @@ from typing import Callable, Iterator, Sequence
 
 from harness import adt as adtlib
 from harness import bootargs
+from harness.machine.sysregs import (APPLE_PMC0 as PMC0, APPLE_PMC1 as PMC1,
+                                     APPLE_PMCR0 as PMCR0, APPLE_PMCR1 as PMCR1, CNTFRQ_EL0,
+                                     CURRENT_EL, HCR_EL2, ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1,
+                                     ID_AA64MMFR2_EL1, MAIR_EL2, MIDR_EL1, SCTLR_EL2, TCR_EL2,
+                                     TTBR0_EL2)
 
 PAGE = 0x4000
 MASK64 = (1 << 64) - 1
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 OK, DIFFERS, UNKNOWN = "ok", "DIFFERS", "unknown"
-
-# System registers as (op0, op1, CRn, CRm, op2).
-MIDR_EL1 = (3, 0, 0, 0, 0)
-ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0)
-ID_AA64MMFR1_EL1 = (3, 0, 0, 7, 1)
-ID_AA64MMFR2_EL1 = (3, 0, 0, 7, 2)
-CURRENT_EL = (3, 0, 4, 2, 2)
-HCR_EL2 = (3, 4, 1, 1, 0)
-CNTFRQ_EL0 = (3, 3, 14, 0, 0)
-PMCR0 = (3, 1, 15, 0, 0)          # Apple PMU (kernel/boards/m3/board.inc)
-PMCR1 = (3, 1, 15, 1, 0)
-PMC0 = (3, 2, 15, 0, 0)           # cycles
-PMC1 = (3, 2, 15, 1, 0)           # retired instructions
-SCTLR_EL2 = (3, 4, 1, 0, 0)
-TCR_EL2 = (3, 4, 2, 0, 2)
-TTBR0_EL2 = (3, 4, 2, 0, 0)
-MAIR_EL2 = (3, 4, 10, 2, 0)
 
 HCR_E2H, HCR_TGE = 1 << 34, 1 << 27
 PMCR1_KERNEL = 0x30303            # board_counters_init: PMC0/1 at EL0 (8-9) and EL1/EL2 (16-17)

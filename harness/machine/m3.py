@@ -35,6 +35,8 @@ from harness.machine.events import Events
 from harness.machine.ipi import FastIpi
 from harness.machine import kthreads
 from harness.machine.pmu import ApplePmu
+from harness.machine.sysregs import (APPLE_VM_TMR_FIQ_ENA_EL2, CNTFRQ_EL0, CNTPCT_EL0, CNTVCT_EL0,
+                                     HCR_EL2, ID_AA64MMFR0_EL1, MIDR_EL1, VBAR_EL2)
 from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer
 from harness.machine.wdt import Watchdog
 from harness.machine.uart import DEFAULT_BAUD, S5lUart, ubrdiv_for
@@ -49,13 +51,6 @@ M1N1_HCR_EL2 = 0x0000_0324_8800_0038     # src/chickens.c / hv: E2H | TGE | ...
 CNTFRQ_HZ = 24_000_000                   # the default CNTFRQ_EL0; the kernel must not assume it
 CNTFRQ_CHOICES = (24_000_000, 1_000_000_000)   # 24 MHz, or 1 GHz (m1n1 on M3: AGTCNTRDIR = 0)
 CHUNK = 1 << 30                          # RAM is mapped in chunks: one unicorn region of 4 GiB fails
-
-# System registers as (op0, op1, CRn, CRm, op2)
-HCR_EL2 = (3, 4, 1, 1, 0)
-VBAR_EL2 = (3, 4, 12, 0, 0)
-CNTFRQ_EL0 = (3, 3, 14, 0, 0)
-CNTPCT_EL0 = (3, 3, 14, 0, 1)
-CNTVCT_EL0 = (3, 3, 14, 0, 2)
 
 
 class MachineError(RuntimeError):
@@ -194,9 +189,9 @@ class M3:
         self.timer = HypTimer(cpu, self.clock)
         self.vtimer = VirtTimer(cpu, self.clock)
         self.ipi = FastIpi(cpu, mpidr=chip.boot_cpu.mpidr)
-        self._vm_tmr_fiq_ena = 0                  # VM_TMR_FIQ_ENA_EL2, S3_5_C15_C1_3: the guest timers'
-        cpu.on_sysreg(3, 5, 15, 1, 3, read=lambda: self._vm_tmr_fiq_ena,   # FIQ enables (bit 0 V, 1 P);
-                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))  # no guest timer FIQ modelled
+        self._vm_tmr_fiq_ena = 0                  # the guest timers' FIQ enables (bit 0 V, 1 P);
+        cpu.on_sysreg(*APPLE_VM_TMR_FIQ_ENA_EL2, read=lambda: self._vm_tmr_fiq_ena,   # no guest timer
+                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))       # FIQ modelled
         # The watchdog: BYE reboots through it (kernel/boards/m3/board.S).
         self.rebooted = False
         self.wdt = Watchdog(cpu, on_reset=self._reset)
@@ -257,9 +252,9 @@ class M3:
         part = self.MIDR_PART.get(self.chip.name)
         if part is not None:
             midr = 0x61 << 24 | 0xF << 16 | part << 4
-            self.cpu.on_sysreg(3, 0, 0, 0, 0, read=lambda: midr)
-        mmfr0 = self.cpu.sysreg_read(3, 0, 0, 7, 0) & ~(0xF << 20) | 1 << 20
-        self.cpu.on_sysreg(3, 0, 0, 7, 0, read=lambda: mmfr0)
+            self.cpu.on_sysreg(*MIDR_EL1, read=lambda: midr)
+        mmfr0 = self.cpu.sysreg_read(*ID_AA64MMFR0_EL1) & ~(0xF << 20) | 1 << 20
+        self.cpu.on_sysreg(*ID_AA64MMFR0_EL1, read=lambda: mmfr0)
 
     def _write_standin(self) -> None:
         # A vector table of `b .`: never meant to run.  The exception policy
