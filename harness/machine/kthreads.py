@@ -21,9 +21,14 @@ BLOCKED = {2, 3, 4}     # waits nothing but another thread can end
 
 @lru_cache(maxsize=1)
 def layout() -> dict[str, int]:
-    """The plain-number #defines of kernel/percpu.inc (PC_*, T_*, TS_*)."""
-    text = (ROOT / "kernel" / "percpu.inc").read_text()
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^#define\s+(\w+)\s+(\d+)\b", text, re.M)}
+    """The plain-number #defines of kernel/percpu.inc (PC_*, T_*, TS_*,
+    SLOT_*) and kernel/macros.inc (the user area U_*, the header H_*)."""
+    out: dict[str, int] = {}
+    for name in ("percpu.inc", "macros.inc"):
+        text = (ROOT / "kernel" / name).read_text()
+        out.update((m.group(1), int(m.group(2)))
+                   for m in re.finditer(r"^#define\s+(\w+)\s+(\d+)\b", text, re.M))
+    return out
 
 
 @dataclass
