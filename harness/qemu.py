@@ -10,9 +10,9 @@ console is QEMU's stdio chardev on pipes: input goes to its stdin, output
 comes from its stdout.  How the runner knows the console is idle (waiting
 for input it has not been given) without looking at a clock:
 
-  - kernel/boards/virt.S counts every byte uart_getc takes (uart_rx_count)
-    and spins on one instruction, uart_rx_wait, while the PL011 FIFO is
-    empty;
+  - kernel/boards/virt/board.S counts every byte uart_getc takes
+    (uart_rx_count) and spins on one instruction, uart_rx_wait, while the
+    PL011 FIFO is empty;
   - the runner keeps a breakpoint on uart_rx_wait.  When it hits and
     uart_rx_count equals the bytes written to QEMU's stdin, every byte has
     been consumed and the console waits for more: `idle`.  Fewer means
@@ -27,25 +27,30 @@ thread when nothing can ever run again (below), and `limit` when nothing
 of these happens within the time the instruction limit is worth (a hang;
 generous, see seconds_for()).
 
-Deadlock, as on the emulated M3 (harness/machine/kthreads.py deadlock):
-the idle thread runs only when every other thread waits, and each of its
-WFIs is a breakpoint.  There the runner reads the per-core block and the
-thread list through the stub (a few 1 KiB reads) and ends the run if no
-thread has a deadline, none waits for console input and every one is
-blocked in IPC.  Otherwise it steps over the WFI (the step returns at the
-next interrupt, the slice timer's at the latest) and goes on.  Only guest
-state decides, never the host clock: the same script ends the same way
-every time, and a console that sleeps in MS costs one stop a tick.
+Deadlock, as on the emulated M3 (harness/machine/kthreads.py deadlock): the
+idle thread runs only when every other thread waits, and each WFI in the
+kernel's text (found in the ELF: no marker in the kernel, nothing a
+re-layered kernel/thread.S must keep but the instruction) other than the
+halt's and the power-off's is a breakpoint.  There the runner reads the
+per-core block and the thread list through the stub (a few 1 KiB reads) and
+ends the run if no thread has a deadline, none waits for console input and
+every one is blocked in IPC.  Otherwise it steps over the WFI (the step
+returns at the next interrupt, the slice timer's at the latest) and goes
+on.  Only guest state decides, never the host clock: the same script ends
+the same way every time, and a console that sleeps in MS costs one stop a
+tick.
 
 Forth errors: the kernel counts every line or thread that ended in an
 uncaught THROW in console_errors (kernel/forth/interp.S).  The runner
 reads it through the stub when the run ends, and at board_poweroff
 (before BYE's SYSTEM_OFF takes the guest's memory away).  Reading the
 counter, rather than parsing the console, cannot be fooled by a script
-that prints the same words.  Under -icount the guest's
-instruction counts are exact and do not depend on the host: the PMU's
-INST_RETIRED, read by the kernel's `instructions` word, is the figure the
-cross-check holds against unicorn's (tests/test_qemu_crosscheck.py).
+that prints the same words, and costs the kernel nothing.
+
+Under -icount the guest's instruction counts are exact and do not depend on
+the host: the PMU's INST_RETIRED, read by the kernel's `instructions` word,
+is the figure the cross-check holds against unicorn's
+(tests/test_qemu_crosscheck.py).
 """
 
 from __future__ import annotations
@@ -519,6 +524,12 @@ class QemuVirt:
         if addr is None:
             raise QemuError(f"no symbol '{name}' in {self.elf}")
         return self._mem(addr, size)
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        """Guest memory written through the stub while the guest is stopped
+        (before run(), or after it): how a test injects a fault."""
+        if self._request(f"M{addr:x},{len(data):x}:{data.hex()}") != "OK":
+            raise QemuError(f"cannot write {len(data)} bytes at {addr:#x}")
 
     def describe(self, addr: int) -> str:
         """The ELF symbol for an address, else the Forth word whose code

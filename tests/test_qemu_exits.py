@@ -118,7 +118,7 @@ def test_a_stop_at_boot_is_a_crash_with_the_kernels_message(virt_kernel, capsys)
 def test_a_kernel_panic_is_reported_from_its_frame(virt_kernel):
     with QemuVirt(virt_kernel.elf) as q:
         addr = q.symbols.address("map_range", q.load_base)
-        assert q._request(f"M{addr:x},4:00000000") == "OK"    # UDF where mmu_init calls
+        q.write_memory(addr, bytes(4))                      # UDF where mmu_init calls
         r = q.run()
         assert r.status == "crash"
         assert "KERNEL PANIC: synchronous exception in the kernel" in r.output
