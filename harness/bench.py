@@ -58,7 +58,7 @@ class Budget:
         return int(self.budget_ns * GHZ)   # whole cycles, rounded down: 25 ns -> 87
 
 
-# The seed's bare-metal M3 column (shared/seed, shared/spec/cycle-model.md).
+# The seed's bare-metal M3 column, in ns (docs/emulation.md, the cycle model).
 BUDGETS = [
     Budget("context_switch", "context switch", 50),
     Budget("ipc", "IPC message", 30),

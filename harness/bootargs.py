@@ -1,6 +1,6 @@
 """boot_args as m1n1 hands them to a chainloaded kernel, and where it puts them.
 
-The layout is XNU's (shared/spec/m1n1-boot.md, and m1n1's own Python view of
+The layout is XNU's (docs/hardware.md boot_args, and m1n1's own Python view of
 it, proxyclient/m1n1/tgtypes.py BootArgs_r1/r2/r3): cmdline starts at 0x6c.
 m1n1's C header (src/xnuboot.h) would place it at 0x70 because of the
 union's alignment, but m1n1 only copies the bytes iBoot gave it

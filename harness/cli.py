@@ -9,12 +9,8 @@ import sys
 from pathlib import Path
 
 from harness import ROOT
-
-EXIT_CRASH = 3
-EXIT_HANG = 4
-EXIT_DEADLOCK = 5
-EXIT_FORTH_ERROR = 6
-EXIT_STOPPED = 130          # the user left (128 + SIGINT, as a shell reports it)
+from harness.run import (DEFAULT_LIMIT, EXIT_CRASH, EXIT_DEADLOCK, EXIT_FORTH_ERROR,  # noqa: F401
+                         EXIT_HANG, EXIT_STOPPED, exit_status)
 
 
 def _int(text: str) -> int:
@@ -144,23 +140,13 @@ def cmd_run(args) -> int:
     else:
         result = _interactive(args)
     sys.stdout.buffer.flush()
-    print(f"\n[{result.status}: {result.instructions:,} instructions]", file=sys.stderr)
-    if result.status == "crash":
-        print(result.report, file=sys.stderr)
-        return EXIT_CRASH
-    if result.status == "limit":
-        print(f"hang: {result.report}", file=sys.stderr)
-        return EXIT_HANG
-    if result.status == "deadlock":
-        print(result.report, file=sys.stderr)
-        return EXIT_DEADLOCK
-    if result.status == "stopped":
-        return EXIT_STOPPED
-    if getattr(result, "errors", 0) and not args.keep_going:
-        print(f"{result.errors} Forth error(s) in the script (--keep-going: exit 0 all the same)",
-              file=sys.stderr)
-        return EXIT_FORTH_ERROR
-    return 0
+    # QEMU's gdb stub cannot count the guest's instructions (harness/qemu.py)
+    counted = f"{result.instructions:,} instructions" if args.board == "m3" else "instructions not counted"
+    print(f"\n[{result.status}: {counted}]", file=sys.stderr)
+    code, message = exit_status(result, args.keep_going)
+    if message:
+        print(message, file=sys.stderr)
+    return code
 
 
 def _save_screenshot(args, m) -> None:
@@ -406,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--script", help="feed this file through the console, then stop")
     p.add_argument("--input", help="feed this line through the console, then stop")
     p.add_argument("--keep-going", action="store_true",
-                   help="exit 0 even if a line of the script ended in a Forth error (m3)")
+                   help="exit 0 even if a line of the script ended in a Forth error")
     p.add_argument("--elf", help="kernel ELF (default: build/kernel.elf)")
     p.add_argument("--chip", default="t8122", choices=["t8122", "t6030", "t6031"],
                    help="the emulated chip (m3): its ADT, addresses, cores (harness/chips)")
@@ -479,16 +465,17 @@ def main(argv: list[str] | None = None) -> int:
 
     args = ap.parse_args(argv)
     if args.command == "run":
-        from harness.machine.m3 import DEFAULT_LIMIT, DEFAULT_MEM_SIZE
+        from harness.machine.m3 import DEFAULT_MEM_SIZE
+        from harness.qemu import DEFAULT_MEM_SIZE as VIRT_MEM_SIZE
         if args.mem_size is None:
-            args.mem_size = DEFAULT_MEM_SIZE if args.board == "m3" else 256 << 20
+            args.mem_size = DEFAULT_MEM_SIZE if args.board == "m3" else VIRT_MEM_SIZE
         if args.limit is None:
             args.limit = DEFAULT_LIMIT if (args.script or args.input is not None
                                           or not sys.stdin.isatty()) else 1 << 62
     try:
         return args.fn(args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_STOPPED
     except Exception as e:  # a clear line, not a traceback, for expected failures
         from harness.build import BuildError
         from harness.toolchain import ToolchainError

@@ -1,6 +1,6 @@
 """The Apple-core cycle model: every executed instruction charged twice.
 
-Two figures for every instruction stream (shared/spec/cycle-model.md):
+Two figures for every instruction stream (docs/emulation.md, the cycle model):
 
 - conservative (budgets are checked against it): at best one instruction
   per cycle; every load costs its L1-hit latency (4); multiply and divide
@@ -153,7 +153,7 @@ MEMORY: dict[str, Param] = {
         "Frumusanu) also reads 3 cycles load-load"),
     "l2_hit": Param(
         "L2 load-to-use latency (a load that misses L1 and hits L2)", 16, 18, "cycles",
-        "assumed: ~16-18 cycles as shared/spec/cycle-model.md reads the public M1 latency plots "
+        "assumed: ~16-18 cycles, read off the public M1 latency plots "
         "(AnandTech's A14/M1 articles); no source we found states the cycle count, and M3's 16 MiB "
         "L2 is unmeasured"),
     "dram_latency": Param(

@@ -1,6 +1,7 @@
 """The payloads m1n1 can start: a flat image and a Mach-O, made from the ELF.
 
-m1n1 takes a kernel in one of two shapes (shared/spec/m1n1-boot.md):
+m1n1 takes a kernel in one of two shapes (docs/hardware.md, The payload
+shapes):
 
 * raw (`chainload.py -r kernel.bin`, or the stage-1 `chainload=` variable):
   the bytes are copied to m1n1's own base and entered at base + 0x800;

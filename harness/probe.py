@@ -45,29 +45,17 @@ from typing import Callable, Iterator, Sequence
 
 from harness import adt as adtlib
 from harness import bootargs
+from harness.machine.sysregs import (APPLE_PMC0 as PMC0, APPLE_PMC1 as PMC1,
+                                     APPLE_PMCR0 as PMCR0, APPLE_PMCR1 as PMCR1, CNTFRQ_EL0,
+                                     CURRENT_EL, HCR_EL2, ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1,
+                                     ID_AA64MMFR2_EL1, MAIR_EL2, MIDR_EL1, SCTLR_EL2, TCR_EL2,
+                                     TTBR0_EL2)
 
 PAGE = 0x4000
 MASK64 = (1 << 64) - 1
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 OK, DIFFERS, UNKNOWN = "ok", "DIFFERS", "unknown"
-
-# System registers as (op0, op1, CRn, CRm, op2).
-MIDR_EL1 = (3, 0, 0, 0, 0)
-ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0)
-ID_AA64MMFR1_EL1 = (3, 0, 0, 7, 1)
-ID_AA64MMFR2_EL1 = (3, 0, 0, 7, 2)
-CURRENT_EL = (3, 0, 4, 2, 2)
-HCR_EL2 = (3, 4, 1, 1, 0)
-CNTFRQ_EL0 = (3, 3, 14, 0, 0)
-PMCR0 = (3, 1, 15, 0, 0)          # Apple PMU (kernel/boards/m3/board.inc)
-PMCR1 = (3, 1, 15, 1, 0)
-PMC0 = (3, 2, 15, 0, 0)           # cycles
-PMC1 = (3, 2, 15, 1, 0)           # retired instructions
-SCTLR_EL2 = (3, 4, 1, 0, 0)
-TCR_EL2 = (3, 4, 2, 0, 2)
-TTBR0_EL2 = (3, 4, 2, 0, 0)
-MAIR_EL2 = (3, 4, 10, 2, 0)
 
 HCR_E2H, HCR_TGE = 1 << 34, 1 << 27
 PMCR1_KERNEL = 0x30303            # board_counters_init: PMC0/1 at EL0 (8-9) and EL1/EL2 (16-17)
@@ -539,28 +527,29 @@ class M1n1Target(Target):
 # The facts and the table
 # ---------------------------------------------------------------------------
 
-_BA = "kernel/boards/m3/board.S board_boot_info; m1n1-boot.md boot_args"
+_BA = "kernel/boards/m3/board.S board_boot_info; hardware.md boot_args"
 _DISC = "kernel/boards/m3/discover.S"
 _AIC = "kernel/boards/m3/aic.S board_irq_init; m1n1 src/aic.c aic23_init, src/aic_regs.h"
 
 # Every fact the probe checks, in table order: (fact, what the kernel
-# assumes, [the kernel file; the doc or source it follows]).  m1n1-boot.md
-# is shared/spec/m1n1-boot.md; m1n1 paths are in AsahiLinux/m1n1.
+# assumes, [the kernel file; the doc or source it follows]).  hardware.md
+# is docs/hardware.md (its section "The hand-over"); m1n1 paths are in
+# AsahiLinux/m1n1.
 FACTS: list[tuple[str, str, str]] = [
     ("MIDR_EL1", "an Apple core (implementer 0x61); nothing per part",
      "kernel/boards/m3/board.inc (Apple registers); m1n1 src/midr.h"),
-    ("CurrentEL", "EL2", "kernel/head.S; m1n1-boot.md CPU state at entry"),
+    ("CurrentEL", "EL2", "kernel/head.S; hardware.md CPU state at entry"),
     ("HCR_EL2 E2H, TGE", "E2H = 1 and TGE = 1: VHE, the EL2&0 regime",
-     "kernel/head.S, kernel/mmu.S; m1n1-boot.md CPU state at entry"),
+     "kernel/head.S, kernel/mmu.S; hardware.md CPU state at entry"),
     ("ID_AA64MMFR0 TGran16", "1 or 2: the 16 KiB granule", "kernel/mmu.S; Arm ARM D8 16 KiB granule"),
     ("ID_AA64MMFR0 PARange", "read into TCR.IPS; DRAM and devices below 2^PA",
      "kernel/mmu.S mmu_init, kernel/domain.S; Arm ARM D8"),
     ("ID_AA64MMFR1 VH", "1: VHE (EL2 tables, TCR, CPTR in the EL1 layouts)",
-     "kernel/mmu.S, kernel/head.S; m1n1-boot.md CPU state at entry"),
+     "kernel/mmu.S, kernel/head.S; hardware.md CPU state at entry"),
     ("ID_AA64MMFR2 BBM", "0, no FEAT_BBM: break-before-make everywhere",
-     "kernel/mmu.S; m1n1-boot.md t8122 platform"),
+     "kernel/mmu.S; hardware.md t8122 platform"),
     ("CNTFRQ_EL0", "read, never assumed; 24 MHz or 1 GHz",
-     "kernel/thread.S, kernel/console.S, kernel/forth/io.S; m1n1-boot.md (AGTCNTRDIR)"),
+     "kernel/thread.S, kernel/console.S, kernel/forth/io.S; hardware.md (AGTCNTRDIR)"),
     ("PMC0/PMC1 at EL2", f"PMCR1 |= {PMCR1_KERNEL:#x}, PMCR0 |= 3: PMC1 counts instructions and PMC0 "
      "cycles at EL2", "kernel/boards/m3/board.S board_counters_init; Linux asm/apple_m1_pmu.h"),
     ("boot_args revision", "1, 2 or 3 (cmdline at 0x6c; the fields before it fixed)", _BA),
@@ -569,7 +558,7 @@ FACTS: list[tuple[str, str, str]] = [
     ("boot_args top_of_kernel_data", "inside usable RAM: free memory starts above it",
      _BA + "; m1n1 proxyclient/tools/chainload.py"),
     ("boot_args video", "depth 30 or 32, stride >= 4 x width, outside usable RAM",
-     "kernel/fbcon.S, kernel/mmu.S; m1n1-boot.md boot_args"),
+     "kernel/fbcon.S, kernel/mmu.S; hardware.md boot_args"),
     ("boot_args devtree", "the ADT inside usable RAM (devtree - virt_base + phys_base)", _BA),
     ("ADT /chosen chip-id", "present; 0x8122, 0x6030, 0x6031 or 0x6034 (another runs as its ADT says)",
      _DISC + ", board.S known_chips; m1n1 src/soc.h"),
@@ -607,7 +596,7 @@ FACTS: list[tuple[str, str, str]] = [
     ("kernel map (replayed)", "no Normal mapping touches a carveout; Normal only in usable RAM and "
      "the framebuffer", "kernel/mmu.S mmu_init; m1n1 src/mcc.c; harness/pagetable.py"),
     ("kernel map: devices", "the ADT's UART, AIC and WDT mapped Device-nGnRnE (MAIR 0x00)",
-     "kernel/mmu.S; m1n1-boot.md Pages"),
+     "kernel/mmu.S; hardware.md Pages"),
 ]
 _FACT_INDEX = {name: i for i, (name, _, _) in enumerate(FACTS)}
 

@@ -10,9 +10,9 @@ console is QEMU's stdio chardev on pipes: input goes to its stdin, output
 comes from its stdout.  How the runner knows the console is idle (waiting
 for input it has not been given) without looking at a clock:
 
-  - kernel/boards/virt.S counts every byte uart_getc takes (uart_rx_count)
-    and spins on one instruction, uart_rx_wait, while the PL011 FIFO is
-    empty;
+  - kernel/boards/virt/board.S counts every byte uart_getc takes
+    (uart_rx_count) and spins on one instruction, uart_rx_wait, while the
+    PL011 FIFO is empty;
   - the runner keeps a breakpoint on uart_rx_wait.  When it hits and
     uart_rx_count equals the bytes written to QEMU's stdin, every byte has
     been consumed and the console waits for more: `idle`.  Fewer means
@@ -20,13 +20,37 @@ for input it has not been given) without looking at a clock:
 
 That is the emulated M3's `idle` exactly.  Other endings: `off` when QEMU
 exits (PSCI SYSTEM_OFF from BYE), `crash` at the breakpoint on
-kernel_halted (a panic; the report is decoded from its exception frame) or
-on the low vectors (an exception before the kernel installed its own), and
-`limit` when nothing of these happens within the time the instruction limit
-is worth (a hang; generous, see seconds_for()).  Under -icount the guest's
-instruction counts are exact and do not depend on the host: the PMU's
-INST_RETIRED, read by the kernel's `instructions` word, is the figure the
-cross-check holds against unicorn's (tests/test_qemu_crosscheck.py).
+kernel_halted (a panic, decoded from its exception frame, or a stop at
+boot, with the kernel's own message) or on the low vectors (an exception
+before the kernel installed its own), `deadlock` at a WFI of the idle
+thread when nothing can ever run again (below), and `limit` when nothing
+of these happens within the time the instruction limit is worth (a hang;
+generous, see seconds_for()).
+
+Deadlock, as on the emulated M3 (harness/machine/kthreads.py deadlock): the
+idle thread runs only when every other thread waits, and each WFI in the
+kernel's text (found in the ELF: no marker in the kernel, nothing a
+re-layered kernel/thread.S must keep but the instruction) other than the
+halt's and the power-off's is a breakpoint.  There the runner reads the
+per-core block and the thread list through the stub (a few 1 KiB reads) and
+ends the run if no thread has a deadline, none waits for console input and
+every one is blocked in IPC.  Otherwise it steps over the WFI (the step
+returns at the next interrupt, the slice timer's at the latest) and goes
+on.  Only guest state decides, never the host clock: the same script ends
+the same way every time, and a console that sleeps in MS costs one stop a
+tick.
+
+Forth errors: the kernel counts every line or thread that ended in an
+uncaught THROW in console_errors (kernel/forth/interp.S).  The runner
+reads it through the stub when the run ends, and at board_poweroff
+(before BYE's SYSTEM_OFF takes the guest's memory away).  Reading the
+counter, rather than parsing the console, cannot be fooled by a script
+that prints the same words, and costs the kernel nothing.
+
+Under -icount the guest's instruction counts are exact and do not depend on
+the host: the PMU's INST_RETIRED, read by the kernel's `instructions` word,
+is the figure the cross-check holds against unicorn's
+(tests/test_qemu_crosscheck.py).
 """
 
 from __future__ import annotations
@@ -40,13 +64,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import run as runs
 from harness.elf import Symbols
-from harness.machine.exceptions import decode_esr
-from harness.machine.m3 import RunResult
+from harness.machine import kthreads
+from harness.run import DEFAULT_LIMIT, FRAME_BYTES, RunResult, halt_report
 
 LINK_BASE = 0x4020_0000            # harness/build.py BOARDS["virt"]: QEMU loads the ELF here
 DEFAULT_MEM_SIZE = 256 << 20
-DEFAULT_LIMIT = 2_000_000_000
+WFI = 0xD503207F                   # Arm ARM C6.2: WFI's one encoding
 QEMU = "qemu-system-aarch64"
 INSTALL_HINT = ("QEMU is not installed: `apt-get install -y --no-install-recommends "
                 "qemu-system-arm` (Debian/Ubuntu; provides qemu-system-aarch64) or "
@@ -94,6 +119,20 @@ def _symbol_table(elf: Path) -> dict[str, int]:
     with open(elf, "rb") as f:
         table = ELFFile(f).get_section_by_name(".symtab")
         return {s.name: s["st_value"] for s in table.iter_symbols() if s.name} if table else {}
+
+
+def _wfi_addresses(elf: Path) -> list[int]:
+    """Every WFI in the ELF's executable sections (aligned words: data in
+    them cannot be executed, so a stray match costs nothing)."""
+    from elftools.elf.elffile import ELFFile
+    out = []
+    with open(elf, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 0x4:     # SHF_EXECINSTR
+                data, base = sec.data(), sec["sh_addr"]
+                out += [base + i for i in range(0, len(data) - 3, 4)
+                        if struct.unpack_from("<I", data, i)[0] == WFI]
+    return out
 
 
 class QemuError(RuntimeError):
@@ -176,6 +215,18 @@ class QemuVirt:
         self.wait_pc = sym("uart_rx_wait")
         self.halt_pc = sym("kernel_halted")
         self.rx_count_addr = sym("uart_rx_count")
+        self.poweroff_pc = sym("board_poweroff")      # BYE, before SYSTEM_OFF
+        self.off_pc = sym("powered_off")              # parked: PSCI did not switch off
+        self.console_errors = sym("console_errors")
+        self.rx_waiter = sym("rx_waiter")
+        self.percpu = sym("percpu")
+        self.latest = sym("latest")
+        # the idle thread's WFIs (kernel/thread.S idle_loop): the halt's and
+        # the power-off's have breakpoints of their own
+        self.idle_pcs = [pc for pc in _wfi_addresses(self.elf)
+                         if not (self.halt_pc <= pc <= self.halt_pc + 8 or self.off_pc <= pc <= self.off_pc + 8)]
+        self._errors_before = 0
+        self._errors_at_off: int | None = None      # read at board_poweroff
 
         self._tmp = tempfile.TemporaryDirectory(prefix="sovereign-qemu-")
         sock_path = os.path.join(self._tmp.name, "gdb")
@@ -194,11 +245,12 @@ class QemuVirt:
         self._request("?")
         # QEMU answers `p` (one register) only once the client has read a
         # target description.
-        self._sysreg_numbers()
+        self._read_target_description()
         # The low vectors (current EL, SPx: synchronous, IRQ): VBAR_EL2 is 0
         # until head.S installs the kernel's, and flash at 0 holds no code.
         self.early_vectors = [0x200, 0x280]
-        self._breakpoints = [self.wait_pc, self.halt_pc, *self.early_vectors]
+        self._breakpoints = [self.wait_pc, self.halt_pc, self.poweroff_pc, self.off_pc,
+                             *self.idle_pcs, *self.early_vectors]
         self._at_breakpoint: int | None = None
         for pc in self._breakpoints:
             if self._request(f"Z0,{pc:x},4") != "OK":
@@ -292,6 +344,34 @@ class QemuVirt:
             raise QemuError(f"cannot read {size} bytes at {addr:#x}: {reply}")
         return bytes.fromhex(reply)
 
+    def _reader(self):
+        """read(addr, size) over the stopped guest's memory, 1 KiB at a time
+        and each KiB once (QEMU's stub answers at most 2 KiB a packet): a
+        walk of the thread list or the dictionary costs a few requests, not
+        one per field.  Valid while the guest stays stopped."""
+        chunks: dict[int, bytes] = {}
+
+        def read(addr: int, size: int) -> bytes:
+            out = bytearray()
+            while size > 0:
+                base, off = addr & ~0x3FF, addr & 0x3FF
+                if base not in chunks:
+                    try:
+                        chunks[base] = self._mem(base, 0x400)
+                    except QemuError:           # the KiB crosses into nothing: the bytes asked only
+                        return bytes(out) + self._mem(addr, size)
+                n = min(size, 0x400 - off)
+                out += chunks[base][off:off + n]
+                addr, size = addr + n, size - n
+            return bytes(out)
+        return read
+
+    def _errors(self) -> int:
+        """console_errors now, or as BYE left it once QEMU has exited."""
+        if self.proc.poll() is not None or self.gdb.closed:
+            return self._errors_at_off if self._errors_at_off is not None else self._errors_before
+        return struct.unpack("<Q", self._mem(self.console_errors, 8))[0]
+
     # ---- the M3-like interface -------------------------------------------------
 
     @property
@@ -314,6 +394,7 @@ class QemuVirt:
         switches off, the kernel panics, or a hang is evident."""
         if self._ended:
             return self._ended
+        self._errors_before = self._errors()
         deadline = time.monotonic() + seconds_for(limit)
         if not self._booted:
             # The PL011's FIFO is switched on at boot (which empties it), so
@@ -359,36 +440,45 @@ class QemuVirt:
             if pc == self.wait_pc:
                 count = struct.unpack("<Q", self._mem(self.rx_count_addr, 8))[0]
                 if count >= self._sent and not self._to_send:
-                    return RunResult("idle", self.output, self.instructions)
+                    return self._result("idle")
                 continue
+            if pc in self.idle_pcs:
+                read = self._reader()
+                report = kthreads.deadlock(read, self.percpu, self.rx_waiter,
+                                           lambda xt: self._describe(xt, read).removeprefix("in Forth word "))
+                if report:
+                    return self._result("deadlock", report)
+                continue
+            if pc == self.poweroff_pc:
+                self._errors_at_off = self._errors()
+                continue
+            if pc == self.off_pc:
+                return self._end(self._result("off"))
             if pc == self.halt_pc:
-                return self._end(RunResult("crash", self.output, self.instructions,
-                                           self._panic_report()))
+                # kernel/vectors.S panic (or kernel/mmu.S boot_fail) keeps its frame in x20
+                read = self._reader()
+                return self._end(self._result("crash", halt_report(
+                    read(self._reg(20), FRAME_BYTES), self.output, lambda a: self._describe(a, read))))
             if pc in self.early_vectors:
-                return self._end(RunResult(
-                    "crash", self.output, self.instructions,
-                    f"CRASH: exception at vector {pc:#x} before the kernel installed its own "
-                    f"(ELR_EL2 unknown to the runner)"))
-            return self._end(RunResult("crash", self.output, self.instructions,
-                                       f"CRASH: QEMU stopped unexpectedly ({stop}) at pc {pc:#x} "
-                                       f"{self.describe(pc)}"))
+                return self._end(self._result(
+                    "crash", f"CRASH: exception at vector {pc:#x} before the kernel installed its own "
+                             f"(ELR_EL2 unknown to the runner)"))
+            return self._end(self._result("crash", f"CRASH: QEMU stopped unexpectedly ({stop}) at pc "
+                                                   f"{pc:#x} {self.describe(pc)}"))
 
-    def _sysreg_numbers(self) -> dict[str, int]:
-        if not hasattr(self, "_sysregs"):
-            import re
-            self._sysregs = {}
-            xml, off = "", 0
-            while True:
-                reply = self._request(f"qXfer:features:read:system-registers.xml:{off:x},ffb")
-                if not reply or reply[0] not in "ml":
-                    break
-                xml += reply[1:]
-                off += len(reply) - 1
-                if reply[0] == "l":
-                    break
-            for m in re.finditer(r'<reg name="([^"]+)"[^>]*regnum="(\d+)"', xml):
-                self._sysregs[m.group(1)] = int(m.group(2))
-        return self._sysregs
+    def _result(self, status: str, report: str = "") -> RunResult:
+        return RunResult(status, self.output, self.instructions, report,
+                         self._errors() - self._errors_before)
+
+    def _read_target_description(self) -> None:
+        """Read (and drop) the stub's description of the system registers:
+        only the reading matters (the runner reads registers by number)."""
+        off = 0
+        while True:
+            reply = self._request(f"qXfer:features:read:system-registers.xml:{off:x},ffb")
+            if not reply or reply[0] not in "ml" or reply[0] == "l":
+                return
+            off += len(reply) - 1
 
     def _exited(self, stop: str = "") -> RunResult:
         try:
@@ -397,10 +487,9 @@ class QemuVirt:
             code = None
         self._drain_after_exit()
         if code == 0:
-            return RunResult("off", self.output, self.instructions)
+            return self._result("off")
         err = bytes(self._stderr).decode(errors="replace").strip()
-        return RunResult("crash", self.output, self.instructions,
-                         f"CRASH: QEMU exited with status {code} {stop}\n{err}")
+        return self._result("crash", f"CRASH: QEMU exited with status {code} {stop}\n{err}")
 
     def _drain_after_exit(self) -> None:
         try:
@@ -421,29 +510,12 @@ class QemuVirt:
         if stop is not None and not stop.startswith(("W", "X")):
             pc = self._reg(32)
             where = f"; pc {pc:#x} {self.describe(pc)}"
-        return self._end(RunResult("limit", self.output, self.instructions,
-                                   f"no prompt within {BASE_SECONDS:.0f} s plus the instruction "
-                                   f"limit's worth at {MIN_RATE:,} instructions/s{where}"))
+        return self._end(self._result("limit", f"no prompt within {BASE_SECONDS:.0f} s plus the instruction "
+                                               f"limit's worth at {MIN_RATE:,} instructions/s{where}"))
 
     def _end(self, result: RunResult) -> RunResult:
         self._ended = result
         return result
-
-    def _panic_report(self) -> str:
-        """kernel/vectors.S's panic keeps the frame in x20: x0-x30, SP_EL0,
-        ELR, SPSR, ESR, FAR."""
-        frame = self._reg(20)
-        words = struct.unpack("<36Q", self._mem(frame, 36 * 8))
-        elr, esr, far = words[32], words[34], words[35]
-        lines = ["CRASH: kernel panic",
-                 f"  class: {decode_esr(esr)} (ESR {esr:#010x})",
-                 f"  ELR {elr:#x} {self.describe(elr)}",
-                 f"  FAR {far:#x} {self.describe(far)}"]
-        names = [f"x{i}" for i in range(31)] + ["sp_el0"]
-        for i in range(0, len(names), 4):
-            lines.append("  " + "  ".join(f"{n:>6} {words[j]:#018x}"
-                                          for j, n in enumerate(names[i:i + 4], i)))
-        return "\n".join(lines)
 
     def read_symbol(self, name: str, size: int = 8) -> bytes:
         """Guest memory at a kernel symbol (the guest must be stopped, as it
@@ -453,8 +525,19 @@ class QemuVirt:
             raise QemuError(f"no symbol '{name}' in {self.elf}")
         return self._mem(addr, size)
 
+    def write_memory(self, addr: int, data: bytes) -> None:
+        """Guest memory written through the stub while the guest is stopped
+        (before run(), or after it): how a test injects a fault."""
+        if self._request(f"M{addr:x},{len(data):x}:{data.hex()}") != "OK":
+            raise QemuError(f"cannot write {len(data)} bytes at {addr:#x}")
+
     def describe(self, addr: int) -> str:
-        return self.symbols.describe(addr, self.load_base)
+        """The ELF symbol for an address, else the Forth word whose code
+        holds it (the guest must be stopped and QEMU running)."""
+        return self._describe(addr, self._reader())
+
+    def _describe(self, addr: int, read) -> str:
+        return runs.describe(self.symbols.describe(addr, self.load_base), read, self.latest, addr)
 
     def close(self) -> None:
         if self.proc.poll() is None:

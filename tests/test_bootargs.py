@@ -1,4 +1,4 @@
-"""boot_args against the table in shared/spec/m1n1-boot.md.
+"""boot_args against the table in docs/hardware.md (boot_args).
 
 The offsets below are copied from the spec table, not imported from
 harness.bootargs, so a wrong layout there cannot agree with itself here.

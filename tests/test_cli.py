@@ -107,3 +107,26 @@ def test_the_last_line_runs_without_its_newline(kernel, tmp_path, capsys):
     script.write_bytes(b"1 2 + .\n20 22 + .")
     assert cli.main(["run", "--elf", str(kernel.elf), "--script", str(script)]) == 0
     assert "42  ok" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("status, errors, keep_going, code", [
+    ("idle", 0, False, 0), ("off", 0, False, 0), ("reboot", 0, False, 0),
+    ("idle", 2, False, cli.EXIT_FORTH_ERROR), ("off", 1, False, cli.EXIT_FORTH_ERROR),
+    ("reboot", 1, True, 0), ("idle", 1, True, 0),
+    ("crash", 1, True, cli.EXIT_CRASH), ("limit", 0, False, cli.EXIT_HANG),
+    ("deadlock", 0, True, cli.EXIT_DEADLOCK), ("stopped", 3, False, cli.EXIT_STOPPED)])
+def test_one_exit_status_mapping_for_both_boards(status, errors, keep_going, code):
+    from harness.run import RunResult, exit_status
+    assert exit_status(RunResult(status, "", 0, "why", errors), keep_going)[0] == code
+
+
+def test_an_empty_halt_frame_is_a_stop_at_boot_not_a_register_dump():
+    import struct
+    from harness.run import FRAME_BYTES, FRAME_WORDS, halt_report
+    text = halt_report(bytes(FRAME_BYTES), "\nBOOT STOPPED: out of memory\n", hex)
+    assert text == "CRASH: the kernel stopped at boot: out of memory"
+    words = [0] * FRAME_WORDS
+    words[32], words[34], words[35] = 0x1000, 0x96000045, 0x20       # ELR, ESR (data abort), FAR
+    text = halt_report(struct.pack(f"<{FRAME_WORDS}Q", *words), "", lambda a: f"<{a:#x}>")
+    assert text.startswith("CRASH: kernel panic\n  class: ") and "ELR 0x1000 <0x1000>" in text
+    assert "FAR 0x20 <0x20>" in text and "sp_el0" in text

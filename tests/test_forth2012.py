@@ -1,6 +1,6 @@
-"""The Forth 2012 test suite (tests/forth2012, from ../shared/forth2012 and
-the suite's upstream) runs inside the emulated M3, streamed through the
-console like a person typing it: zero failures."""
+"""The Forth 2012 test suite (tests/forth2012: Gerry Jackson's
+forth2012-test-suite, tests/forth2012/README.md) runs inside the emulated
+M3, streamed through the console like a person typing it: zero failures."""
 
 import re
 from pathlib import Path

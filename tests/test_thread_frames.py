@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 import struct
-from pathlib import Path
 
 import pytest
 
 from asm_snippets import assemble_snippet
+from harness.machine import kthreads
+from harness.machine.sysregs import TTBR0_EL2
 from harness.pagetable import TranslationFault, walk
 
 
@@ -207,16 +208,6 @@ def test_a_tick_that_switches_nothing_leaves_every_register(console):
 
 # ---- emulated M3 only -------------------------------------------------------
 
-def layout() -> dict[str, int]:
-    """The #defines with plain numbers of kernel/percpu.inc and macros.inc."""
-    root = Path(__file__).resolve().parent.parent / "kernel"
-    out = {}
-    for name in ("percpu.inc", "macros.inc"):
-        for m in re.finditer(r"^#define\s+(\w+)\s+(\d+)\b", (root / name).read_text(), re.M):
-            out[m.group(1)] = int(m.group(2))
-    return out
-
-
 def test_interrupts_leave_nothing_on_the_exception_stack(boot):
     """The interrupt paths park two registers on the exception stack and
     every path, switching or not, takes them off again: at every interrupt
@@ -253,9 +244,9 @@ def test_fresh_stack_slots_have_their_three_guard_pages_unmapped(boot):
     straddles a 32 MiB block (one level-3 table each side)."""
     con = boot()
     m = con.machine
-    L = layout()
+    L = kthreads.layout()                               # kernel/percpu.inc, macros.inc
     percpu = m.symbols.address("percpu", m.load_base)
-    ttbr = m.cpu.sysreg_read(3, 4, 2, 0, 0)
+    ttbr = m.cpu.sysreg_read(*TTBR0_EL2)
 
     def read(addr, n):
         return bytes(m.cpu.uc.mem_read(addr, n))

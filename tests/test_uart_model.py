@@ -1,5 +1,5 @@
 """The S5L UART model, register by register, against the bit numbers of
-shared/spec/m1n1-boot.md and m1n1's src/uart_regs.h (written out here as
+docs/hardware.md (The t8122 platform) and m1n1's src/uart_regs.h (written out here as
 literals, not imported from the model); the TX side on a clock the test
 moves by hand (and once on the Events multiplexer a core would use)."""
 

@@ -11,8 +11,8 @@ src/aic_regs.h; Linux drivers/irqchip/irq-apple-aic.c (the AIC2 part:
 register names, CONFIG enable, IRQ_CFG fields, event format); m1n1
 proxyclient/experiments/aic2_vms.py ("AIC_IRQ_ROUTE: bits 3:0 ? only 0
 works", RESET at +0x10, CONFIG enable | prefer P-cores) and
-dockchannel_irq.py (sets bit 0 of base + 0x14, "Enable AIC");
-shared/spec/m1n1-boot.md (revised AIC section).
+dockchannel_irq.py (sets bit 0 of base + 0x14, "Enable AIC"); the facts
+collected in docs/hardware.md (The t8122 platform).
 
 Register map, offsets from the AIC base:
 
@@ -61,7 +61,7 @@ from __future__ import annotations
 from typing import Callable
 from harness.machine.mmio import BadAccess  # noqa: F401  (re-exported)
 
-AIC_BASE = 0x2_D100_0000     # t8122 (shared/spec/m1n1-boot.md)
+AIC_BASE = 0x2_D100_0000     # t8122 (docs/hardware.md, The t8122 platform)
 UART0_IRQ = 757              # the debug UART (t8122 device tree)
 
 RESET = 0x10

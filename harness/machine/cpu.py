@@ -53,6 +53,7 @@ from harness import toolchain
 from harness.machine import exceptions as exc
 from harness.machine.exceptions import EmulatorError, decode_esr  # noqa: F401  (re-exported)
 from harness.machine.vhe import serve_el12_aliases
+from harness.machine import sysregs as R
 from harness.machine.sysregs import SysregDispatcher, sysreg_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,27 +171,10 @@ for _name in dir(A):
             _name.endswith(s) for s in ("INVALID", "ENDING", "CP_REG")):
         _DIRECT.setdefault(_name[len("UC_ARM64_REG_"):].lower(), getattr(A, _name))
 _CPREG: dict[str, tuple[int, int, int, int, int]] = {
-    "spsr_el1": (3, 0, 4, 0, 0),
-    "spsr_el2": (3, 4, 4, 0, 0),
-    "sctlr_el1": (3, 0, 1, 0, 0),
-    "sctlr_el2": (3, 4, 1, 0, 0),
-    "hcr_el2": (3, 4, 1, 1, 0),
-    "cptr_el2": (3, 4, 1, 1, 2),
-    "tcr_el1": (3, 0, 2, 0, 2),
-    "tcr_el2": (3, 4, 2, 0, 2),
-    "ttbr0_el2": (3, 4, 2, 0, 0),
-    "ttbr1_el2": (3, 4, 2, 0, 1),
-    "vttbr_el2": (3, 4, 2, 1, 0),
-    "vtcr_el2": (3, 4, 2, 1, 2),
-    "mair_el2": (3, 4, 10, 2, 0),
-    "hpfar_el2": (3, 4, 6, 0, 4),
-    "tpidr_el2": (3, 4, 13, 0, 2),
-    "cnthctl_el2": (3, 4, 14, 1, 0),
-    "cntvoff_el2": (3, 4, 14, 0, 3),
-    "scr_el3": (3, 6, 1, 1, 0),
-    "midr_el1": (3, 0, 0, 0, 0),
-    "mpidr_el1": (3, 0, 0, 0, 5),
-}
+    name.lower(): getattr(R, name) for name in (
+        "SPSR_EL1", "SPSR_EL2", "SCTLR_EL1", "SCTLR_EL2", "HCR_EL2", "CPTR_EL2", "TCR_EL1", "TCR_EL2",
+        "TTBR0_EL2", "TTBR1_EL2", "VTTBR_EL2", "VTCR_EL2", "MAIR_EL2", "HPFAR_EL2", "TPIDR_EL2",
+        "CNTHCTL_EL2", "CNTVOFF_EL2", "SCR_EL3", "MIDR_EL1", "MPIDR_EL1")}
 
 
 @dataclass(frozen=True)
@@ -401,14 +385,6 @@ class El2Cpu:
     def flush_tlb(self) -> None:
         """Drop every translation unicorn (QEMU's softmmu TLB) has cached."""
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
-
-    def clear_observers(self) -> None:
-        """Forget every observe_msr / observe_sys observer (but the TLBI
-        workaround above, which is part of the emulated core)."""
-        for key in self._observers:
-            self._lib.sov_observe(self._stp, key, 0)
-        self._observers.clear()
-        self._observe_tlbi_is()
 
     def _observe_tlbi_is(self) -> None:
         self.observe_sys(TLBI_IS_EL2, lambda _enc, _xt: self.flush_tlb())

@@ -20,6 +20,8 @@ from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc
 from unicorn import arm64_const as A
 from unicorn.unicorn_py3.unicorn import uclib
 
+from harness.machine.sysregs import SCR_EL3 as _SCR_EL3
+
 
 class EmulatorError(RuntimeError):
     """The emulated machine cannot go on; `pc` says where it stood."""
@@ -60,7 +62,6 @@ SCTLR_SPAN = 1 << 23
 _RECORD = struct.Struct("<IIQI")
 RECORD_SIZE = _RECORD.size
 
-_SCR_EL3 = (3, 6, 1, 1, 0)
 SCR_EL3_VALUE = 0x30501  # NS | HCE (hvc) | RW (AArch64 EL2, eret) | APK | API (PAC)
 _CAL_BASE = 0x10000
 _CAL_IMMS = (0x1234, 0x5A5A)

@@ -1,7 +1,7 @@
 """The framebuffer m1n1 hands over, seen from the harness: pixels out of
 emulated memory, PNG screenshots, and a write watch for latency figures.
 
-Pixel formats (boot_args.video.depth, shared/spec/m1n1-boot.md):
+Pixel formats (boot_args.video.depth, docs/hardware.md boot_args):
 depth 30 = x2r10g10b10 (R 29:20, G 19:10, B 9:0), depth 32 = x8r8g8b8.
 Either way a pixel is one little-endian 32-bit word; rows are `stride`
 bytes apart (stride >= 4 * width).

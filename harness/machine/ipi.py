@@ -6,8 +6,8 @@ aic_handle_fiq checks IPI_SR first and acks with a write of 1; m1n1
 src/exception.c exc_fiq does the same).  AIC2/AIC3 have no MMIO IPIs: fast
 IPIs are the only kind.
 
-Registers (Linux irq-apple-aic.c; m1n1 src/cpu_regs.h;
-shared/spec/m1n1-boot.md):
+Registers (Linux irq-apple-aic.c; m1n1 src/cpu_regs.h; docs/hardware.md,
+The t8122 platform):
 
   IPI_RR_LOCAL_EL1  S3_5_C15_C0_0  send to a core of this cluster:
                                    cpu 7:0, type 29:28
@@ -32,11 +32,11 @@ FIQ source "ipi" is asserted while pending.
 from __future__ import annotations
 
 from harness.machine.fiq import FiqLines
+from harness.machine.sysregs import (APPLE_IPI_CR_EL1 as IPI_CR_EL1,
+                                     APPLE_IPI_RR_GLOBAL_EL1 as IPI_RR_GLOBAL_EL1,
+                                     APPLE_IPI_RR_LOCAL_EL1 as IPI_RR_LOCAL_EL1,
+                                     APPLE_IPI_SR_EL1 as IPI_SR_EL1)
 
-IPI_RR_LOCAL_EL1 = (3, 5, 15, 0, 0)
-IPI_RR_GLOBAL_EL1 = (3, 5, 15, 0, 1)
-IPI_SR_EL1 = (3, 5, 15, 1, 1)
-IPI_CR_EL1 = (3, 5, 15, 3, 1)
 
 IPI_SR_PENDING = 1 << 0
 RR_CPU_MASK = 0xFF
@@ -44,7 +44,7 @@ RR_CLUSTER_SHIFT, RR_CLUSTER_MASK = 16, 0xFF
 RR_TYPE_SHIFT, RR_TYPE_MASK = 28, 3
 TYPE_IMMEDIATE, TYPE_RETRACT, TYPE_DEFERRED, TYPE_NOWAKE = 0, 1, 2, 3
 
-BOOT_MPIDR = 0x10100        # the first P-core of a t8122 (shared/spec/m1n1-boot.md)
+BOOT_MPIDR = 0x10100        # the first P-core of a t8122 (docs/hardware.md, The t8122 platform)
 FIQ_SOURCE = "ipi"
 
 

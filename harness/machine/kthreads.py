@@ -1,8 +1,9 @@
-"""The kernel's threads as the harness reads them from the emulated M3's
-memory: the per-core block and the TCBs, with the offsets of
-kernel/percpu.inc (the one layout file: read from it, not copied).  Used to
-tell a deadlock (every thread waits and nothing can wake one) from a
-console that waits for input, and to say who waits on what."""
+"""The kernel's threads as the harness reads them from guest memory (the
+emulated M3's, or QEMU's through its gdb stub): the per-core block and the
+TCBs, with the offsets of kernel/percpu.inc (the one layout file: read
+from it, not copied).  Used to tell a deadlock (every thread waits and
+nothing can wake one) from a console that waits for input, and to say who
+waits on what."""
 
 from __future__ import annotations
 
@@ -20,9 +21,14 @@ BLOCKED = {2, 3, 4}     # waits nothing but another thread can end
 
 @lru_cache(maxsize=1)
 def layout() -> dict[str, int]:
-    """The plain-number #defines of kernel/percpu.inc (PC_*, T_*, TS_*)."""
-    text = (ROOT / "kernel" / "percpu.inc").read_text()
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^#define\s+(\w+)\s+(\d+)\b", text, re.M)}
+    """The plain-number #defines of kernel/percpu.inc (PC_*, T_*, TS_*,
+    SLOT_*) and kernel/macros.inc (the user area U_*, the header H_*)."""
+    out: dict[str, int] = {}
+    for name in ("percpu.inc", "macros.inc"):
+        text = (ROOT / "kernel" / name).read_text()
+        out.update((m.group(1), int(m.group(2)))
+                   for m in re.finditer(r"^#define\s+(\w+)\s+(\d+)\b", text, re.M))
+    return out
 
 
 @dataclass
@@ -58,3 +64,22 @@ def describe_wait(t: Thread, name) -> str:
     what = STATES.get(t.state, f"in state {t.state}")
     on = f" endpoint {t.waitep:#x}" if t.state in BLOCKED else ""
     return f"thread {t.id} ({name(t.xt)}, priority {t.prio}) {what}{on}"
+
+
+def deadlock(read, percpu: int, rx_waiter: int, name) -> str:
+    """The report when nothing can ever run again, else '': no thread
+    waits for console input (the word at `rx_waiter`, kernel/console.S),
+    none has a deadline (the sleepers list is empty: ticks wake nobody) and
+    every live thread but the idle one (priority 0) is blocked in IPC on
+    another.  `name(xt)` names a thread's word; the console thread runs
+    kernel code (no xt).  Both runners ask this when the core waits for an
+    interrupt (m3: at WFI; virt: at the idle thread's WFI)."""
+    if struct.unpack("<Q", read(rx_waiter, 8))[0] or sleepers(read, percpu):
+        return ""
+    live = [t for t in threads(read, percpu) if t.prio > 0 and t.state != 6]
+    if any(t.state not in BLOCKED for t in live):
+        return ""
+    label = lambda xt: name(xt) if xt else "the console"  # noqa: E731
+    lines = [describe_wait(t, label) for t in live] or ["no thread is left but the idle thread"]
+    return ("deadlock: every thread waits for another and nothing can wake one (no deadline, "
+            "nobody reads the console):\n  " + "\n  ".join(lines))

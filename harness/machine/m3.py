@@ -35,9 +35,13 @@ from harness.machine.events import Events
 from harness.machine.ipi import FastIpi
 from harness.machine import kthreads
 from harness.machine.pmu import ApplePmu
+from harness.machine.sysregs import (APPLE_VM_TMR_FIQ_ENA_EL2, CNTFRQ_EL0, CNTPCT_EL0, CNTVCT_EL0,
+                                     HCR_EL2, ID_AA64MMFR0_EL1, MIDR_EL1, VBAR_EL2)
 from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer
 from harness.machine.wdt import Watchdog
 from harness.machine.uart import DEFAULT_BAUD, S5lUart, ubrdiv_for
+from harness.run import DEFAULT_LIMIT, FRAME_BYTES, RunResult, halt_report, register_lines
+from harness import run as runs
 
 DEFAULT_CHIP = "t8122"
 DEFAULT_MEM_SIZE = 2 << 30
@@ -46,44 +50,11 @@ FB = bootargs.Video(base=0, display=0, stride=1920 * 4, width=1920, height=1080,
 M1N1_HCR_EL2 = 0x0000_0324_8800_0038     # src/chickens.c / hv: E2H | TGE | ...
 CNTFRQ_HZ = 24_000_000                   # the default CNTFRQ_EL0; the kernel must not assume it
 CNTFRQ_CHOICES = (24_000_000, 1_000_000_000)   # 24 MHz, or 1 GHz (m1n1 on M3: AGTCNTRDIR = 0)
-DEFAULT_LIMIT = 2_000_000_000
 CHUNK = 1 << 30                          # RAM is mapped in chunks: one unicorn region of 4 GiB fails
-
-# System registers as (op0, op1, CRn, CRm, op2)
-HCR_EL2 = (3, 4, 1, 1, 0)
-VBAR_EL2 = (3, 4, 12, 0, 0)
-CNTFRQ_EL0 = (3, 3, 14, 0, 0)
-CNTPCT_EL0 = (3, 3, 14, 0, 1)
-CNTVCT_EL0 = (3, 3, 14, 0, 2)
 
 
 class MachineError(RuntimeError):
     """Bad machine configuration (caught before anything runs)."""
-
-
-@dataclass
-class RunResult:
-    """How a run ended.  `status`:
-    idle   the console waits for input, all input was consumed and
-           everything printed has left the UART (success)
-    off    the kernel switched the machine off (BYE on virt; parked on m3 without a watchdog)
-    reboot the watchdog reset the machine (BYE on m3, as m1n1 reboots)
-    limit  the instruction limit was reached (a hang)
-    deadlock every thread waits on another, none has a deadline and none
-           waits for input: nothing can ever run again (the report says who
-           waits on what)
-    crash  the kernel panicked or took an exception it could not handle
-    stopped the user left (interrupt(): a second SIGINT, SIGTERM)
-    """
-    status: str
-    output: str
-    instructions: int
-    report: str = ""
-    errors: int = 0         # lines (or threads) that ended in an uncaught THROW during the run
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("idle", "off", "reboot")
 
 
 @dataclass
@@ -218,9 +189,9 @@ class M3:
         self.timer = HypTimer(cpu, self.clock)
         self.vtimer = VirtTimer(cpu, self.clock)
         self.ipi = FastIpi(cpu, mpidr=chip.boot_cpu.mpidr)
-        self._vm_tmr_fiq_ena = 0                  # VM_TMR_FIQ_ENA_EL2, S3_5_C15_C1_3: the guest timers'
-        cpu.on_sysreg(3, 5, 15, 1, 3, read=lambda: self._vm_tmr_fiq_ena,   # FIQ enables (bit 0 V, 1 P);
-                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))  # no guest timer FIQ modelled
+        self._vm_tmr_fiq_ena = 0                  # the guest timers' FIQ enables (bit 0 V, 1 P);
+        cpu.on_sysreg(*APPLE_VM_TMR_FIQ_ENA_EL2, read=lambda: self._vm_tmr_fiq_ena,   # no guest timer
+                      write=lambda v: setattr(self, "_vm_tmr_fiq_ena", v & 3))       # FIQ modelled
         # The watchdog: BYE reboots through it (kernel/boards/m3/board.S).
         self.rebooted = False
         self.wdt = Watchdog(cpu, on_reset=self._reset)
@@ -281,9 +252,9 @@ class M3:
         part = self.MIDR_PART.get(self.chip.name)
         if part is not None:
             midr = 0x61 << 24 | 0xF << 16 | part << 4
-            self.cpu.on_sysreg(3, 0, 0, 0, 0, read=lambda: midr)
-        mmfr0 = self.cpu.sysreg_read(3, 0, 0, 7, 0) & ~(0xF << 20) | 1 << 20
-        self.cpu.on_sysreg(3, 0, 0, 7, 0, read=lambda: mmfr0)
+            self.cpu.on_sysreg(*MIDR_EL1, read=lambda: midr)
+        mmfr0 = self.cpu.sysreg_read(*ID_AA64MMFR0_EL1) & ~(0xF << 20) | 1 << 20
+        self.cpu.on_sysreg(*ID_AA64MMFR0_EL1, read=lambda: mmfr0)
 
     def _write_standin(self) -> None:
         # A vector table of `b .`: never meant to run.  The exception policy
@@ -346,21 +317,16 @@ class M3:
         self.cpu.request_stop()
 
     def _deadlocked(self) -> str:
-        """At a WFI with everything printed gone out: if no thread waits for
-        input, none has a deadline (the sleepers list is empty: ticks wake
-        nobody) and none is ready, nothing can ever run again: the report of
-        who waits on what; else ''."""
-        read = lambda a, n: bytes(self.cpu.uc.mem_read(a, n))  # noqa: E731
-        if self._read_u64(self.rx_waiter) or kthreads.sleepers(read, self.percpu) or not self._tx_drained():
+        """At a WFI with everything printed gone out: the report of who
+        waits on what if nothing can ever run again (harness/machine/
+        kthreads.py deadlock), else ''."""
+        if not self._tx_drained():
             return ""
-        live = [t for t in kthreads.threads(read, self.percpu) if t.prio > 0 and t.state != 6]
-        if any(t.state not in kthreads.BLOCKED for t in live):
-            return ""
-        # the console thread runs kernel code (no xt): the first thread made
-        name = lambda xt: self.describe(xt).removeprefix("in Forth word ") if xt else "the console"  # noqa: E731
-        lines = [kthreads.describe_wait(t, name) for t in live] or ["no thread is left but the idle thread"]
-        return ("deadlock: every thread waits for another and nothing can wake one (no deadline, "
-                "nobody reads the console):\n  " + "\n  ".join(lines))
+        return kthreads.deadlock(self._read, self.percpu, self.rx_waiter,
+                                 lambda xt: self.describe(xt).removeprefix("in Forth word "))
+
+    def _read(self, addr: int, size: int) -> bytes:
+        return bytes(self.cpu.uc.mem_read(addr, size))
 
     def _idle(self) -> None:
         """The core waits for an interrupt: if the console waits for a key
@@ -417,36 +383,8 @@ class M3:
     def describe(self, addr: int) -> str:
         """The ELF symbol for an address in the image, else the Forth word
         (from the kernel's own dictionary) whose code holds it."""
-        name = self.symbols.describe(addr, self.load_base)
-        if name == "?":
-            word = self.forth_word_at(addr)
-            if word:
-                name = f"in Forth word {word[0]}+{addr - word[1]:#x}"
-        return name
-
-    def forth_words(self):
-        """(name, xt) of every word in the kernel's dictionary, newest first:
-        headers are link(8, relative) count(1) name, padded, 4 info bytes, xt
-        (kernel/macros.inc)."""
-        mem = self.cpu.uc.mem_read
-        try:
-            hdr = struct.unpack("<Q", mem(self.symbols.address("latest", self.load_base), 8))[0]
-            for _ in range(100_000):
-                if not hdr:
-                    break
-                link, n = struct.unpack("<qB", mem(hdr, 9))
-                name = bytes(mem(hdr + 9, n)).decode("latin-1")
-                yield name, ((hdr + 9 + n + 3) & ~3) + 4
-                hdr = hdr + link if link else 0
-        except Exception:  # noqa: BLE001 - a report must not fail on a broken dictionary
-            return
-
-    def forth_word_at(self, addr: int):
-        best = None
-        for name, xt in self.forth_words():
-            if xt <= addr and (best is None or xt > best[1]):
-                best = (name, xt)
-        return best
+        return runs.describe(self.symbols.describe(addr, self.load_base), self._read,
+                             self.symbols.address("latest", self.load_base), addr)
 
     # ---- running ------------------------------------------------------------
 
@@ -486,7 +424,9 @@ class M3:
         if why is StopReason.WFI and self.off_pc <= self.cpu.reg_read("pc") <= self.off_pc + 8:
             return self._result("off")
         if why is StopReason.WFI and self.halt_pc <= self.cpu.reg_read("pc") <= self.halt_pc + 8:
-            return self._result("crash", self._report("kernel panic", from_frame=True))
+            # kernel/vectors.S panic (or kernel/mmu.S boot_fail) keeps its frame in x20
+            return self._result("crash", halt_report(self._read(self.cpu.reg_read("x20"), FRAME_BYTES),
+                                                     self.output, self.describe))
         if why is StopReason.EXCEPTION:
             return self._result("crash", self._report(self.refusal))
         pc = self.cpu.reg_read("pc")
@@ -506,23 +446,12 @@ class M3:
         errors = self._read_u64(self.console_errors) - self._errors_before
         return RunResult(status, self.output, self.cpu.instructions, report, errors)
 
-    def _report(self, what: str, from_frame: bool = False) -> str:
+    def _report(self, what: str) -> str:
         """Exception class decoded, ELR and FAR with symbols, registers."""
         lines = [f"CRASH: {what}"]
         info = self.cpu.last_exception
         regs = self.crash_regs or self._registers()
-        if from_frame:
-            # kernel/vectors.S panic keeps the exception frame in x20:
-            # x0-x30, SP_EL0, ELR, SPSR, ESR, FAR.
-            frame = self.cpu.reg_read("x20")
-            words = struct.unpack("<36Q", self.cpu.uc.mem_read(frame, 36 * 8))
-            regs = {f"x{i}": words[i] for i in range(31)}
-            regs["sp_el0"] = words[31]
-            elr, esr, far = words[32], words[34], words[35]
-            lines.append(f"  class: {decode_esr(esr)} (ESR {esr:#010x})")
-            lines.append(f"  ELR {elr:#x} {self.describe(elr)}")
-            lines.append(f"  FAR {far:#x} {self.describe(far)}")
-        elif info is not None and info.kind in ("irq", "fiq"):
+        if info is not None and info.kind in ("irq", "fiq"):
             lines.append(f"  the last exception taken: an {info.kind.upper()} at {info.elr:#x} "
                          f"{self.describe(info.elr)}")
         elif info is not None:
@@ -530,10 +459,7 @@ class M3:
             lines.append(f"  ELR {info.elr:#x} {self.describe(info.elr)}")
             if info.far is not None:
                 lines.append(f"  FAR {info.far:#x} {self.describe(info.far)}")
-        names = list(regs)
-        for i in range(0, len(names), 4):
-            lines.append("  " + "  ".join(f"{n:>6} {regs[n]:#018x}" for n in names[i:i + 4]))
-        return "\n".join(lines)
+        return "\n".join(lines + register_lines(regs))
 
 
 def _text(raw: bytes) -> str:

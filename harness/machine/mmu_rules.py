@@ -11,7 +11,7 @@ kernel that splits a live block in one store passes every test.  And m1n1
 keeps everything outside usable RAM unmapped because speculative accesses
 into SEP/TZ carveouts raise SErrors (m1n1 src/memory.c, src/mcc.c
 mcc_unmap_carveouts): nothing outside usable RAM and the framebuffer may be
-mapped as Normal memory (shared/spec/m1n1-boot.md).
+mapped as Normal memory (docs/hardware.md boot_args).
 
 How, at zero cost between checkpoints.  No memory hook is installed (any
 UC_HOOK_MEM_* moves every load and store of the whole machine onto
@@ -115,27 +115,20 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from harness import pagetable as pt
 from harness.pagetable import Geometry, TablePage, descriptor_kind, output_mask
+from harness.machine import sysregs
 
 BBM_RULE = "break-before-make (Arm ARM DDI 0487 K.a D8.16.1)"
 NORMAL_RULE = ("no Normal memory outside usable RAM and the framebuffer "
-               "(m1n1 mcc_unmap_carveouts; shared/spec/m1n1-boot.md)")
+               "(m1n1 mcc_unmap_carveouts; docs/hardware.md boot_args)")
 ENABLE_RULE = "TLBI ALLE2 after the last TTBR0_EL2/TCR_EL2/MAIR_EL2 write, before SCTLR_EL2.M = 1"
 MAX_REPORTS = 20
 _CHUNK = 512                       # bytes compared at a time when scanning a table
 _ZERO = bytes(_CHUNK)
 
 # --------------------------------------------------------------- registers
-# (op0, op1, CRn, CRm, op2) and the El2Cpu register name, declared once.
-REGISTERS = {
-    "sctlr_el2": (3, 4, 1, 0, 0),
-    "hcr_el2": (3, 4, 1, 1, 0),
-    "ttbr0_el2": (3, 4, 2, 0, 0),
-    "ttbr1_el2": (3, 4, 2, 0, 1),
-    "tcr_el2": (3, 4, 2, 0, 2),
-    "vttbr_el2": (3, 4, 2, 1, 0),
-    "vtcr_el2": (3, 4, 2, 1, 2),
-    "mair_el2": (3, 4, 10, 2, 0),
-}
+# The El2Cpu register name and its encoding (harness/machine/sysregs.py).
+REGISTERS = {name.lower(): getattr(sysregs, name) for name in (
+    "SCTLR_EL2", "HCR_EL2", "TTBR0_EL2", "TTBR1_EL2", "TCR_EL2", "VTTBR_EL2", "VTCR_EL2", "MAIR_EL2")}
 SCTLR_M = 1 << 0
 HCR_VM, HCR_E2H, HCR_TGE, HCR_TTLB, HCR_FWB = 1 << 0, 1 << 34, 1 << 27, 1 << 25, 1 << 46
 VTCR_VS = 1 << 19

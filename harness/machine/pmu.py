@@ -46,12 +46,8 @@ from __future__ import annotations
 
 from harness.machine.events import Events
 from harness.machine.fiq import FiqLines
-
-PMCR0 = (3, 1, 15, 0, 0)
-PMCR1 = (3, 1, 15, 1, 0)
-PMC0 = (3, 2, 15, 0, 0)
-PMC1 = (3, 2, 15, 1, 0)
-PMSR = (3, 1, 15, 13, 0)
+from harness.machine.sysregs import (APPLE_PMC0 as PMC0, APPLE_PMC1 as PMC1,
+                                     APPLE_PMCR0 as PMCR0, APPLE_PMCR1 as PMCR1, APPLE_PMSR as PMSR)
 
 PMCR0_IMODE_SHIFT = 8
 PMCR0_IMODE_MASK = 7 << PMCR0_IMODE_SHIFT

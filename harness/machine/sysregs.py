@@ -31,12 +31,39 @@ def sysreg_key(op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
     return op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2
 
 
-def key_name(key: int) -> str:
-    return (f"S{key >> 14}_{(key >> 11) & 7}_C{(key >> 7) & 15}_C{(key >> 3) & 15}_{key & 7}")
+# ---- the harness's one table of system-register encodings ----------------
+# (op0, op1, CRn, CRm, op2) as MRS/MSR encode them.  Architectural ones from
+# the Arm ARM (DDI 0487, "AArch64 System Register Descriptions"; at EL2
+# under VHE the CNTP_*/CNTV_*_EL0 names reach the EL2 timers, as its
+# Generic Timer chapter says); Apple's implementation-defined S3_x_C15_*
+# ones from m1n1 src/cpu_regs.h and Linux arch/arm64/include/asm/
+# apple_m1_pmu.h, drivers/irqchip/irq-apple-aic.c.  Every module that names
+# a register imports it from here.
 
+MIDR_EL1 = (3, 0, 0, 0, 0)
+MPIDR_EL1 = (3, 0, 0, 0, 5)
+ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0)
+ID_AA64MMFR1_EL1 = (3, 0, 0, 7, 1)
+ID_AA64MMFR2_EL1 = (3, 0, 0, 7, 2)
+SCTLR_EL1 = (3, 0, 1, 0, 0)
+TCR_EL1 = (3, 0, 2, 0, 2)
+SPSR_EL1 = (3, 0, 4, 0, 0)
+CURRENT_EL = (3, 0, 4, 2, 2)
+SCTLR_EL2 = (3, 4, 1, 0, 0)
+HCR_EL2 = (3, 4, 1, 1, 0)
+CPTR_EL2 = (3, 4, 1, 1, 2)
+TTBR0_EL2 = (3, 4, 2, 0, 0)
+TTBR1_EL2 = (3, 4, 2, 0, 1)
+TCR_EL2 = (3, 4, 2, 0, 2)
+VTTBR_EL2 = (3, 4, 2, 1, 0)
+VTCR_EL2 = (3, 4, 2, 1, 2)
+SPSR_EL2 = (3, 4, 4, 0, 0)
+HPFAR_EL2 = (3, 4, 6, 0, 4)
+MAIR_EL2 = (3, 4, 10, 2, 0)
+VBAR_EL2 = (3, 4, 12, 0, 0)
+TPIDR_EL2 = (3, 4, 13, 0, 2)
+SCR_EL3 = (3, 6, 1, 1, 0)
 
-# Registers the board models (time and Apple implementation-defined ones).
-# Names follow the Arm ARM and m1n1's sysreg list.
 CNTFRQ_EL0 = (3, 3, 14, 0, 0)
 CNTPCT_EL0 = (3, 3, 14, 0, 1)
 CNTVCT_EL0 = (3, 3, 14, 0, 2)
@@ -46,15 +73,25 @@ CNTP_CVAL_EL0 = (3, 3, 14, 2, 2)
 CNTV_TVAL_EL0 = (3, 3, 14, 3, 0)
 CNTV_CTL_EL0 = (3, 3, 14, 3, 1)
 CNTV_CVAL_EL0 = (3, 3, 14, 3, 2)
+CNTVOFF_EL2 = (3, 4, 14, 0, 3)
+CNTHCTL_EL2 = (3, 4, 14, 1, 0)
 CNTHP_TVAL_EL2 = (3, 4, 14, 2, 0)
 CNTHP_CTL_EL2 = (3, 4, 14, 2, 1)
 CNTHP_CVAL_EL2 = (3, 4, 14, 2, 2)
-APPLE_PMC0 = (3, 2, 15, 0, 0)        # cycles
-APPLE_PMC1 = (3, 2, 15, 1, 0)        # instructions
-APPLE_PMCR0 = (3, 1, 15, 0, 0)
-APPLE_AGTCNTRDIR_EL1 = (3, 1, 15, 1, 5)
-APPLE_AGTCNTRDIR_EL12 = (3, 4, 15, 14, 6)
+CNTHV_TVAL_EL2 = (3, 4, 14, 3, 0)
+CNTHV_CTL_EL2 = (3, 4, 14, 3, 1)
+CNTHV_CVAL_EL2 = (3, 4, 14, 3, 2)
+
+APPLE_PMCR0 = (3, 1, 15, 0, 0)          # counter enables, interrupt mode
+APPLE_PMCR1 = (3, 1, 15, 1, 0)          # which exception levels count
+APPLE_PMSR = (3, 1, 15, 13, 0)          # overflow status
+APPLE_PMC0 = (3, 2, 15, 0, 0)           # cycles
+APPLE_PMC1 = (3, 2, 15, 1, 0)           # instructions
+APPLE_IPI_RR_LOCAL_EL1 = (3, 5, 15, 0, 0)
+APPLE_IPI_RR_GLOBAL_EL1 = (3, 5, 15, 0, 1)
 APPLE_IPI_SR_EL1 = (3, 5, 15, 1, 1)
+APPLE_IPI_CR_EL1 = (3, 5, 15, 3, 1)
+APPLE_VM_TMR_FIQ_ENA_EL2 = (3, 5, 15, 1, 3)   # the guest timers' FIQ enables
 
 
 class SysregDispatcher:
@@ -83,6 +120,3 @@ class SysregDispatcher:
 
     def on_write(self, key: int, value: int) -> None:
         self._write[key](value)
-
-    def served(self) -> list[str]:
-        return sorted(key_name(k) for k in set(self._read) | set(self._write))

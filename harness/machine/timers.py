@@ -3,7 +3,7 @@
 Why a model: unicorn drops timer writes and its counter is host time
 (tests/test_emulator_workarounds.py pins that), so these models are the
 only timers the kernel sees.  On Apple cores every timer is a FIQ of its
-own, not an AIC interrupt (shared/spec/m1n1-boot.md; Linux
+own, not an AIC interrupt (docs/hardware.md, The t8122 platform; Linux
 irq-apple-aic.c, aic_handle_fiq), and nothing but the timer's own CTL says
 it fired.
 
@@ -35,23 +35,13 @@ from typing import Callable
 
 from harness.machine.events import Events
 from harness.machine.fiq import FiqLines
+from harness.machine.sysregs import (CNTHP_CTL_EL2, CNTHP_CVAL_EL2, CNTHP_TVAL_EL2,
+                                     CNTHV_CTL_EL2, CNTHV_CVAL_EL2, CNTHV_TVAL_EL2,
+                                     CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTP_TVAL_EL0,
+                                     CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTV_TVAL_EL0)
 
 CNTFRQ_HZ = 24_000_000                   # what CNTFRQ_EL0 reads; the kernel must not assume it
-CPU_HZ = 3_500_000_000                   # the modelled core clock (shared/spec/cycle-model.md)
-
-# System registers as (op0, op1, CRn, CRm, op2) (Arm ARM; VHE aliases at EL2)
-CNTHP_TVAL_EL2 = (3, 4, 14, 2, 0)
-CNTHP_CTL_EL2 = (3, 4, 14, 2, 1)
-CNTHP_CVAL_EL2 = (3, 4, 14, 2, 2)
-CNTP_TVAL_EL0 = (3, 3, 14, 2, 0)
-CNTP_CTL_EL0 = (3, 3, 14, 2, 1)
-CNTP_CVAL_EL0 = (3, 3, 14, 2, 2)
-CNTHV_TVAL_EL2 = (3, 4, 14, 3, 0)        # S3_4_C14_C3_0
-CNTHV_CTL_EL2 = (3, 4, 14, 3, 1)         # S3_4_C14_C3_1
-CNTHV_CVAL_EL2 = (3, 4, 14, 3, 2)        # S3_4_C14_C3_2
-CNTV_TVAL_EL0 = (3, 3, 14, 3, 0)
-CNTV_CTL_EL0 = (3, 3, 14, 3, 1)
-CNTV_CVAL_EL0 = (3, 3, 14, 3, 2)
+CPU_HZ = 3_500_000_000                   # the modelled core clock (docs/emulation.md, the cycle model)
 
 PHYS_REGS = ((CNTHP_CTL_EL2, CNTHP_CVAL_EL2, CNTHP_TVAL_EL2),
              (CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTP_TVAL_EL0))

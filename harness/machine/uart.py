@@ -1,9 +1,10 @@
 """The M3's debug UART: a Samsung S5L-style UART, as the kernel sees it.
 
-Registers and bits as in shared/spec/m1n1-boot.md and m1n1's src/uart_regs.h;
-the interrupt rules follow what m1n1's own virtual UART (src/hv_vuart.c) and
-Linux's Apple S5L support (drivers/tty/serial/samsung_tty.c, "apple,s5l-uart";
-include/linux/serial_s3c.h) do with the same bits.
+Registers and bits as in docs/hardware.md (The t8122 platform) and m1n1's
+src/uart_regs.h; the interrupt rules follow what m1n1's own virtual UART
+(src/hv_vuart.c) and Linux's Apple S5L support (drivers/tty/serial/
+samsung_tty.c, "apple,s5l-uart"; include/linux/serial_s3c.h) do with the
+same bits.
 
 What is modelled, and why that much:
 - TX, on the machine's deterministic clock (`clock`: cpu.now, instruction
@@ -238,18 +239,10 @@ class S5lUart:
         return REF_CLOCK_HZ / (16 * ((self.ubrdiv & 0xFFFF) + 1))
 
     @property
-    def tx_fifo_count(self) -> int:
-        return len(self._txq)
-
-    @property
     def tx_idle(self) -> bool:
         """Nothing in the FIFO or the shift register (UTRSTAT TXE)."""
         self.catch_up()
         return not self._txq and self._shift is None
-
-    def tx_done_at(self) -> int | None:
-        """When the byte in the shift register will have left, or None."""
-        return None if self._shift is None else self._shift_done
 
     def catch_up(self) -> None:
         """Send every byte whose frame has ended by now (each is stamped
@@ -417,7 +410,7 @@ class S5lUart:
         elif offset == UFSTAT:
             self.catch_up()
             self._sample_rx()
-            value = min(len(self._rx), FIFO_DEPTH - 1) | (UFSTAT_RXFULL if len(self._rx) >= FIFO_DEPTH else 0)
+            value = min(len(self._rx), UFSTAT_RXCNT_MASK) | (UFSTAT_RXFULL if len(self._rx) >= FIFO_DEPTH else 0)
             value |= min(len(self._txq), FIFO_DEPTH - 1) << UFSTAT_TXCNT_SHIFT
             if len(self._txq) >= self.tx_depth:
                 value |= UFSTAT_TXFULL

@@ -9,7 +9,7 @@
 #include "percpu.inc"
 #include BOARD_INC
 
-/* boot_args (XNU layout, shared/spec/m1n1-boot.md; m1n1 proxyclient/m1n1/
+/* boot_args (XNU layout, docs/hardware.md boot_args; m1n1 proxyclient/m1n1/
    tgtypes.py BootArgs_r1..r3): the fields before cmdline do not move with
    the revision. */
 #define BA_REVISION     0x00
