@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from harness import ROOT
-from harness.run import (DEFAULT_LIMIT, EXIT_CRASH, EXIT_DEADLOCK, EXIT_FORTH_ERROR,  # noqa: F401
-                         EXIT_HANG, EXIT_STOPPED, exit_status)
+from harness.run import (DEFAULT_LIMIT, EXIT_CRASH, EXIT_DEADLOCK, EXIT_FORTH_ERROR, EXIT_OK,  # noqa: F401
+                         EXIT_HANG, EXIT_OFF, EXIT_STOPPED, exit_status)
 
 
 def _int(text: str) -> int:
@@ -140,10 +140,11 @@ def cmd_run(args) -> int:
     else:
         result = _interactive(args)
     sys.stdout.buffer.flush()
+    interactive = script is None
     # QEMU's gdb stub cannot count the guest's instructions (harness/qemu.py)
     counted = f"{result.instructions:,} instructions" if args.board == "m3" else "instructions not counted"
     print(f"\n[{result.status}: {counted}]", file=sys.stderr)
-    code, message = exit_status(result, args.keep_going)
+    code, message = exit_status(result, args.keep_going, script=not interactive)
     if message:
         print(message, file=sys.stderr)
     return code

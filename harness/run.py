@@ -22,6 +22,7 @@ EXIT_CRASH = 3
 EXIT_HANG = 4
 EXIT_DEADLOCK = 5
 EXIT_FORTH_ERROR = 6
+EXIT_OFF = 7                # a script's BYE: the board rebooted (m3) or switched off (virt)
 EXIT_STOPPED = 130          # the user left (128 + SIGINT, as a shell reports it)
 
 Read = Callable[[int, int], bytes]      # read(address, size) -> bytes of guest memory
@@ -53,11 +54,13 @@ class RunResult:
         return self.status in ("idle", "off", "reboot")
 
 
-def exit_status(result: RunResult, keep_going: bool = False) -> tuple[int, str]:
+def exit_status(result: RunResult, keep_going: bool = False,
+                script: bool = True) -> tuple[int, str]:
     """The command line's exit status for a result, and what to say on
-    stderr besides the status line ('' for nothing).  A machine that was
-    switched off or rebooted (BYE) ended as the script asked: 0, unless a
-    line before it ended in a Forth error."""
+    stderr besides the status line ('' for nothing).  A script whose machine
+    was switched off or rebooted (BYE) ends with its own code, 7, unless a
+    line before it ended in a Forth error (6); leaving an interactive
+    console with BYE is 0."""
     if result.status == "crash":
         return EXIT_CRASH, result.report
     if result.status == "limit":
@@ -69,6 +72,9 @@ def exit_status(result: RunResult, keep_going: bool = False) -> tuple[int, str]:
     if result.errors and not keep_going:
         return EXIT_FORTH_ERROR, (f"{result.errors} Forth error(s) in the script "
                                   f"(--keep-going: exit 0 all the same)")
+    if result.status in ("off", "reboot") and script:
+        what = "rebooted" if result.status == "reboot" else "switched off"
+        return EXIT_OFF, f"the script's BYE: the machine {what}"
     return EXIT_OK, ""
 
 

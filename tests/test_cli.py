@@ -110,14 +110,23 @@ def test_the_last_line_runs_without_its_newline(kernel, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("status, errors, keep_going, code", [
-    ("idle", 0, False, 0), ("off", 0, False, 0), ("reboot", 0, False, 0),
+    ("idle", 0, False, 0), ("off", 0, False, cli.EXIT_OFF), ("reboot", 0, False, cli.EXIT_OFF),
     ("idle", 2, False, cli.EXIT_FORTH_ERROR), ("off", 1, False, cli.EXIT_FORTH_ERROR),
-    ("reboot", 1, True, 0), ("idle", 1, True, 0),
+    ("reboot", 1, True, cli.EXIT_OFF), ("idle", 1, True, 0),
     ("crash", 1, True, cli.EXIT_CRASH), ("limit", 0, False, cli.EXIT_HANG),
     ("deadlock", 0, True, cli.EXIT_DEADLOCK), ("stopped", 3, False, cli.EXIT_STOPPED)])
 def test_one_exit_status_mapping_for_both_boards(status, errors, keep_going, code):
     from harness.run import RunResult, exit_status
     assert exit_status(RunResult(status, "", 0, "why", errors), keep_going)[0] == code
+    codes = {cli.EXIT_OK, cli.EXIT_CRASH, cli.EXIT_HANG, cli.EXIT_DEADLOCK, cli.EXIT_FORTH_ERROR,
+             cli.EXIT_OFF, cli.EXIT_STOPPED}
+    assert len(codes) == 7                          # each ending its own code
+
+
+def test_bye_at_an_interactive_console_is_a_plain_exit():
+    from harness.run import RunResult, exit_status
+    assert exit_status(RunResult("reboot", "", 0, "", 0), script=False)[0] == 0
+    assert exit_status(RunResult("off", "", 0, "", 0), script=False)[0] == 0
 
 
 def test_an_empty_halt_frame_is_a_stop_at_boot_not_a_register_dump():

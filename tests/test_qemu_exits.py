@@ -99,12 +99,12 @@ def test_bye_powers_off_and_an_error_before_it_still_counts(virt_kernel, tmp_pat
         r = q.run_script("nosuchword\nbye\n")
         assert r.status == "off" and r.errors == 1, (r.status, r.report)
         assert q.proc.returncode == 0                       # QEMU itself left: PSCI SYSTEM_OFF
-    assert _virt(virt_kernel, "--input", "1 2 + . bye") == 0
+    assert _virt(virt_kernel, "--input", "1 2 + . bye") == cli.EXIT_OFF
     assert "[off:" in capsys.readouterr().err
     script = tmp_path / "bye.fs"
     script.write_text("nosuchword\nbye\n")
     assert _virt(virt_kernel, "--script", str(script)) == cli.EXIT_FORTH_ERROR
-    assert _virt(virt_kernel, "--script", str(script), "--keep-going") == 0
+    assert _virt(virt_kernel, "--script", str(script), "--keep-going") == cli.EXIT_OFF
 
 
 def test_a_stop_at_boot_is_a_crash_with_the_kernels_message(virt_kernel, capsys):
