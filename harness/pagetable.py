@@ -147,6 +147,10 @@ class Translation:
         return not self.descriptor & (1 << 53)       # PXN (EL2&0 regime: EL2 is "privileged")
 
     @property
+    def writable_at_el2(self) -> bool:
+        return not self.descriptor & (1 << 7)        # AP[2] (Arm ARM D8.4: 1 is read-only)
+
+    @property
     def access_flag(self) -> bool:
         return bool(self.descriptor & (1 << 10))
 

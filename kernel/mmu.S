@@ -33,6 +33,26 @@
  * The emulated M3 checks both rules on every run (harness/machine/
  * mmu_rules.py).
  *
+ * The image's own code and constants are read-only.  [__image_start,
+ * __ro_end) (the header, .text, .rodata: linker/kernel.ld puts
+ * __ro_end on a 16 KiB boundary) is mapped in level-3 pages, and once the
+ * dictionary's hash links in the assembly words' headers are filled
+ * (dict_init, the one boot-time writer of .text) mmu_seal_image sets
+ * AP[2] in those pages: read-only at EL2, still executable (PXN clear).
+ * A store there is a permission fault, which a Forth thread sees as THROW
+ * -9 (kernel/vectors.S); nothing at run time writes the image's code or
+ * constants (everything mutable is in .data or .bss).  The image's .data
+ * and .bss, the stacks, the dictionary (code compiled at run time: it
+ * stays writable and executable) and everything else stay as above.
+ * AP[2:1] are descriptor bits 7:6; in a regime with two privilege levels
+ * (EL2&0 with E2H = 1, which this kernel runs in) 0b00 is read/write at
+ * EL2 and no access at EL0, 0b10 read-only at EL2 and no access at EL0
+ * (Arm ARM DDI 0487 K.a D8.4 "Memory access control", the stage 1 direct
+ * data access permissions, Table D8-49).  Changing only AP on a live page
+ * needs no break-before-make, only the TLBI afterwards (D8.16.1 lists what
+ * needs it; Linux arch/arm64/mm/mmu.c pgattr_change_is_safe and
+ * mark_rodata_ro do the same for the kernel's rodata).
+ *
  * One range is not identity: the demand window, 4 GiB of addresses above
  * the highest one mapped, where demand regions get whichever zeroed frame
  * is at hand (usable RAM, so the rule on Normal memory still holds; see
@@ -59,6 +79,7 @@
 #define D_BLOCK      0x1
 #define D_TABLE      0x3
 #define D_PAGE       0x3
+#define D_AP_RO      (1 << 7)           /* AP[2]: read-only (AP[1] = 0: no EL0 access) */
 #define D_AF         (1 << 10)
 #define D_SH_INNER   (3 << 8)
 #define D_PXN        (1 << 53)
@@ -423,6 +444,10 @@ mmu_init:
     ldr     x1, [x22, #BI_MEM_END]
     movq    x2, A_NORMAL
     bl      map_range
+    ladr    x0, __image_start           /* the image's code and constants in pages: */
+    ladr    x1, __ro_end                /* writable until mmu_seal_image */
+    movq    x2, A_NORMAL
+    bl      map_range
     ldr     x0, [x22, #BI_FB_BASE]
     cbz     x0, 4f
     ldr     x1, [x22, #BI_FB_STRIDE]
@@ -524,6 +549,42 @@ mmu_split_block:
 9:  ret     x4
 8:  add     sp, sp, #32
     ret     x4
+
+/*
+ * mmu_seal_image: the pages of [__image_start, __ro_end) (the header,
+ * .text and .rodata, page-mapped by mmu_init) become read-only at EL2:
+ * AP[2] set in each live entry, then DSB, one TLBI ALLE2IS, DSB, ISB (a
+ * permission change alone: no break needed, see the header).  The whole
+ * EL2&0 TLB rather than a TLBI by address per page: once, at boot, it
+ * costs nothing, and QEMU 7.2 (the virt board) makes TLBI VAE2IS with
+ * E2H = 1 flush only the non-VHE EL2 regime, so the stale writable
+ * entries would stay there (fixed upstream in 2023, "target/arm/helper: Fix
+ * vae2_tlbmask()"; docs/emulation.md).  Called once, after the last
+ * write into .text (dict_init).  A page that is not page-mapped there is
+ * a kernel bug: boot stops with a message.  Clobbers x0-x6.
+ */
+    .globl mmu_seal_image
+mmu_seal_image:
+    mov     x6, x30
+    ladr    x4, __image_start
+    ladr    x5, __ro_end
+1:  mov     x0, x4
+    bl      mmu_l3_entry
+    cbz     x1, 9f
+    ldr     x2, [x1]
+    tbz     x2, #0, 9f                  /* an invalid page: never so here */
+    orr     x2, x2, #D_AP_RO
+    str     x2, [x1]
+    add     x4, x4, #PAGE
+    cmp     x4, x5
+    b.lo    1b
+    dsb     ishst
+    tlbi    alle2is
+    dsb     ish
+    isb
+    ret     x6
+9:  ladr    x0, msg_seal_block
+    b       boot_fail
 
 /*
  * mmu_unmap_page ( x0 = address ): make the 16 KiB page holding x0
@@ -709,6 +770,7 @@ msg_boot_oom:       .asciz "out of memory while building the kernel's tables"
 msg_image_outside:  .asciz "the image lies outside usable RAM (boot_args phys_base/mem_size)"
 msg_too_wide:       .asciz "memory or devices above 2^47: more than a level-1 root maps"
 msg_unmap_block:    .asciz "a page of block-mapped memory was to be unmapped (kernel bug)"
+msg_seal_block:     .asciz "the image's code is not page-mapped: it cannot be made read-only (kernel bug)"
 
     .bss
     .balign 8

@@ -727,6 +727,106 @@ def test_tlbi_vae2is_flushes_the_el2_and_0_regime_only_with_the_workaround(make_
     assert first == second == 0x5EED and esr == 0           # stale: the bug is still there
 
 
+def _ap_run(make_cpu, ap: int, seal: bool = False, workaround: bool = True):
+    """The kernel's shape (kernel/mmu.S): HCR_EL2.{E2H,TGE} = {1,1}, a
+    36-bit space walked from level 2, a level-3 table of 16 KiB pages over
+    the snippet's 2 MiB, Normal write-back.  The data page has AP[2:1] =
+    `ap` (descriptor bits 7:6).  The snippet loads from it, then stores
+    0x77.  With `seal` the page starts read/write, a first store warms the
+    TLB, then AP[2] is set in the live entry followed by DSB, TLBI ALLE2IS,
+    DSB, ISB (kernel/mmu.S mmu_seal_image) before the store.  Returns (x1 =
+    the load, x3 = 1 if the store retired, x27 = the ESR the vectors
+    recorded, x24 = FAR, the data word afterwards)."""
+    l2, l3, data = CODE + 0x100000, CODE + 0x104000, CODE + 0x10000
+    entry = l3 + ((data >> 14) & 0x7FF) * 8
+    cpu, _ = make_cpu(f"""
+ ldr x0, =((1 << 34) | (1 << 31) | (1 << 27))   // HCR_EL2: E2H, RW, TGE
+ msr hcr_el2, x0
+ isb
+ ldr x0, ={l2:#x}
+ msr ttbr0_el2, x0
+ ldr x0, =0xff
+ msr mair_el2, x0
+ ldr x0, =((2 << 32) | (1 << 23) | (2 << 14) | (3 << 12) | (1 << 10) | (1 << 8) | 28)
+ msr tcr_el2, x0                                // E2H layout, TG0 16 KiB, T0SZ 28: level-2 root
+ isb
+ tlbi alle2
+ dsb sy
+ isb
+ mrs x0, sctlr_el2
+ orr x0, x0, #1
+ msr sctlr_el2, x0
+ isb
+ ldr x9, ={data:#x}
+ ldr x1, [x9]
+ cbz x5, 1f
+ str x1, [x9]                                   // the TLB holds the writable entry
+ ldr x10, ={entry:#x}
+ ldr x0, [x10]
+ orr x0, x0, #(1 << 7)                          // AP[2]: read-only
+ str x0, [x10]
+ dsb ishst
+ tlbi alle2is
+ dsb ish
+ isb
+1: mov x2, #0x77
+ str x2, [x9]
+ mov x3, #1
+ b .""")
+    _tables(cpu, l2, {l2 + ((CODE >> 25) & 0x7FF) * 8: l3 | 3})
+    for i in range(128):                       # 2 MiB of pages: AF, inner shareable, AttrIndx 0, UXN
+        pa = CODE + i * 0x4000
+        desc = pa | 0x403 | (3 << 8) | (1 << 54)
+        if pa == data and not seal:
+            desc |= ap << 6
+        _tables(cpu, l2, {l3 + i * 8: desc})
+    cpu.uc.mem_write(data, (0x5EED).to_bytes(8, "little"))
+    cpu.reg_write("x5", int(seal))
+    if not workaround:                       # the observers gone: unicorn alone
+        for key in cpu._observers:
+            cpu._lib.sov_observe(cpu._stp, key, 0)
+        cpu._observers.clear()
+    cpu.run(None, 300)
+    word = int.from_bytes(cpu.uc.mem_read(data, 8), "little")
+    return cpu.reg_read("x1"), cpu.reg_read("x3"), cpu.reg_read("x27"), cpu.reg_read("x24"), word
+
+
+def test_stage1_ap_read_only_is_enforced_at_el2_with_e2h(make_cpu):
+    """unicorn honours AP[2:1] in the EL2&0 regime (E2H = 1, two privilege
+    levels: Arm ARM DDI 0487 K.a D8.4, stage 1 direct permissions, Table
+    D8-49): 0b10 and 0b11 are read-only at EL2, so a store is a permission
+    fault at level 3 (DFSC 0b001111) with WnR set, FAR the address, memory
+    unchanged; 0b00 and 0b01 are writable.  The kernel's read-only image
+    (kernel/mmu.S mmu_seal_image) relies on it: the emulated M3 needs no
+    model of the refusal.  If a unicorn release stops enforcing it, this
+    fails: then the machine must refuse such stores itself."""
+    data = CODE + 0x10000
+    for ap in (0b00, 0b01):
+        load, stored, esr, _far, word = _ap_run(make_cpu, ap)
+        assert (load, stored, esr, word) == (0x5EED, 1, 0, 0x77), ap
+    for ap in (0b10, 0b11):
+        load, stored, esr, far, word = _ap_run(make_cpu, ap)
+        assert load == 0x5EED and stored == 0 and word == 0x5EED, ap
+        assert esr >> 26 == 0x25 and esr & 0x3F == 0b001111 and esr & (1 << 6), hex(esr)
+        assert "permission fault, level 3, write" in decode_esr(esr)
+        assert far == data
+
+
+def test_a_live_page_made_read_only_faults_after_tlbi_alle2is_even_without_the_workaround(make_cpu):
+    """The seal's sequence on a page whose writable entry the TLB holds:
+    AP[2] set in the live entry, DSB, TLBI ALLE2IS, DSB, ISB, store.  The
+    store faults as on the silicon, and it does so with unicorn alone too
+    (the El2Cpu flush before the IS forms removed): unlike VAE2IS (the test
+    above), unicorn 2.1.4's ALLE2IS flushes the EL2&0 regime.  QEMU 7.2's
+    VAE2IS has the same fault (kernel/mmu.S mmu_seal_image), which is why
+    the seal uses ALLE2IS.  If this fails, a stale writable translation
+    survives the seal: the read-only image is then not enforced."""
+    for workaround in (True, False):
+        load, stored, esr, far, word = _ap_run(make_cpu, 0b10, seal=True, workaround=workaround)
+        assert load == 0x5EED and stored == 0 and word == 0x5EED, workaround
+        assert "permission fault, level 3, write" in decode_esr(esr) and far == CODE + 0x10000
+
+
 def test_el1_register_names_at_el2_with_e2h_are_not_redirected(make_cpu):
     """With HCR_EL2.E2H = 1 the Arm ARM redirects EL2's accesses to the
     *_EL1 encodings of SCTLR, TTBR0/1, TCR, MAIR, ... to the *_EL2

@@ -15,6 +15,8 @@ import struct
 
 import pytest
 
+from elftools.elf.elffile import ELFFile
+
 from harness import chips
 from harness.machine.layout import DEFAULT_PHYS_OFFSET, PAGE
 from harness.machine.m3 import CPU_HZ, M3, M3Config
@@ -71,6 +73,19 @@ def inside(ranges, lo, hi) -> bool:
     return any(a <= lo and hi <= b for a, b in ranges)
 
 
+def read_only_ranges(m: M3) -> list[tuple[int, int]]:
+    """[lo, hi) of every EL2 leaf without write permission (AP[2] set), coalesced."""
+    return [(r.va, r.va + r.size) for r in m.mmu.audit() if r.regime.startswith("EL2") and r.perms[1] == "-"]
+
+
+def image_read_only_size(kernel) -> int:
+    """__ro_end - __image_start from the ELF: the header, .text and .rodata."""
+    with open(kernel.elf, "rb") as f:
+        table = ELFFile(f).get_section_by_name(".symtab")
+        start, end = (table.get_symbol_by_name(n)[0]["st_value"] for n in ("__image_start", "__ro_end"))
+    return end - start
+
+
 # ---- one image, every chip, real bases --------------------------------------
 
 @pytest.mark.parametrize("phys_offset,load_offset", BASES)
@@ -92,6 +107,9 @@ def test_one_image_finds_its_console_on_every_chip(kernel, chip, phys_offset, lo
     allowed = m.layout.normal_ranges()
     mapped = normal_ranges_mapped(m)
     assert mapped and all(inside(allowed, lo, hi) for lo, hi in mapped), (mapped, allowed)
+    # the image's code and constants read-only, exactly and nothing else (kernel/mmu.S mmu_seal_image)
+    load_base = phys_base + load_offset
+    assert read_only_ranges(m) == [(load_base, load_base + image_read_only_size(kernel))]
     assert m.mmu.violation is None
 
 
@@ -110,6 +128,11 @@ def test_the_map_is_exact_at_unaligned_edges_and_a_framebuffer_on_top(kernel):
     assert lay.phys_base % (32 << 20) and lay.mem_end % (32 << 20)
     first, last = walk(read, ttbr, lay.phys_base), walk(read, ttbr, lay.mem_end - 8)
     assert first.level == 3 and last.level == 3     # pages at the unaligned edges
+    ro_end = lay.load_base + image_read_only_size(kernel)
+    for va in (lay.load_base, ro_end - 8):          # the image's code and constants: read-only pages
+        t = walk(read, ttbr, va)
+        assert t.level == 3 and not t.writable_at_el2 and t.executable_at_el2, hex(va)
+    assert walk(read, ttbr, ro_end).writable_at_el2 and walk(read, ttbr, lay.load_base - 8).writable_at_el2
     assert attr(lay.phys_base) == 0xFF and attr(lay.mem_end - 8) == 0xFF   # the last RAM page stays write-back
     assert attr(lay.fb.base) == 0x44 and attr(lay.fb_end - 8) == 0x44     # the framebuffer non-cacheable
     for gone in (lay.phys_base - 8, lay.mem_end, lay.fb_end, lay.dram_base):

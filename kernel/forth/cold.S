@@ -64,7 +64,8 @@ forth_cold:
     add     x0, x0, x1
     ladr    x1, latest
     str     x0, [x1]
-    bl      dict_init
+    bl      dict_init               /* the last write into .text: */
+    bl      mmu_seal_image          /* the image's code and constants read-only from here */
 
     mov     x0, #10
     str     x0, [up, #U_BASE]

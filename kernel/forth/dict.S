@@ -87,7 +87,8 @@ hash_insert:
 
 /* dict_init: hash the assembly-built dictionary (newest first, each header
    appended to its bucket's chain so the newer of two equal names wins).
-   Clobbers x0-x11. */
+   It writes the hash links of headers in .text: forth_cold calls it once,
+   before mmu_seal_image makes .text read-only.  Clobbers x0-x11. */
     .globl dict_init
 dict_init:
     mov     x10, x30

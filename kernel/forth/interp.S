@@ -707,7 +707,8 @@ error_text:
 3:  ladr    x0, msg_unknown
     ret
 
-/* report_fault: "  data abort (EC 0x25, ...) at pc 0x... in WORD, address 0x..." */
+/* report_fault: "  data abort[, write to read-only memory] (ESR 0x...) at pc 0x... in
+   WORD+0x.., address 0x..." */
 report_fault:
     mov     x9, x30
     ladr    x0, msg_fault1
@@ -716,7 +717,16 @@ report_fault:
     lsr     x0, x0, #26
     bl      ec_text
     bl      console_puts
-    ladr    x0, msg_fault_esr
+    ldr     x0, [x11, #8]           /* a store the map refused: a data abort */
+    lsr     x1, x0, #26             /* whose DFSC (bits 5:0) is 0b0011xx, a */
+    and     x2, x0, #0x3c           /* permission fault, with WnR (bit 6) set */
+    cmp     x1, #0x25               /* (Arm ARM ESR_EL2, ISS for a Data Abort; */
+    ccmp    x2, #0x0c, #0, eq       /* Linux asm/esr.h ESR_ELx_FSC_PERM, */
+    b.ne    0f                      /* ESR_ELx_WNR) */
+    tbz     x0, #6, 0f
+    ladr    x0, msg_fault_ro
+    bl      console_puts
+0:  ladr    x0, msg_fault_esr
     bl      console_puts
     ldr     x0, [x11, #8]
     bl      console_hex
@@ -770,6 +780,7 @@ msg_colon:      .asciz ": "
 msg_byte:       .asciz ", byte "
 msg_unknown:    .asciz "unknown"
 msg_fault1:     .asciz "\r\n  "
+msg_fault_ro:   .asciz ", write to read-only memory"
 msg_fault_esr:  .asciz " (ESR "
 msg_fault_pc:   .asciz ") at pc "
 msg_fault_in:   .asciz " in "
