@@ -170,20 +170,7 @@
 #define EL2_DEMAND_LO   (3 | (1 << 10) | (3 << 8) | (1 << 2))
 #define EL2_DEMAND_HI   (3 << 5)        /* bits 53, 54 */
 
-/* Software bits of an invalid level-3 entry (bit 0 clear: the walker
-   ignores the rest, Arm ARM D8.3), at both stages:
-     bit 55      DZ: a demand-zero page, mapped by the fault handler
-     bit 56      POOL: its frame is taken from the zeroed-page stack (an
-                 EL2 window page always is; at stage 2 without it the
-                 frame is the IPA itself, zeroed at the grant)
-     bits 57-59  stage 2: the rights granted, R W X (what the fault
-                 handler checks the access against)
-   The same bit positions are the "software use" bits (55-58) of a
-   valid descriptor; nothing else in the kernel writes them. */
-#define DZ_BIT          55
-#define POOL_BIT        56
-#define SWPERM_SHIFT    57
-#define EL2_DZ_MARK     ((1 << (DZ_BIT - 48)) | (1 << (POOL_BIT - 48)))  /* lsl #48 */
+/* DZ_BIT, POOL_BIT, SWPERM_SHIFT, EL2_DZ_MARK: kernel/percpu.inc */
 
 /* VTCR_EL2: T0SZ 28 (36-bit IPA), SL0 = 1 (start at level 2 with 16 KiB),
    inner/outer write-back, inner shareable, TG0 = 16 KiB, RES1 bit 31; PS
@@ -268,53 +255,6 @@ el2_sync_sp0:
     ldp     x4, x5, [sp, #32]
     ldp     x0, x1, [sp], #48
     b       forth_sync
-
-/*
- * demand_region ( x0 = bytes -- x0 = address or 0 ): a new EL2
- * demand-zero region in the demand window, whole pages, each marked DZ |
- * POOL in its invalid level-3 entry (invalid -> invalid: nothing to
- * invalidate), a guard page above it; then the zeroed-page stack is
- * topped up by as many pages as the region has (up to its capacity), so
- * the region's first touches find pages zeroed ahead of time.  From
- * thread context.  Clobbers x0-x23.
- */
-    .globl demand_region
-demand_region:
-    mov     x18, #1
-    b       1f
-
-/* demand_region_lazy ( x0 = bytes -- x0 = address or 0 ): the same, the
-   stack not topped up (memory whose pages are mostly never touched: the
-   faults zero what is).  Clobbers x0-x23. */
-    .globl demand_region_lazy
-demand_region_lazy:
-    mov     x18, #0
-1:  mov     x23, x30
-    mov     x1, #(PAGE - 1)
-    adds    x0, x0, x1
-    b.cs    8f
-    and     x20, x0, #~(PAGE - 1)       /* bytes, whole pages */
-    cbz     x20, 8f
-    mov     x0, x20
-    bl      mmu_window
-    cbz     x0, 8f
-    mov     x21, x0
-    add     x22, x0, x20                /* end */
-    mov     x19, x21
-1:  mov     x0, x19
-    bl      mmu_l3_entry                /* x1 = its entry (the window's tables exist) */
-    movz    x2, #EL2_DZ_MARK, lsl #48
-    str     x2, [x1]
-    add     x19, x19, #PAGE
-    cmp     x19, x22
-    b.lo    1b
-    cbz     x18, 2f
-    lsr     x0, x20, #14
-    bl      zpool_fill
-2:  mov     x0, x21
-    ret     x23
-8:  mov     x0, #0
-    ret     x23
 
 /*
  * demand_ipa ( x0 = bytes, whole pages -- x0 = address or 0 ): addresses
