@@ -3,8 +3,8 @@
  *
  * Pages come from per-core free lists (linked through the free pages
  * themselves); an empty list takes the next never-used page from the top
- * of the boot bump region (boot_info.BI_FREE, which early_alloc also
- * uses), so no memory is ever set aside twice.  4 KiB blocks come from
+ * of the boot bump region (bump_alloc, kernel/mmu.S: the one allocator of
+ * fresh memory), so no memory is ever set aside twice.  4 KiB blocks come from
  * per-core block lists; an empty list splits one page into four blocks.
  * Freed memory goes back to the freeing core's list.
  * EL2 demand regions (demand_region: addresses in the demand window,

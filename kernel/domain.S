@@ -276,12 +276,6 @@ demand_ipa:
     add     sp, sp, #16
     ret
 
-/* reserve_pages ( x0 = bytes, a multiple of 16 KiB -- x0 = address or 0 ):
-   never-used memory from the boot bump region.  Clobbers x1-x3. */
-    .globl reserve_pages
-reserve_pages:
-    b       bump_alloc
-
 /* zero_range ( x1 = start, x2 = end, both 64-byte aligned ) Clobbers x1. */
 zero_range:
     cmp     x1, x2

@@ -54,10 +54,6 @@
 #define M_RECEIVERS 2
 #define CTX_TOS     16                  /* x26 in T_CTX */
 
-.macro current_tcb reg
-    sub     \reg, up, #T_USER
-.endm
-
 /* ep_dequeue next: x11 (the head of endpoint x0's queue, its T_NEXT in
    register next) taken off.  Clobbers x7. */
 .macro ep_dequeue next
@@ -178,9 +174,7 @@ ipc_call:
     b.ne    call_queue
     ldp     x8, x12, [x11, #T_DELIVER]  /* a receiver waits: where it takes it, its priority */
     cbz     x8, call_scheduled          /* a timed receive: the long way */
-    clz     x14, x14                    /* 63 - the best ready priority */
-    eor     x16, x12, #63               /* 63 - its priority */
-    cmp     x14, x16
+    outranked x14, x16, x12, loaded=1   /* x14 = 63 - the best ready, x16 = 63 - its */
     b.lo    call_scheduled              /* someone more urgent is ready */
     ldr     x13, [x11, #T_NEXT]         /* fast path */
     ep_dequeue x13
@@ -343,10 +337,7 @@ ipc_reply_receive:
     ldp     x6, x13, [x0, #EP_MODE]     /* mode, tail */
     cmp     x6, #M_SENDERS
     b.eq    2f                          /* more work queued: the long way */
-    ldr     x14, [x9, #PC_READY]
-    clz     x14, x14                    /* 63 - the best ready priority */
-    eor     x16, x12, #63               /* 63 - the client's */
-    cmp     x14, x16
+    outranked x14, x16, x12             /* x14 = 63 - the best ready, x16 = 63 - the client's */
     b.lo    2f
     cbnz    x7, 4f                      /* a timed call: off the sleepers first */
 5:  deliver x11, x8, x4                 /* fast path: the reply into its stack */

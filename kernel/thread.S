@@ -80,11 +80,6 @@
 8813:
 .endm
 
-/* current_tcb reg: the running thread, from its user area (no load) */
-.macro current_tcb reg
-    sub     \reg, up, #T_USER
-.endm
-
 /* save_call_context t: what survives a call, into t's T_CTX */
 .macro save_call_context t
     stp     x24, x25, [\t, #0]
@@ -201,11 +196,8 @@ resume_frame_masked:
 thread_yield:
     mrs     x9, tpidr_el2
     current_tcb x10
-    ldr     x11, [x9, #PC_READY]
     ldr     x12, [x10, #T_PRIO]
-    clz     x11, x11                    /* 63 - the best ready priority (64: none) */
-    eor     x13, x12, #63               /* 63 - ours */
-    cmp     x11, x13
+    outranked x11, x13, x12             /* x11 = 63 - the best ready, x13 = 63 - ours */
     b.hi    critical_exit               /* nobody at our level: carry on */
     b.lo    1f
     add     x3, x9, x12, lsl #4
@@ -735,10 +727,7 @@ tick:
 1:  msr     cnthp_cval_el2, x1
     ldr     x5, [x6, #T_PRIO]
     bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
-    ldr     x3, [x4, #PC_READY]
-    clz     x3, x3                      /* 63 - the best ready priority (64: none) */
-    eor     x5, x5, #63                 /* 63 - ours */
-    cmp     x3, x5
+    outranked x3, x5, x5, x4            /* x3 = 63 - the best ready, x5 = 63 - ours */
     b.ls    tick_switch                 /* as urgent as we are: switch */
     tf_leave
 
@@ -789,10 +778,7 @@ tick_wake:
     mov     x7, x14
     sub     x6, x7, #T_FRAME
     ldr     x5, [x6, #T_PRIO]
-    ldr     x3, [x9, #PC_READY]
-    clz     x3, x3
-    eor     x5, x5, #63
-    cmp     x3, x5
+    outranked x3, x5, x5
     b.ls    tick_switch_wide
     tf_restore_wide
     tf_leave

@@ -85,7 +85,7 @@ word "reserve-pages", w_reservepages
     and     x0, x0, #~0x3fff
     cbz     x0, throw_alloc
     mov     x4, x30
-    bl      reserve_pages
+    bl      bump_alloc
     mov     x30, x4
     mov     tos, x0
     cbz     x0, throw_alloc
