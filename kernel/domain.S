@@ -95,53 +95,7 @@
 #define VA_BITS         36
 #define OA_MASK         0xFFFFFFFFC000
 
-/* DCB: one 4 KiB block */
-#define D_X(n)          ((n) * 8)       /* x0-x30 */
-#define D_ELR           248
-#define D_SPSR          256
-#define D_SPEL1         264
-#define D_HOST          272             /* x24 x25 x26 x27 x28 sp of the running thread */
-#define D_VTTBR         320
-#define D_ID            328
-#define D_HCR_HOST      336
-#define D_HCR_DOM       344
-#define D_ENTRY         352
-#define D_STACK         360
-#define D_STATE         368             /* 0 idle, 1 running, 2 ended */
-#define D_NREC          376
-#define D_EPS           384             /* 8 endpoint slots */
-#define D_FESR          448             /* the fault that ended it: ESR, address, ELR */
-#define D_FADDR         456
-#define D_FELR          464
-#define D_REPLY         480             /* a reply lands here: r3 r2 r1 r0 */
-#define D_REC           512             /* records: base, length, flags */
-#define REC_SIZE        24
-#define NREC_MAX        64
-/* its EL1 state while another domain's is loaded: the group no trap
-   covers (compared at a switch), in pairs for LDP/STP ... */
-#define D_VBAR          2048
-#define D_TPIDR1        2056
-#define D_TPIDR0        2064
-#define D_TPIDRRO       2072
-#define D_ELR1          2080
-#define D_SPSR1         2088
-#define D_ESR1          2096
-#define D_FAR1          2104
-#define D_PAR1          2112
-#define D_CNTKCTL       2120
-#define D_CPACR         2128
-#define D_CSSELR        2136
-#define D_FLAGS         2144            /* F_EL1SET: that copy is not all the defaults;
-                                           F_VMSET: it wrote a VM-control register */
-#define D_SCTLR         2160            /* the trapped group, as it wrote them */
-#define D_TTBR0         2168
-#define D_TTBR1         2176
-#define D_TCR           2184
-#define D_MAIR          2192
-#define D_AMAIR         2200
-#define D_CTXIDR        2208
-#define D_AFSR0         2216
-#define D_AFSR1         2224
+/* The DCB (D_*): kernel/percpu.inc */
 
 /* EL1 defaults: what a new domain finds (SCTLR_EL1: its RES1 bits, MMU
    and caches off; VBAR_EL1: the stub; all else 0) */
@@ -194,6 +148,7 @@
 #define G_HCR_DOM       32
 #define G_VMIDS         48              /* 256-bit VMID bitmap */
 #define G_SIZE          80
+assert_adjacent G_HCR_HOST, G_HCR_DOM
 
 /* ---- the soft page fault at EL2 ----------------------------------------- */
 

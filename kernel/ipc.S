@@ -49,6 +49,8 @@
 #define EP_HEAD     0                   /* head, mode: one LDP for CALL */
 #define EP_MODE     8                   /* mode, tail: one LDP for REPLY-RECEIVE */
 #define EP_TAIL     16
+assert_adjacent EP_HEAD, EP_MODE
+assert_adjacent EP_MODE, EP_TAIL
 #define M_EMPTY     0
 #define M_SENDERS   1
 #define M_RECEIVERS 2

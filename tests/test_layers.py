@@ -253,3 +253,53 @@ def test_reading_matches_the_relocations(kernel):
         assert not missed, f"{obj.name}: the reading missed {sorted(missed)}"
         checked += 1
     assert checked >= 10
+
+
+# ---- layouts the code relies on: every LDP/STP over named fields -------------
+
+_PAIR = re.compile(r"^\s*(?:\w+:\s*)?(?:ldp|stp)\s+[^\[]*\[\s*\w+\s*,\s*#\(?\s*([A-Z][A-Z0-9_]*)(\()?", re.M)
+_ASSERT = re.compile(r"^\s*assert_adjacent\s+([A-Z][A-Z0-9_]*)\s*,", re.M)
+# Register frames indexed by number (contiguous by their definition), and
+# arrays of pairs: no two named fields.
+_INDEXED = {"D_X", "EF_X", "BI_DEVS"}
+# kernel/fbcon.S is being changed in parallel: its FS_* pairs get their
+# assertions there (listed here so that none is forgotten).
+_PENDING = {"FS_BASE", "FS_WIDTH", "FS_COLS", "FS_X", "FS_FG"}
+
+
+def paired_fields() -> dict[str, set]:
+    """field -> the files with an LDP/STP whose offset starts at it."""
+    out = defaultdict(set)
+    for p in sorted(KERNEL.rglob("*.S")) + sorted(KERNEL.rglob("*.inc")):
+        for m in _PAIR.finditer(_strip_comments(p.read_text())):
+            out[m.group(1)].add(str(p.relative_to(KERNEL)))
+    return out
+
+
+def test_every_paired_load_and_store_has_its_adjacency_asserted():
+    asserted = set()
+    for p in sorted(KERNEL.rglob("*.S")) + sorted(KERNEL.rglob("*.inc")):
+        asserted |= set(_ASSERT.findall(_strip_comments(p.read_text())))
+    pairs = paired_fields()
+    assert {"T_PRIO", "PC_READY", "EP_HEAD", "T_DELIVER", "PC_SLICE"} <= set(pairs)
+    missing = {f: sorted(files) for f, files in pairs.items()
+               if f not in asserted and f not in _INDEXED and f not in _PENDING}
+    assert not missing, f"LDP/STP over fields with no assert_adjacent (macros.inc): {missing}"
+    assert _PENDING <= set(pairs), "a pending pair is gone: drop it from _PENDING"
+
+
+def test_assert_adjacent_refuses_a_gap(tmp_path):
+    """The assertion is the assembler's: a layout with a gap between the
+    two fields does not assemble, one without does."""
+    from harness import toolchain
+
+    def assemble(b: int) -> None:
+        src = tmp_path / f"gap{b}.S"
+        src.write_text(f'#include "macros.inc"\n#define F_A 16\n#define F_B {b}\n'
+                       "assert_adjacent F_A, F_B\n    .text\n    ret\n")
+        toolchain.assemble(src, tmp_path / f"gap{b}.o", {}, [KERNEL])
+
+    assemble(24)
+    with pytest.raises(Exception) as e:
+        assemble(32)
+    assert "adjacent" in str(e.value)
