@@ -37,6 +37,7 @@ alloc_init:
 
 /* kalloc_block ( -- x0 = 4 KiB block or 0 ) Clobbers x1-x4.
    The fast path: five instructions when the list has a block. */
+/* bench: malloc_4k (budget 87 cycles; the 4 KiB block list variant) */
     .globl kalloc_block
 kalloc_block:
     mrs     x1, tpidr_el2

@@ -160,6 +160,7 @@ assert_adjacent G_HCR_HOST, G_HCR_DOM
  * there and returns to retry it; everything else goes to forth_sync with
  * the registers as they came.
  */
+/* bench: page_fault (budget 350 cycles) */
     .globl el2_sync_sp0
 el2_sync_sp0:
     stp     x0, x1, [sp, #-48]!
@@ -744,6 +745,7 @@ give_back:
  * and return to DOMAIN-RUN's caller.  From a Forth thread (EL2t).
  * Clobbers x0-x23.
  */
+/* bench: domain_switch (budget 175 cycles) */
     .globl domain_run
 domain_run:
     stp     x30, x0, [sp, #-16]!        /* the DCB stays on the thread's stack */
@@ -987,6 +989,7 @@ domain_msr:
  * domain_sync: VBAR_EL2 + 0x400, a synchronous exception from the
  * domain, SP_EL2 = its DCB.  The HVC fast paths first.
  */
+/* bench: hvc_round_trip (budget 140 cycles; HVC #1 below) */
     .globl domain_sync
 domain_sync:
     stp     x16, x17, [sp, #D_X(16)]
@@ -1028,6 +1031,7 @@ domain_return:                          /* x0 value, x1 reason, x9 DCB */
  * does (kernel/ipc.S; it may block, be preempted, anything), then the
  * domain resumes with the reply.
  */
+/* bench: domain_ipc (budget 280 cycles) */
 domain_call:
     stp     x18, x19, [sp, #D_X(18)]
     stp     x20, x21, [sp, #D_X(20)]
@@ -1139,6 +1143,7 @@ save_all:
  * when the mark has none) and the access retried (the soft stage-2
  * fault).  No record is searched.  Anything else ends the domain.
  */
+/* bench: stage2_fault (budget 350 cycles) */
 domain_abort:
     cmp     x17, #0x18                  /* MSR trapped by TVM */
     b.eq    domain_msr

@@ -192,6 +192,7 @@ resume_frame_masked:
  * general way.)  Returns to x30 when this thread runs again (YIELD
  * tail-calls it).  Clobbers x0-x23.
  */
+/* bench: context_switch (budget 175 cycles; the cooperative variant) */
     .globl thread_yield
 thread_yield:
     mrs     x9, tpidr_el2
@@ -312,6 +313,7 @@ sleeper_remove_x10:
  * return to x30 when we run again (tos is in our saved context).
  * Clobbers x0-x23.
  */
+/* bench: thread_spawn (budget 700 cycles) */
     .globl thread_spawn
 thread_spawn:
     mov     x19, x30
@@ -693,6 +695,7 @@ timer_start:
  * Inside a critical section it only defers (masks the timer, sets byte 0
  * of PC_PENDING) and returns: critical_exit lets it in.
  */
+/* bench: timer_interrupt (budget 1050 cycles) */
     .globl timer_from_thread
 timer_from_thread:
     tf_enter                            /* x0 = per-core, x7 = the running thread's T_FRAME */
@@ -788,6 +791,7 @@ tick_wake:
    while the thread is in the allocators (the no-switch region,
    linker/kernel.ld): another thread could allocate in their middle; the
    timer comes back soon and the switch is made then. */
+/* bench: context_switch (budget 175 cycles; the budget's variant: preempted by the timer) */
 tick_switch:
     cbnz    x29, 2f
     tf_save_wide

@@ -303,3 +303,34 @@ def test_assert_adjacent_refuses_a_gap(tmp_path):
     with pytest.raises(Exception) as e:
         assemble(32)
     assert "adjacent" in str(e.value)
+
+
+# ---- each hot path carries its bench row and budget ---------------------------
+
+_TAG = re.compile(r"/\*\s*bench:\s*(\w+)\s*\(budget\s+(\d+)\s+cycles\b")
+
+
+def bench_tags() -> dict[str, list[tuple[str, int]]]:
+    """row -> [(file, budget in the tag)] for every `bench: row (budget N
+    cycles` comment under kernel/."""
+    out = defaultdict(list)
+    for p in sorted(KERNEL.rglob("*.S")) + sorted(KERNEL.rglob("*.inc")):
+        for key, n in _TAG.findall(p.read_text()):
+            out[key].append((str(p.relative_to(KERNEL)), int(n)))
+    return out
+
+
+def test_every_bench_row_has_its_tag_with_its_budget():
+    """Every row harness/bench.py measures names, in a comment on the
+    routine it measures, its key and its budget in cycles as bench.py
+    states it; and no tag names a row that is gone or a stale budget."""
+    from harness import bench
+
+    budgets = {b.key: b.budget_cycles for b in bench.BUDGETS + bench.EXTRA}
+    tags = bench_tags()
+    missing = sorted(set(bench.PLANS) - set(tags))
+    assert not missing, f"bench rows with no `/* bench: row (budget N cycles) */` in kernel/: {missing}"
+    for key, places in tags.items():
+        assert key in bench.PLANS, f"{places}: tag for {key}, which harness/bench.py does not measure"
+        for where, n in places:
+            assert n == budgets[key], f"kernel/{where}: {key}'s tag says {n} cycles, bench.py {budgets[key]}"
