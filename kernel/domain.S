@@ -1321,6 +1321,5 @@ msg_r3:         .asciz "trapped, ESR_EL2"
 
     .bss
     .balign 16
-    .globl domain_globals
 domain_globals:
     .space  G_SIZE

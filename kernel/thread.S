@@ -99,13 +99,11 @@
     .section .text.critical, "ax"
 
 /*
- * switch_to ( x0 = next, x9 = per-core ): save the running thread's call
- * context, resume next.  Returns when this thread runs again.
- * switch_from_x10: the same with x10 = the running thread.
+ * switch_from_x10 ( x0 = next, x10 = the running thread, x9 = per-core ):
+ * save the running thread's call context, resume next.  Returns when this
+ * thread runs again.
  */
-    .globl switch_to, switch_from_x10
-switch_to:
-    current_tcb x10
+    .globl switch_from_x10
 switch_from_x10:
     save_call_context x10               /* (T_KIND is 0: we are running) */
     ldp     x16, x17, [x0, #T_CTX_SP]   /* its SP; how it was switched out */
@@ -123,13 +121,11 @@ resume_ctx:
     b       critical_exit
 
 /*
- * switch_to_waiting ( x0 = next, x9 ): as switch_to, for a partner known
- * to be blocked at a call (an IPC partner, a new thread): no need to ask
- * how to resume it.  switch_waiting_from_x10: x10 = the running thread.
+ * switch_waiting_from_x10 ( x0 = next, x10 = the running thread, x9 ): as
+ * switch_from_x10, for a partner known to be blocked at a call (an IPC
+ * partner, a new thread): no need to ask how to resume it.
  */
-    .globl switch_to_waiting, switch_waiting_from_x10
-switch_to_waiting:
-    current_tcb x10
+    .globl switch_waiting_from_x10
 switch_waiting_from_x10:
     save_call_context x10
     ldr     x16, [x0, #T_CTX_SP]
@@ -235,7 +231,7 @@ thread_wake_p:
 
 /* block_current ( x9, x10 = the running thread, already where it waits:
    an endpoint queue, the sleepers ): run the best ready thread.  Returns
-   when woken, as switch_to. */
+   when woken, as switch_from_x10. */
     .globl block_current
 block_current:
     dequeue_best x0
