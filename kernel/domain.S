@@ -232,19 +232,6 @@ demand_ipa:
     add     sp, sp, #16
     ret
 
-/* zero_range ( x1 = start, x2 = end, both 64-byte aligned ) Clobbers x1. */
-zero_range:
-    cmp     x1, x2
-    b.hs    2f
-1:  stp     xzr, xzr, [x1]
-    stp     xzr, xzr, [x1, #16]
-    stp     xzr, xzr, [x1, #32]
-    stp     xzr, xzr, [x1, #48]
-    add     x1, x1, #64
-    cmp     x1, x2
-    b.lo    1b
-2:  ret
-
 /* vm_group_defaults: the VM-control group (the EL1 registers whose writes
    HCR_EL2.TVM traps) at a new domain's values.  Clobbers x0. */
 .macro vm_group_defaults
@@ -330,15 +317,13 @@ domain_new:
     bl      kalloc_block
     cbz     x0, 8f
     mov     x21, x0
-    mov     x1, x0
-    add     x2, x0, #4096
-    bl      zero_range
+    add     x1, x0, #4096
+    bl      zero_fast
     bl      kalloc_page
     cbz     x0, 7f
     mov     x22, x0
-    mov     x1, x0
-    add     x2, x0, #PAGE
-    bl      zero_range
+    add     x1, x0, #PAGE
+    bl      zero_fast
     dsb     ishst
     orr     x0, x22, x20, lsl #48
     str     x0, [x21, #D_VTTBR]
@@ -545,11 +530,11 @@ domain_grant:
     mov     x16, x2
     bl      kalloc_page                 /* a level-3 table for this 32 MiB */
     cbz     x0, 69f
-    mov     x1, x0
-    add     x2, x0, #PAGE
-    bl      zero_range
+    mov     x4, x0
+    add     x1, x0, #PAGE
+    bl      zero_fast                   /* (x0, x2, x3) */
     dsb     ishst
-    orr     x6, x0, #3
+    orr     x6, x4, #3
     str     x6, [x15, x5, lsl #3]
     mov     x2, x16
 3:  and     x6, x6, #OA_MASK
