@@ -3,10 +3,13 @@
  *
  * Pages come from per-core free lists (linked through the free pages
  * themselves); an empty list takes the next never-used page from the top
- * of the boot bump region (boot_info.BI_FREE, which early_alloc also
- * uses), so no memory is ever set aside twice.  4 KiB blocks come from
+ * of the boot bump region (bump_alloc, kernel/mmu.S: the one allocator of
+ * fresh memory), so no memory is ever set aside twice.  4 KiB blocks come from
  * per-core block lists; an empty list splits one page into four blocks.
  * Freed memory goes back to the freeing core's list.
+ * EL2 demand regions (demand_region: addresses in the demand window,
+ * kernel/mmu.S, backed at the first touch by the zeroed pages below) are
+ * made here too; their faults are taken in kernel/domain.S.
  *
  * The fast paths (kalloc_block, kfree_block) are a handful of
  * instructions: the malloc (4 KB) budget is 87 cycles.
@@ -34,6 +37,7 @@ alloc_init:
 
 /* kalloc_block ( -- x0 = 4 KiB block or 0 ) Clobbers x1-x4.
    The fast path: five instructions when the list has a block. */
+/* bench: malloc_4k (budget 87 cycles; the 4 KiB block list variant) */
     .globl kalloc_block
 kalloc_block:
     mrs     x1, tpidr_el2
@@ -221,6 +225,58 @@ zpage_slow:
     str     x1, [x9, #PC_ZMISSED]
     mov     x0, x5
 9:  ret     x4
+
+/* Not in the no-switch region (linker/kernel.ld takes alloc.o's .text for
+   it): a region's loop may be preempted like any thread code; the
+   zeroed-page stack it tops up (zpool_fill) is. */
+    .section .text.demand, "ax"
+
+/*
+ * demand_region ( x0 = bytes -- x0 = address or 0 ): a new EL2
+ * demand-zero region in the demand window, whole pages, each marked DZ |
+ * POOL in its invalid level-3 entry (invalid -> invalid: nothing to
+ * invalidate), a guard page above it; then the zeroed-page stack is
+ * topped up by as many pages as the region has (up to its capacity), so
+ * the region's first touches find pages zeroed ahead of time.  From
+ * thread context.  Clobbers x0-x23.
+ */
+    .globl demand_region
+demand_region:
+    mov     x18, #1
+    b       1f
+
+/* demand_region_lazy ( x0 = bytes -- x0 = address or 0 ): the same, the
+   stack not topped up (memory whose pages are mostly never touched: the
+   faults zero what is).  Clobbers x0-x23. */
+    .globl demand_region_lazy
+demand_region_lazy:
+    mov     x18, #0
+1:  mov     x23, x30
+    mov     x1, #(PAGE - 1)
+    adds    x0, x0, x1
+    b.cs    8f
+    and     x20, x0, #~(PAGE - 1)       /* bytes, whole pages */
+    cbz     x20, 8f
+    mov     x0, x20
+    bl      mmu_window
+    cbz     x0, 8f
+    mov     x21, x0
+    add     x22, x0, x20                /* end */
+    mov     x19, x21
+1:  mov     x0, x19
+    bl      mmu_l3_entry                /* x1 = its entry (the window's tables exist) */
+    movz    x2, #EL2_DZ_MARK, lsl #48
+    str     x2, [x1]
+    add     x19, x19, #PAGE
+    cmp     x19, x22
+    b.lo    1b
+    cbz     x18, 2f
+    lsr     x0, x20, #14
+    bl      zpool_fill
+2:  mov     x0, x21
+    ret     x23
+8:  mov     x0, #0
+    ret     x23
 
     .bss
     .balign 64

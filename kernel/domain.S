@@ -95,53 +95,7 @@
 #define VA_BITS         36
 #define OA_MASK         0xFFFFFFFFC000
 
-/* DCB: one 4 KiB block */
-#define D_X(n)          ((n) * 8)       /* x0-x30 */
-#define D_ELR           248
-#define D_SPSR          256
-#define D_SPEL1         264
-#define D_HOST          272             /* x24 x25 x26 x27 x28 sp of the running thread */
-#define D_VTTBR         320
-#define D_ID            328
-#define D_HCR_HOST      336
-#define D_HCR_DOM       344
-#define D_ENTRY         352
-#define D_STACK         360
-#define D_STATE         368             /* 0 idle, 1 running, 2 ended */
-#define D_NREC          376
-#define D_EPS           384             /* 8 endpoint slots */
-#define D_FESR          448             /* the fault that ended it: ESR, address, ELR */
-#define D_FADDR         456
-#define D_FELR          464
-#define D_REPLY         480             /* a reply lands here: r3 r2 r1 r0 */
-#define D_REC           512             /* records: base, length, flags */
-#define REC_SIZE        24
-#define NREC_MAX        64
-/* its EL1 state while another domain's is loaded: the group no trap
-   covers (compared at a switch), in pairs for LDP/STP ... */
-#define D_VBAR          2048
-#define D_TPIDR1        2056
-#define D_TPIDR0        2064
-#define D_TPIDRRO       2072
-#define D_ELR1          2080
-#define D_SPSR1         2088
-#define D_ESR1          2096
-#define D_FAR1          2104
-#define D_PAR1          2112
-#define D_CNTKCTL       2120
-#define D_CPACR         2128
-#define D_CSSELR        2136
-#define D_FLAGS         2144            /* F_EL1SET: that copy is not all the defaults;
-                                           F_VMSET: it wrote a VM-control register */
-#define D_SCTLR         2160            /* the trapped group, as it wrote them */
-#define D_TTBR0         2168
-#define D_TTBR1         2176
-#define D_TCR           2184
-#define D_MAIR          2192
-#define D_AMAIR         2200
-#define D_CTXIDR        2208
-#define D_AFSR0         2216
-#define D_AFSR1         2224
+/* The DCB (D_*): kernel/percpu.inc */
 
 /* EL1 defaults: what a new domain finds (SCTLR_EL1: its RES1 bits, MMU
    and caches off; VBAR_EL1: the stub; all else 0) */
@@ -170,20 +124,7 @@
 #define EL2_DEMAND_LO   (3 | (1 << 10) | (3 << 8) | (1 << 2))
 #define EL2_DEMAND_HI   (3 << 5)        /* bits 53, 54 */
 
-/* Software bits of an invalid level-3 entry (bit 0 clear: the walker
-   ignores the rest, Arm ARM D8.3), at both stages:
-     bit 55      DZ: a demand-zero page, mapped by the fault handler
-     bit 56      POOL: its frame is taken from the zeroed-page stack (an
-                 EL2 window page always is; at stage 2 without it the
-                 frame is the IPA itself, zeroed at the grant)
-     bits 57-59  stage 2: the rights granted, R W X (what the fault
-                 handler checks the access against)
-   The same bit positions are the "software use" bits (55-58) of a
-   valid descriptor; nothing else in the kernel writes them. */
-#define DZ_BIT          55
-#define POOL_BIT        56
-#define SWPERM_SHIFT    57
-#define EL2_DZ_MARK     ((1 << (DZ_BIT - 48)) | (1 << (POOL_BIT - 48)))  /* lsl #48 */
+/* DZ_BIT, POOL_BIT, SWPERM_SHIFT, EL2_DZ_MARK: kernel/percpu.inc */
 
 /* VTCR_EL2: T0SZ 28 (36-bit IPA), SL0 = 1 (start at level 2 with 16 KiB),
    inner/outer write-back, inner shareable, TG0 = 16 KiB, RES1 bit 31; PS
@@ -207,6 +148,7 @@
 #define G_HCR_DOM       32
 #define G_VMIDS         48              /* 256-bit VMID bitmap */
 #define G_SIZE          80
+assert_adjacent G_HCR_HOST, G_HCR_DOM
 
 /* ---- the soft page fault at EL2 ----------------------------------------- */
 
@@ -218,6 +160,7 @@
  * there and returns to retry it; everything else goes to forth_sync with
  * the registers as they came.
  */
+/* bench: page_fault (budget 350 cycles) */
     .globl el2_sync_sp0
 el2_sync_sp0:
     stp     x0, x1, [sp, #-48]!
@@ -270,53 +213,6 @@ el2_sync_sp0:
     b       forth_sync
 
 /*
- * demand_region ( x0 = bytes -- x0 = address or 0 ): a new EL2
- * demand-zero region in the demand window, whole pages, each marked DZ |
- * POOL in its invalid level-3 entry (invalid -> invalid: nothing to
- * invalidate), a guard page above it; then the zeroed-page stack is
- * topped up by as many pages as the region has (up to its capacity), so
- * the region's first touches find pages zeroed ahead of time.  From
- * thread context.  Clobbers x0-x23.
- */
-    .globl demand_region
-demand_region:
-    mov     x18, #1
-    b       1f
-
-/* demand_region_lazy ( x0 = bytes -- x0 = address or 0 ): the same, the
-   stack not topped up (memory whose pages are mostly never touched: the
-   faults zero what is).  Clobbers x0-x23. */
-    .globl demand_region_lazy
-demand_region_lazy:
-    mov     x18, #0
-1:  mov     x23, x30
-    mov     x1, #(PAGE - 1)
-    adds    x0, x0, x1
-    b.cs    8f
-    and     x20, x0, #~(PAGE - 1)       /* bytes, whole pages */
-    cbz     x20, 8f
-    mov     x0, x20
-    bl      mmu_window
-    cbz     x0, 8f
-    mov     x21, x0
-    add     x22, x0, x20                /* end */
-    mov     x19, x21
-1:  mov     x0, x19
-    bl      mmu_l3_entry                /* x1 = its entry (the window's tables exist) */
-    movz    x2, #EL2_DZ_MARK, lsl #48
-    str     x2, [x1]
-    add     x19, x19, #PAGE
-    cmp     x19, x22
-    b.lo    1b
-    cbz     x18, 2f
-    lsr     x0, x20, #14
-    bl      zpool_fill
-2:  mov     x0, x21
-    ret     x23
-8:  mov     x0, #0
-    ret     x23
-
-/*
  * demand_ipa ( x0 = bytes, whole pages -- x0 = address or 0 ): addresses
  * in the demand window for a pool-backed domain grant (no EL2 tables are
  * made: the domain's IPAs only), the stack topped up for its pages.
@@ -335,25 +231,6 @@ demand_ipa:
 9:  ldr     x30, [sp, #8]
     add     sp, sp, #16
     ret
-
-/* reserve_pages ( x0 = bytes, a multiple of 16 KiB -- x0 = address or 0 ):
-   never-used memory from the boot bump region.  Clobbers x1-x3. */
-    .globl reserve_pages
-reserve_pages:
-    b       bump_alloc
-
-/* zero_range ( x1 = start, x2 = end, both 64-byte aligned ) Clobbers x1. */
-zero_range:
-    cmp     x1, x2
-    b.hs    2f
-1:  stp     xzr, xzr, [x1]
-    stp     xzr, xzr, [x1, #16]
-    stp     xzr, xzr, [x1, #32]
-    stp     xzr, xzr, [x1, #48]
-    add     x1, x1, #64
-    cmp     x1, x2
-    b.lo    1b
-2:  ret
 
 /* vm_group_defaults: the VM-control group (the EL1 registers whose writes
    HCR_EL2.TVM traps) at a new domain's values.  Clobbers x0. */
@@ -440,15 +317,13 @@ domain_new:
     bl      kalloc_block
     cbz     x0, 8f
     mov     x21, x0
-    mov     x1, x0
-    add     x2, x0, #4096
-    bl      zero_range
+    add     x1, x0, #4096
+    bl      zero_fast
     bl      kalloc_page
     cbz     x0, 7f
     mov     x22, x0
-    mov     x1, x0
-    add     x2, x0, #PAGE
-    bl      zero_range
+    add     x1, x0, #PAGE
+    bl      zero_fast
     dsb     ishst
     orr     x0, x22, x20, lsl #48
     str     x0, [x21, #D_VTTBR]
@@ -655,11 +530,11 @@ domain_grant:
     mov     x16, x2
     bl      kalloc_page                 /* a level-3 table for this 32 MiB */
     cbz     x0, 69f
-    mov     x1, x0
-    add     x2, x0, #PAGE
-    bl      zero_range
+    mov     x4, x0
+    add     x1, x0, #PAGE
+    bl      zero_fast                   /* (x0, x2, x3) */
     dsb     ishst
-    orr     x6, x0, #3
+    orr     x6, x4, #3
     str     x6, [x15, x5, lsl #3]
     mov     x2, x16
 3:  and     x6, x6, #OA_MASK
@@ -855,6 +730,7 @@ give_back:
  * and return to DOMAIN-RUN's caller.  From a Forth thread (EL2t).
  * Clobbers x0-x23.
  */
+/* bench: domain_switch (budget 175 cycles) */
     .globl domain_run
 domain_run:
     stp     x30, x0, [sp, #-16]!        /* the DCB stays on the thread's stack */
@@ -1098,6 +974,7 @@ domain_msr:
  * domain_sync: VBAR_EL2 + 0x400, a synchronous exception from the
  * domain, SP_EL2 = its DCB.  The HVC fast paths first.
  */
+/* bench: hvc_round_trip (budget 140 cycles; HVC #1 below) */
     .globl domain_sync
 domain_sync:
     stp     x16, x17, [sp, #D_X(16)]
@@ -1139,6 +1016,7 @@ domain_return:                          /* x0 value, x1 reason, x9 DCB */
  * does (kernel/ipc.S; it may block, be preempted, anything), then the
  * domain resumes with the reply.
  */
+/* bench: domain_ipc (budget 280 cycles) */
 domain_call:
     stp     x18, x19, [sp, #D_X(18)]
     stp     x20, x21, [sp, #D_X(20)]
@@ -1250,6 +1128,7 @@ save_all:
  * when the mark has none) and the access retried (the soft stage-2
  * fault).  No record is searched.  Anything else ends the domain.
  */
+/* bench: stage2_fault (budget 350 cycles) */
 domain_abort:
     cmp     x17, #0x18                  /* MSR trapped by TVM */
     b.eq    domain_msr
@@ -1427,6 +1306,5 @@ msg_r3:         .asciz "trapped, ESR_EL2"
 
     .bss
     .balign 16
-    .globl domain_globals
 domain_globals:
     .space  G_SIZE

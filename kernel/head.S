@@ -13,7 +13,6 @@
 #include BOARD_INC
 
     .section .head, "ax"
-    .globl _head
 _head:
     b       _start                  /* 0x00: also entered from the base */
     .word   0

@@ -65,6 +65,8 @@
 #define KR_BASE     8
 #define KR_NEXT     16
 #define KR_FULL     24
+assert_adjacent KR_BITS, KR_BASE        /* bitmap, base: one LDP/STP */
+assert_adjacent KR_NEXT, KR_FULL        /* next, full */
 #define KREC        32
 #define KGROUP      512
 #define PAGENO_MASK 0xFFFFFFFFF         /* PC_KRANGE bits 0-35 */

@@ -104,6 +104,7 @@
 #define MS_POOL      16                 /* level-3 tables reserved for usable RAM: */
 #define MS_POOL_LO   24                 /*   one per block, first block number */
 #define MS_POOL_HI   32                 /*   and one past the last */
+assert_adjacent MS_POOL_LO, MS_POOL_HI
 #define MS_LIVE      40                 /* the MMU is on */
 #define MS_DWIN      48                 /* the demand window: its base, */
 #define MS_DWIN_L2   56                 /*   the level-2 entry of its first block, */

@@ -80,11 +80,6 @@
 8813:
 .endm
 
-/* current_tcb reg: the running thread, from its user area (no load) */
-.macro current_tcb reg
-    sub     \reg, up, #T_USER
-.endm
-
 /* save_call_context t: what survives a call, into t's T_CTX */
 .macro save_call_context t
     stp     x24, x25, [\t, #0]
@@ -104,13 +99,11 @@
     .section .text.critical, "ax"
 
 /*
- * switch_to ( x0 = next, x9 = per-core ): save the running thread's call
- * context, resume next.  Returns when this thread runs again.
- * switch_from_x10: the same with x10 = the running thread.
+ * switch_from_x10 ( x0 = next, x10 = the running thread, x9 = per-core ):
+ * save the running thread's call context, resume next.  Returns when this
+ * thread runs again.
  */
-    .globl switch_to, switch_from_x10
-switch_to:
-    current_tcb x10
+    .globl switch_from_x10
 switch_from_x10:
     save_call_context x10               /* (T_KIND is 0: we are running) */
     ldp     x16, x17, [x0, #T_CTX_SP]   /* its SP; how it was switched out */
@@ -128,13 +121,11 @@ resume_ctx:
     b       critical_exit
 
 /*
- * switch_to_waiting ( x0 = next, x9 ): as switch_to, for a partner known
- * to be blocked at a call (an IPC partner, a new thread): no need to ask
- * how to resume it.  switch_waiting_from_x10: x10 = the running thread.
+ * switch_waiting_from_x10 ( x0 = next, x10 = the running thread, x9 ): as
+ * switch_from_x10, for a partner known to be blocked at a call (an IPC
+ * partner, a new thread): no need to ask how to resume it.
  */
-    .globl switch_to_waiting, switch_waiting_from_x10
-switch_to_waiting:
-    current_tcb x10
+    .globl switch_waiting_from_x10
 switch_waiting_from_x10:
     save_call_context x10
     ldr     x16, [x0, #T_CTX_SP]
@@ -197,15 +188,13 @@ resume_frame_masked:
  * general way.)  Returns to x30 when this thread runs again (YIELD
  * tail-calls it).  Clobbers x0-x23.
  */
+/* bench: context_switch (budget 175 cycles; the cooperative variant) */
     .globl thread_yield
 thread_yield:
     mrs     x9, tpidr_el2
     current_tcb x10
-    ldr     x11, [x9, #PC_READY]
     ldr     x12, [x10, #T_PRIO]
-    clz     x11, x11                    /* 63 - the best ready priority (64: none) */
-    eor     x13, x12, #63               /* 63 - ours */
-    cmp     x11, x13
+    outranked x11, x13, x12             /* x11 = 63 - the best ready, x13 = 63 - ours */
     b.hi    critical_exit               /* nobody at our level: carry on */
     b.lo    1f
     add     x3, x9, x12, lsl #4
@@ -242,7 +231,7 @@ thread_wake_p:
 
 /* block_current ( x9, x10 = the running thread, already where it waits:
    an endpoint queue, the sleepers ): run the best ready thread.  Returns
-   when woken, as switch_to. */
+   when woken, as switch_from_x10. */
     .globl block_current
 block_current:
     dequeue_best x0
@@ -320,6 +309,7 @@ sleeper_remove_x10:
  * return to x30 when we run again (tos is in our saved context).
  * Clobbers x0-x23.
  */
+/* bench: thread_spawn (budget 700 cycles) */
     .globl thread_spawn
 thread_spawn:
     mov     x19, x30
@@ -701,6 +691,7 @@ timer_start:
  * Inside a critical section it only defers (masks the timer, sets byte 0
  * of PC_PENDING) and returns: critical_exit lets it in.
  */
+/* bench: timer_interrupt (budget 1050 cycles) */
     .globl timer_from_thread
 timer_from_thread:
     tf_enter                            /* x0 = per-core, x7 = the running thread's T_FRAME */
@@ -740,10 +731,7 @@ tick_go:
 1:  msr     cnthp_cval_el2, x1
     ldr     x5, [x6, #T_PRIO]
     bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
-    ldr     x3, [x4, #PC_READY]
-    clz     x3, x3                      /* 63 - the best ready priority (64: none) */
-    eor     x5, x5, #63                 /* 63 - ours */
-    cmp     x3, x5
+    outranked x3, x5, x5, x4            /* x3 = 63 - the best ready, x5 = 63 - ours */
     b.ls    tick_switch                 /* as urgent as we are: switch */
     tf_leave
 
@@ -810,10 +798,7 @@ tick_wake:
     mov     x7, x14
     sub     x6, x7, #T_FRAME
     ldr     x5, [x6, #T_PRIO]
-    ldr     x3, [x9, #PC_READY]
-    clz     x3, x3
-    eor     x5, x5, #63
-    cmp     x3, x5
+    outranked x3, x5, x5
     b.ls    tick_switch_wide
     tf_restore_wide
     tf_leave
@@ -823,6 +808,7 @@ tick_wake:
    while the thread is in the allocators (the no-switch region,
    linker/kernel.ld): another thread could allocate in their middle; the
    timer comes back soon and the switch is made then. */
+/* bench: context_switch (budget 175 cycles; the budget's variant: preempted by the timer) */
 tick_switch:
     cbnz    x29, 2f
     tf_save_wide

@@ -13,15 +13,6 @@
 #include "percpu.inc"
 #include BOARD_INC
 
-/* Exception frame on SP_EL2: x0-x30, SP_EL0, ELR, SPSR, ESR, FAR */
-#define EF_X(n)   ((n) * 8)
-#define EF_SP0    (31 * 8)
-#define EF_ELR    (32 * 8)
-#define EF_SPSR   (33 * 8)
-#define EF_ESR    (34 * 8)
-#define EF_FAR    (35 * 8)
-#define EF_SIZE   (36 * 8)
-
 .macro save_frame
     frame_push                          /* kernel/percpu.inc: EF_* is its layout */
     mrs     x0, esr_el2

@@ -1,4 +1,5 @@
 /* Forth words over the kernel's page and block allocators (kernel/alloc.S). */
+#include "percpu.inc"
 
 /* block-alloc ( -- a | 0 ) a 4 KiB block */
 word "block-alloc", w_blockalloc
@@ -35,18 +36,18 @@ endword w_pagefree
 word "mem-stats", w_memstats
     mrs     x1, tpidr_el2
     mov     x2, #0
-    ldr     x0, [x1, #0]                /* PC_BLOCKS */
+    ldr     x0, [x1, #PC_BLOCKS]
 1:  cbz     x0, 2f
     add     x2, x2, #1
     ldr     x0, [x0]
     b       1b
 2:  mov     x3, #0
-    ldr     x0, [x1, #8]                /* PC_PAGES */
+    ldr     x0, [x1, #PC_PAGES]
 3:  cbz     x0, 4f
     add     x3, x3, #1
     ldr     x0, [x0]
     b       3b
-4:  ldr     x4, [x1, #16]               /* PC_SPLIT */
+4:  ldr     x4, [x1, #PC_SPLIT]
     ladr    x0, boot_info
     ldr     x5, [x0, #BI_MEM_END]
     ldr     x0, [x0, #BI_FREE]

@@ -115,8 +115,6 @@ floor_divmod:
     sub     x2, x2, #1
     add     x3, x3, x1
 1:  ret
-
-    .globl throw_div0
 throw_div0:
     mov     x0, #-10
     b       throw_x0
@@ -176,7 +174,6 @@ endword w_mstar
  * fit in 64 bits (hi < divisor), otherwise THROW -11 (result out of range).
  * Clobbers x3, x4.
  */
-    .globl um_divmod
 um_divmod:
     cbz     x2, throw_div0
     cmp     x1, x2

@@ -190,7 +190,6 @@ msg_ready:      .asciz "ready"
 msg_boot_line:  .asciz "  in forth/ at boot source line "
 
     .balign 8
-    .globl forth_blob, forth_blob_end
 forth_blob:
     .incbin FORTH_BLOB
 forth_blob_end:

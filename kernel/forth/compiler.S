@@ -1,8 +1,9 @@
 /*
  * The compiler: subroutine-threaded native code.  A colon definition is
  *   str x30, [sp, #-8]!   ...calls (bl) and inlined bodies...   ldr x30, [sp], #8; ret
- * Literals load straight into tos.  Instruction templates below are
- * assembled here, never hand-encoded, and copied by the compiler.
+ * Literals load straight into tos.  Fixed instructions are templates
+ * assembled here and copied; the forms with operands (OP_*, the folds'
+ * encodings in compile_xt) are still built from constants.
  */
 
     .text

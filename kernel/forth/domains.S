@@ -1,10 +1,6 @@
 /* Forth words for demand-zero regions and domains (kernel/domain.S). */
 
-#define DCB_ENTRY   352
-#define DCB_STATE   368
-#define DCB_EPS     384
-#define DCB_VTTBR   320
-#define DCB_ID      328
+#include "percpu.inc"                  /* the DCB layout (D_*) */
 
 /* demand-region ( u -- addr ) u bytes (whole pages) of EL2 memory that
    reads as zero, each page mapped at its first touch (a soft page fault)
@@ -85,7 +81,7 @@ word "reserve-pages", w_reservepages
     and     x0, x0, #~0x3fff
     cbz     x0, throw_alloc
     mov     x4, x30
-    bl      reserve_pages
+    bl      bump_alloc
     mov     x30, x4
     mov     tos, x0
     cbz     x0, throw_alloc
@@ -104,7 +100,7 @@ endword w_domainnew
 
 /* domain-free ( dom -- ) its tables, VMID and block back (not while it runs) */
 word "domain-free", w_domainfree
-    ldr     x1, [tos, #DCB_STATE]
+    ldr     x1, [tos, #D_STATE]
     cmp     x1, #1
     b.eq    throw_busy
     str     x30, [sp, #-16]!
@@ -149,7 +145,7 @@ endword w_domainquery
 /* domain-entry! ( pc sp dom -- ) where DOMAIN-RUN starts it, its stack */
 word "domain-entry!", w_domainentry
     ldp     x2, x1, [dsp], #16          /* sp, pc */
-    stp     x1, x2, [tos, #DCB_ENTRY]
+    stp     x1, x2, [tos, #D_ENTRY]
     ldr     tos, [dsp], #8
     ret
 endword w_domainentry
@@ -160,7 +156,7 @@ word "domain-endpoint!", w_domainendpoint
     ldp     x1, x2, [dsp], #16          /* slot, ep */
     cmp     x1, #8
     b.hs    throw_busy
-    add     x0, tos, #DCB_EPS
+    add     x0, tos, #D_EPS
     str     x2, [x0, x1, lsl #3]
     ldr     tos, [dsp], #8
     ret
@@ -179,12 +175,12 @@ endword w_domainrun
 /* domain-vttbr ( dom -- x ) its stage-2 table base with the VMID (bits
    55:48)   domain-id ( dom -- n ) its VMID */
 word "domain-vttbr", w_domainvttbr
-    ldr     tos, [tos, #DCB_VTTBR]
+    ldr     tos, [tos, #D_VTTBR]
     ret
 endword w_domainvttbr
 
 word "domain-id", w_domainid
-    ldr     tos, [tos, #DCB_ID]
+    ldr     tos, [tos, #D_ID]
     ret
 endword w_domainid
 

@@ -194,7 +194,6 @@ word "count", w_count, F_INLINE
 endword w_count
 
 /* memmove ( x0 = src, x1 = dst, x2 = bytes ): clobbers x0-x4 */
-    .globl memmove
 memmove:
     cbz     x2, 3f
     cmp     x1, x0
@@ -244,8 +243,6 @@ word "heap-region", w_heapregion
     ladr    x0, heap_region
     ldp     x0, x1, [x0]
     stp     x0, tos, [dsp, #-16]!
-    ldr     tos, [dsp], #8
-    str     tos, [dsp, #-8]!
     mov     tos, x1
     ret
 endword w_heapregion

@@ -29,7 +29,7 @@ endword w_threadexit
 
 /* me ( -- tid ) the running thread's id */
 word "me", w_me
-    sub     x0, up, #T_USER
+    current_tcb x0
     ldr     x0, [x0, #T_ID]
     dpush   x0
     ret
@@ -86,7 +86,7 @@ endword w_timerinterrupts
    afterwards from their TCB. */
 
 .macro ipc_fetch                        /* -- x0 result, x1-x4, x5 */
-    sub     x7, up, #T_USER
+    current_tcb x7
     ldr     x0, [x7, #T_RESULT]
     ldp     x1, x2, [x7, #T_MSG]
     ldp     x3, x4, [x7, #T_MSG + 16]
@@ -94,7 +94,7 @@ endword w_timerinterrupts
 .endm
 
 .macro ipc_result                       /* -- x0: T_RESULT */
-    sub     x7, up, #T_USER
+    current_tcb x7
     ldr     x0, [x7, #T_RESULT]
 .endm
 
@@ -224,7 +224,7 @@ throw_no_call:
 
 /* ipc-buffer! ( a u -- ) the buffer our next message carries */
 word "ipc-buffer!", w_ipcbufferstore
-    sub     x0, up, #T_USER
+    current_tcb x0
     ldr     x1, [dsp], #8
     stp     x1, tos, [x0, #T_BUF]
     ldr     tos, [dsp], #8
@@ -245,14 +245,10 @@ endword w_ipcbuffer
    one: the scheduler's invariant, for tests */
 word "prio-ok?", w_priook
     mrs     x9, tpidr_el2
-    ldr     x1, [x9, #PC_READY]
-    clz     x1, x1
-    mov     x2, #63
-    sub     x1, x2, x1
-    sub     x0, up, #T_USER
+    current_tcb x0
     ldr     x0, [x0, #T_PRIO]
-    cmp     x0, x1
-    csetm   x0, ge
+    outranked x1, x2, x0
+    csetm   x0, hs                      /* none more urgent */
     dpush   x0
     ret
 endword w_priook

@@ -17,7 +17,7 @@
  * properties (at least one) and 2048 children per node.
  *
  * Runs with the MMU off (boot) or on (the Forth words in
- * kernel/forth/adt.S).  No allocation; the boot stack is enough for the
+ * kernel/boards/m3/words.inc).  No allocation; the boot stack is enough for the
  * recursion (ADT_MAX_DEPTH frames of 32 bytes).
  */
 #include "macros.inc"
@@ -529,7 +529,6 @@ adt_u64:
     ret     x12
 
     .section .rodata
-    .globl str_name
 str_name:           .asciz "name"
 str_reg:            .asciz "reg"
 str_ranges:         .asciz "ranges"
@@ -539,7 +538,7 @@ str_size_cells:     .asciz "#size-cells"
 
     .bss
     .balign 8
-    .globl adt_bounds, adt_trace
+    .globl adt_bounds
 adt_bounds: .quad 0, 0                  /* the tree: first byte, end */
 adt_trace:  .space ADT_TRACE_MAX * 8    /* root .. node of the last adt_find */
 adt_depth:  .quad 0

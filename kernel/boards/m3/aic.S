@@ -236,6 +236,7 @@ board_tx_ticks:
  * kernel/console.S.  Anything else would be an IRQ nobody unmasked:
  * returned from.  Uses x1-x4.
  */
+/* bench: keystroke (budget 52500 cycles; from here: kernel/console.S console_uart_interrupt, the echo in kernel/fbcon.S fbcon_putc) */
     .globl aic_irq
 aic_irq:
     tf_enter

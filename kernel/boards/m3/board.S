@@ -11,8 +11,7 @@
 
 /* boot_args (XNU layout, docs/hardware.md boot_args; m1n1 proxyclient/m1n1/
    tgtypes.py BootArgs_r1..r3): the fields before cmdline do not move with
-   the revision. */
-#define BA_REVISION     0x00
+   the revision (at 0x00), so it is not read. */
 #define BA_VIRT_BASE    0x08
 #define BA_PHYS_BASE    0x10
 #define BA_MEM_SIZE     0x18
