@@ -1,5 +1,5 @@
 \ The console's line editor: what QUIT (through REFILL) and ACCEPT read a
-\ line with, once this file is compiled (kernel/forth/interp.S
+\ line with, once this file is compiled (kernel/console.S
 \ console_line; before it, the kernel's plain reader).  All drawing is
 \ done with printable characters, spaces and backspace (cursor left), so
 \ it looks the same on a serial terminal and on the screen

@@ -41,7 +41,7 @@ the same way every time, and a console that sleeps in MS costs one stop a
 tick.
 
 Forth errors: the kernel counts every line or thread that ended in an
-uncaught THROW in console_errors (kernel/forth/interp.S).  The runner
+uncaught THROW in console_errors (kernel/forth/except.S).  The runner
 reads it through the stub when the run ends, and at board_poweroff
 (before BYE's SYSTEM_OFF takes the guest's memory away).  Reading the
 counter, rather than parsing the console, cannot be fooled by a script

@@ -323,7 +323,7 @@ console_tx_block:
  * timer) makes it ready again.  Clobbers x0-x23.
  */
 console_sleep:
-    sub     x10, up, #T_USER
+    current_tcb x10
     str     x10, [x1]
     mov     x2, #TS_INPUT
     str     x2, [x10, #T_STATE]
@@ -460,7 +460,7 @@ rx_take:
     cbz     x0, 1f
     ladr    x1, console_thread
     ldr     x1, [x1]
-    sub     x2, up, #T_USER
+    current_tcb x2
     cmp     x1, x2
     b.ne    1f                          /* not ours to take */
     str     xzr, [x9, #PC_INTR]
@@ -523,10 +523,10 @@ console_getc:
     b.eq    user_interrupt
     ret
 2:  save_x3_x23
-    sub     x0, up, #T_USER
+    current_tcb x0
     str     xzr, [x0, #T_RESULT]        /* set to -1 if the poll period ends the wait */
     bl      board_rx_wait
-    sub     x0, up, #T_USER
+    current_tcb x0
     ldr     x0, [x0, #T_RESULT]
     restore_x3_x23                      /* (x0 is not among them) */
     cbz     x0, 1b                      /* the interrupt woke us, or no timed wait */
@@ -771,6 +771,105 @@ console_rx_timeout:
     tx_count x0, x1, x2, TXS_PUMPED
 3:  ldr     x30, [sp], #16
     ret
+
+/* ---- a line of input -------------------------------------------------- */
+
+/*
+ * read_line ( x0 = buffer, x1 = size -- x0 = length | -1 too long | -2 bad byte )
+ * Console line input with echo: backspace edits, CR or LF ends the line
+ * (an LF right after a CR is the same line end), tab reads as a space.
+ * Control characters are not text: the line is read to its end, then
+ * rejected; so is a line longer than the buffer.  Clobbers x0-x9.
+ */
+    .globl read_line
+read_line:
+    mov     x9, x30
+    mov     x5, x0
+    mov     x6, x1
+    mov     x7, #0                  /* length */
+    mov     x8, #0                  /* error: 0, -1 long, -2 bad byte */
+1:  bl      console_getc
+    ladr    x1, last_was_cr
+    ldrb    w2, [x1]
+    strb    wzr, [x1]
+    cmp     w0, #'\n'
+    b.ne    2f
+    cbz     w2, 9f                  /* LF ends the line */
+    cbz     x7, 1b                  /* LF after CR: already ended */
+    b       9f
+2:  cmp     w0, #'\r'
+    b.ne    3f
+    mov     w2, #1
+    strb    w2, [x1]
+    b       9f
+3:  cmp     w0, #8                  /* backspace, delete */
+    mov     w2, #0x7f
+    ccmp    w0, w2, #4, ne
+    b.ne    4f
+    cbz     x7, 1b
+    sub     x7, x7, #1
+    mov     x0, #8
+    bl      console_putc
+    mov     x0, #' '
+    bl      console_putc
+    mov     x0, #8
+    bl      console_putc
+    b       1b
+4:  cmp     w0, #'\t'
+    mov     w2, #' '
+    csel    w0, w2, w0, eq
+    cmp     w0, #' '
+    b.hs    5f
+    mov     x8, #-2                 /* a control character */
+    ladr    x1, bad_byte
+    str     x0, [x1]
+    b       1b
+5:  cmp     x7, x6
+    b.lo    6f
+    cbnz    x8, 1b
+    mov     x8, #-1                 /* longer than the buffer */
+    b       1b
+6:  cbnz    x8, 1b
+    strb    w0, [x5, x7]
+    add     x7, x7, #1
+    bl      console_putc            /* echo */
+    b       1b
+9:  mov     x0, x7
+    cbz     x8, 10f
+    mov     x0, x8
+10: ret     x9
+
+/*
+ * console_line ( x0 = buffer, x1 = size -- x0 = length | -1 too long |
+ * -2 bad byte ): a line from the console: through the line editor
+ * forth/30-editline.fth installs (its xt in line_editor: edit-line, same
+ * contract, on the data stack), else read_line.  Clobbers x0-x23 (a
+ * Forth word runs).
+ */
+    .globl console_line
+console_line:
+    ladr    x2, line_editor
+    ldr     x2, [x2]
+    cbz     x2, read_line
+    str     x30, [sp, #-16]!
+    stp     x0, tos, [dsp, #-16]!
+    mov     tos, x1
+    blr     x2
+    mov     x0, tos
+    ldr     tos, [dsp], #8
+    ldr     x30, [sp], #16
+    ret
+
+    .data
+    .balign 8
+    .globl line_editor, bad_byte
+line_editor: .quad 0            /* console_line's xt (0: read_line); */
+bad_byte:   .quad 0             /*   the line refused: the byte that made it so */
+.if bad_byte - line_editor != 8
+.error "console.S: bad_byte must follow line_editor (line-editor cell+)"
+.endif
+last_was_cr: .byte 0
+    .text
 
 /* console_newline: CR LF, what serial terminals expect */
     .globl console_newline

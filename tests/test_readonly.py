@@ -75,7 +75,7 @@ def test_bulk_and_byte_stores_into_code_fault_the_same_way(console):
 
 def test_a_store_into_rodata_faults_and_the_error_table_survives(console):
     m = console.machine
-    table = m.symbols.address("error_table", m.load_base)      # kernel/forth/interp.S, .rodata
+    table = m.symbols.address("error_table", m.load_base)      # kernel/forth/except.S, .rodata
     assert table < elf_symbol(m, "__ro_end")
     out = console.send(f"0 {table} !")
     assert "error -9: invalid memory address" in out, out

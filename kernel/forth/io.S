@@ -54,6 +54,16 @@ word "console-tx-stats", w_consoletxstats
     ret
 endword w_consoletxstats
 
+/* line-editor ( -- a ) the cell holding the xt REFILL and ACCEPT read a
+   console line with ( a n -- n' | -1 too long | -2 not text ); 0: the
+   kernel's plain reader.  The next cell: the byte a -2 refused (the
+   error report names it) */
+word "line-editor", w_lineeditor
+    str     tos, [dsp, #-8]!
+    ladr    tos, line_editor
+    ret
+endword w_lineeditor
+
 /* help-text ( -- a u ) the help table built from the sources: a line a
    word, name TAB stack effect TAB one line TAB file (harness/help.py) */
 word "help-text", w_helptext
