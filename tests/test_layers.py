@@ -215,15 +215,18 @@ def test_an_upward_call_fails_the_check(kmap):
     assert any("thread.S (threads) -> quit" in b for b in bad), bad
 
 
-def test_reading_matches_the_relocations(kernel):
+@pytest.mark.parametrize("board", BOARDS)
+def test_reading_matches_the_relocations(board):
     """Every symbol an object leaves to the linker is one the reading of
     its sources (and the headers whose macros it expands) found: the
     reading misses no reference the assembler made."""
     from elftools.elf.elffile import ELFFile
     from elftools.elf.relocation import RelocationSection
 
-    objdir = Path(kernel.elf).parent / "obj"
-    files = board_files("m3")
+    from harness.build import build
+
+    objdir = Path(build(board).elf).parent / "obj"
+    files = board_files(board)
     defs, refs, _ = read_sources(files)
     headers = set()
     for rel in files:
@@ -235,7 +238,7 @@ def test_reading_matches_the_relocations(kernel):
         if stem == "forth":
             srcs = ["forth.S"] + [r for r in files if r.startswith("forth/") or r.endswith("words.inc")]
         elif stem.startswith("board-"):
-            srcs = [f"boards/m3/{stem[len('board-'):]}.S"]
+            srcs = [f"boards/{board}/{stem[len('board-'):]}.S"]
         else:
             srcs = [f"{stem}.S"]
         found = set().union(*(refs[s] for s in srcs)) | headers
