@@ -45,6 +45,13 @@
 #define FS_BG       88
 #define FS_SCROLL   96      /* text rows per scroll */
 #define FS_SIZE     128
+/* read and written in pairs (LDP/STP): base/stride, width/height,
+   cols/rows, x/y, fg/bg */
+assert_adjacent FS_BASE, FS_STRIDE
+assert_adjacent FS_WIDTH, FS_HEIGHT
+assert_adjacent FS_COLS, FS_ROWS
+assert_adjacent FS_X, FS_Y
+assert_adjacent FS_FG, FS_BG
 
     .data
     .balign 16
