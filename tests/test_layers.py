@@ -265,8 +265,6 @@ _ASSERT = re.compile(r"^\s*assert_adjacent\s+([A-Z][A-Z0-9_]*)\s*,", re.M)
 # Register frames indexed by number (contiguous by their definition), and
 # arrays of pairs: no two named fields.
 _INDEXED = {"D_X", "EF_X", "BI_DEVS"}
-# kernel/fbcon.S is being changed in parallel: its FS_* pairs get their
-# assertions there (listed here so that none is forgotten).
 
 
 def paired_fields() -> dict[str, set]:
