@@ -37,19 +37,27 @@ NAMES = re.findall(r"(?:^: |constant |variable |^7 t-mk )(t-[\w-]+)", DEFS, re.M
 BRANCHES = {"b", "bl", "cbz", "cbnz", "tbz", "tbnz", "adr", "ldr"}
 
 
-def word_code(machine, name: str, here: int) -> tuple[int, bytes]:
-    """(xt, code) of a word: up to the next header above it, or HERE."""
+def header_starts(machine) -> list[int]:
+    """Where each header in the dictionary starts (its hash link)."""
     mem = machine.cpu.uc.mem_read
-    xts = dict(machine.forth_words())
     hdr = struct.unpack("<Q", mem(machine.symbols.address("latest", machine.load_base), 8))[0]
     starts = []
     while hdr:
         starts.append(hdr - 8)                   # the hash link below the header
         link = struct.unpack("<q", mem(hdr, 8))[0]
         hdr = hdr + link if link else 0
-    xt = xts[name]
-    end = min([a for a in starts if a > xt] + [here])
-    return xt, bytes(mem(xt, end - xt))
+    return starts
+
+
+def code_end(machine, xt: int, here: int) -> int:
+    """Where a word's code ends: the next header above it, or HERE."""
+    return min([a for a in header_starts(machine) if a > xt] + [here])
+
+
+def word_code(machine, name: str, here: int) -> tuple[int, bytes]:
+    """(xt, code) of a word: up to the next header above it, or HERE."""
+    xt = dict(machine.forth_words())[name]
+    return xt, bytes(machine.cpu.uc.mem_read(xt, code_end(machine, xt, here) - xt))
 
 
 def symbolic(machine, xt: int, code: bytes) -> list[str]:
@@ -389,3 +397,129 @@ def test_compiler_output_is_pinned(console):
     for name in NAMES:
         xt, code = word_code(m, name, here)
         assert symbolic(m, xt, code) == PINNED[name], name
+
+
+# ---- SEE against capstone ----------------------------------------------------
+
+ROLES = {"tos": "x26", "dsp": "x27", "up": "x28", "lix": "x24", "llim": "x25"}
+LINE = re.compile(r"^  ([0-9a-f]+)  ([0-9a-f]{8})  ([^\\]*?)\s*(?:\\ (.*))?$")
+
+
+def see(console, name: str) -> list[tuple[int, int, str, str]]:
+    """(address, instruction word, decoded text, comment) of each line SEE
+    printed for name."""
+    out = console.send(f"see {name}")
+    assert "error" not in out, out
+    lines = [LINE.match(line) for line in out.splitlines()]
+    return [(int(m[1], 16), int(m[2], 16), m[3], m[4] or "") for m in lines if m]
+
+
+def canonical_see(text: str) -> str:
+    return re.sub(r"\b(tos|dsp|up|lix|llim)\b", lambda m: ROLES[m[1]], text).strip()
+
+
+def word_name(machine, addr: int, here: int) -> str:
+    """What SEE prints for a call to addr: the word whose code holds it
+    (the highest xt at or below it, when addr is before that word's end),
+    +offset; else the address."""
+    best = None
+    for name, xt in machine.forth_words():
+        if xt <= addr and (best is None or xt > best[1]):
+            best = (name, xt)
+    if best is None or addr >= code_end(machine, best[1], here):
+        return f"{addr:#x}"
+    return best[0] + (f"+{addr - best[1]:#x}" if addr != best[1] else "")
+
+
+def small(n: int) -> str:
+    """A number as capstone prints it: decimal up to 9, else hex."""
+    return str(n) if n < 10 else f"{n:#x}"
+
+
+def check_against_capstone(console, name: str) -> tuple[int, int]:
+    """SEE's lines for name against capstone on the same bytes, read from
+    the emulated memory: every decoded line the same mnemonic and operands.
+    Returns (decoded, undecoded) counts."""
+    m = console.machine
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    here = int(console.send("here .").split()[-2])
+    decoded = undecoded = 0
+    rows = see(console, name)
+    assert rows, name
+    for addr, word, text, _comment in rows:
+        raw = bytes(m.cpu.uc.mem_read(addr, 4))
+        assert struct.unpack("<I", raw)[0] == word, (name, hex(addr))
+        if text.startswith(".word"):
+            assert text == f".word {word:#x}", (name, text)
+            undecoded += 1
+            continue
+        insn = next(md.disasm(raw, addr), None)
+        assert insn is not None, (name, hex(addr), text)
+        want = f"{insn.mnemonic} {insn.op_str}".strip()
+        # capstone prints a negative post-index offset as 64-bit unsigned
+        want = re.sub(r"\], #(0x[89a-f][0-9a-f]{15})$",
+                      lambda g: "], #-" + small((1 << 64) - int(g[1], 16)), want)
+        if insn.mnemonic == "bl":
+            want = "bl " + word_name(m, int(insn.op_str.lstrip("#"), 16), here)
+        assert canonical_see(text) == want, (name, hex(addr), f"{word:08x}", text, want)
+        decoded += 1
+    return decoded, undecoded
+
+
+def comments(rows) -> list[str]:
+    return [c for _a, _w, _t, c in rows if c]
+
+
+def test_see_decodes_the_compilers_code_as_capstone_does(console):
+    define(console)
+    for name in NAMES:
+        decoded, undecoded = check_against_capstone(console, name)
+        assert decoded and not undecoded, name     # no .word: every form decoded
+    rows = {name: see(console, name) for name in ("t-lits", "t-call", "t-if", "t-const",
+                                                  "t-var", "t-use", "t-far", "t-made", "t-do")}
+    # a literal's movz/movn/movk run is shown as its value
+    assert comments(rows["t-lits"]) == ["0", "1", "-1", "4095", "65536", "-65536", "1234567890123",
+                                        "-1234567890123", "9223372036854775807"]
+    texts = {name: [canonical_see(t) for _a, _w, t, _c in r] for name, r in rows.items()}
+    assert "bl cr" in texts["t-call"]
+    assert "bl t-var" in texts["t-use"]
+    # the branches of IF/ELSE/THEN land inside the word, at the ELSE part and after it
+    xt = rows["t-if"][0][0]
+    targets = [int(t.split("#")[-1], 16) - xt for t in texts["t-if"] if t.startswith(("cbz", "b "))]
+    assert targets == [0x24, 0x2c]
+    assert any(t.startswith("b.vc") for t in texts["t-do"])
+    assert comments(rows["t-const"]) == ["42"]                     # ldr tos, value
+    assert texts["t-var"][1].startswith("adr x26, #")
+    assert "blr x16" in texts["t-far"] and "0x860000000" in comments(rows["t-far"])
+    assert "t-mk+0x1c" in comments(rows["t-made"])                 # DOES>'s b into t-mk
+
+
+def inline_words(machine) -> list[str]:
+    """Every F_INLINE word of the dictionary, each name once (the newest)."""
+    names = {}
+    for name, xt in machine.forth_words():
+        flags = machine.cpu.uc.mem_read(xt - 4, 1)[0]
+        if flags & 0x04 and name not in names:
+            names[name] = xt
+    return list(names)
+
+
+def test_see_decodes_the_inlined_primitives(console):
+    names = inline_words(console.machine)
+    assert len(names) > 50
+    for name in names:
+        decoded, undecoded = check_against_capstone(console, name)
+        assert decoded and not undecoded, name
+
+
+def test_see_decodes_assembly_words(console):
+    # words written in assembly: calls, divides, loops, multiply-high, carry, ..
+    for name in ("um*", "fm/mod", "sm/rem", "move", "fill", "compile,", "constant", ":", "execute",
+                 "catch", "roll", "allocate", "m*/", "d2/", "type", "kmem-class"):
+        decoded, undecoded = check_against_capstone(console, name)
+        assert decoded > 3 * undecoded, (name, decoded, undecoded)
+
+
+def test_see_of_an_unknown_word(console):
+    assert "error -13: undefined word: no-such" in console.send("see no-such")
+    assert "7  ok" in console.send("3 4 + .")
