@@ -523,3 +523,13 @@ def test_see_decodes_assembly_words(console):
 def test_see_of_an_unknown_word(console):
     assert "error -13: undefined word: no-such" in console.send("see no-such")
     assert "7  ok" in console.send("3 4 + .")
+
+
+def test_every_form_is_in_the_docs_table():
+    from harness import ROOT
+    source = (ROOT / "kernel/forth/compiler.S").read_text()
+    forms = set(re.findall(r"^(asm_\w+|tmpl_\w+):", source, re.M))
+    forms -= {"asm_movewide", "asm_addsub_imm", "asm_bitfield"}      # shared tails
+    table = (ROOT / "docs/kernel.md").read_text().split("## The code generator's instruction forms")[1]
+    named = set(re.findall(r"`(asm_\w+|tmpl_\w+)`", table))
+    assert forms and forms == named
