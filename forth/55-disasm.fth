@@ -346,12 +346,14 @@ variable inline-end   \ the end of the inlined body being shown
 : .insn ( a -- a' ) \ one line: address, instruction word, decoded
   .inline dup ipc ! dup l@ insn !
   cr ."   " dup .hexnum 2 spaces insn @ .hex8 2 spaces disasm 4 + ;
+: umin ( u1 u2 -- u ) 2dup u> if swap then drop ;
 : trim ( xt end -- xt end' ) \ not the zero padding before the next header
   begin 2dup swap 4 + u> over 4 - l@ 0= and while 4 - repeat ;
 : see ( "name" -- ) \ disassemble a word
   ' dup >name ." : " type
   dup >flags 1 and if ."  immediate" then dup >flags 4 and if ."  inline" then
-  dup see-xt ! dup code-end dup see-end ! trim
-  0 inline-end ! -1 lit-reg !
-  swap 512 0 do 2dup u> 0= if leave then .insn loop
-  2dup u> if cr ."   ..." then 2drop cr ." ;" ;
+  dup see-xt ! dup code-end dup see-end !
+  over 2048 + 2dup u> >r umin trim        \ at most 512 lines (the newest assembly
+  0 inline-end ! -1 lit-reg !             \ word runs up to the first Forth header)
+  swap begin 2dup u> while .insn repeat 2drop
+  r> if cr ."   ..." then cr ." ;" ;
