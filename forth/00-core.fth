@@ -6,8 +6,8 @@
 \
 \ The assembly core (kernel/forth/) provides the primitives, the compiler's
 \ code generation and the interpreter; control structures are built here
-\ from its instruction templates, (if) (do) (loop) ..., and branch
-\ encoders: AArch64 b, b.cond and cbz with their offsets.
+\ from its instruction templates, (if) (do) (loop) ..., and its branch
+\ forms: ASM-B, ASM-B.COND and ASM-CBZ encode AArch64 b, b.cond and cbz.
 
 : ['] ( "name" -- ) ' postpone literal ; immediate compile-only
 : char ( "c" -- c ) parse-name drop c@ ;
@@ -27,7 +27,7 @@ $7c000000 constant b-class      \ bits 30..26 = 00101: B_only_branch_imm (and BL
 $14000000 constant op-b         \ b with imm26 = 0
 $3ffffff constant imm26-field   \ b/bl: the offset in instructions, bits 25..0
 $7ffff constant imm19-field     \ b.cond/cbz: the offset, bits 23..5 (shifted by 5)
-7 constant cond-vc              \ C1.2.4 condition codes: VC = 0111
+7 constant cond-vc              \ the A64 condition VC (overflow clear) = 0111
 : b, ( dest -- ) here swap asm-b i, ;
 : b.cond, ( dest cond -- ) >r here swap r> asm-b.cond i, ;
 : cbz0, ( dest -- ) here swap 0 asm-cbz i, ;   \ cbz x0, dest
