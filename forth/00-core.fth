@@ -6,8 +6,8 @@
 \
 \ The assembly core (kernel/forth/) provides the primitives, the compiler's
 \ code generation and the interpreter; control structures are built here
-\ from its instruction templates, (if) (do) (loop) ..., and branch
-\ encoders: AArch64 b, b.cond and cbz with their offsets.
+\ from its instruction templates, (if) (do) (loop) ..., and its branch
+\ forms: ASM-B, ASM-B.COND and ASM-CBZ encode AArch64 b, b.cond and cbz.
 
 : ['] ( "name" -- ) ' postpone literal ; immediate compile-only
 : char ( "c" -- c ) parse-name drop c@ ;
@@ -20,23 +20,29 @@
 : recurse ( -- ) latestxt compile, ; immediate compile-only
 
 \ ---- branches -----------------------------------------------------------
-\ Offsets are in instructions from the branch itself.
-: >off ( dest src -- n ) - 2 arshift ;
-: b, ( dest -- ) here >off 67108863 and 335544320 or i, ;      \ b dest
-: b.cond, ( dest cond -- ) swap here >off 524287 and 5 lshift or 1409286144 or i, ;
-: cbz0, ( dest -- ) here >off 524287 and 5 lshift 3019898880 or i, ;   \ cbz x0, dest
+\ The compiler's branch forms (kernel/forth/compiler.S: asm-b, asm-b.cond,
+\ asm-cbz, from and to as addresses) encode them; resolve patches the
+\ offset field of one already laid down.  Fields (ARM ARM C6.2 B, B.cond, CBZ):
+$7c000000 constant b-class      \ bits 30..26 = 00101: B_only_branch_imm (and BL)
+$14000000 constant op-b         \ b with imm26 = 0
+$3ffffff constant imm26-field   \ b/bl: the offset in instructions, bits 25..0
+$7ffff constant imm19-field     \ b.cond/cbz: the offset, bits 23..5 (shifted by 5)
+7 constant cond-vc              \ the A64 condition VC (overflow clear) = 0111
+: b, ( dest -- ) here swap asm-b i, ;
+: b.cond, ( dest cond -- ) >r here swap r> asm-b.cond i, ;
+: cbz0, ( dest -- ) here swap 0 asm-cbz i, ;   \ cbz x0, dest
 \ resolve ( orig dest -- ) patch a forward branch at orig to reach dest:
 \ b has a 26-bit offset at bit 0, b.cond and cbz a 19-bit one at bit 5.
 \ (Written without IF, which is defined with it.)
 : resolve ( orig dest -- )
   over - 2 arshift                      ( orig n )
-  over l@ dup 2080374784 and 335544320 = ( orig n inst b? )
-  rot 2dup 67108863 and and             ( orig inst b? n b-field )
-  -rot swap invert swap 524287 and 5 lshift and  ( orig inst b-field cond-field )
+  over l@ dup b-class and op-b =        ( orig n inst b? )
+  rot 2dup imm26-field and and          ( orig inst b? n b-field )
+  -rot swap invert swap imm19-field and 5 lshift and  ( orig inst b-field cond-field )
   or or swap l! ;
 
-: ahead ( -- orig ) here 335544320 i, ; immediate compile-only
-: if ( flag -- ) ( C: -- orig ) postpone (if) here 3019898880 i, ; immediate compile-only
+: ahead ( -- orig ) here dup dup asm-b i, ; immediate compile-only
+: if ( flag -- ) ( C: -- orig ) postpone (if) here dup dup 0 asm-cbz i, ; immediate compile-only
 : then ( C: orig -- ) here resolve ; immediate compile-only
 : else ( C: orig1 -- orig2 ) postpone ahead swap postpone then ; immediate compile-only
 : begin ( C: -- dest ) here ; immediate compile-only
@@ -49,23 +55,23 @@
 \ Unresolved LEAVE branches form a chain through their own offset fields
 \ (0 ends it); DO starts a new chain, LOOP resolves it to the loop's exit.
 create leave-chain 0 ,
-: leave, ( -- ) here leave-chain @ ?dup if here >off 67108863 and else 0 then
-  335544320 or i, leave-chain ! ;
+: leave, ( -- ) \ b to the previous LEAVE of the chain (b . ends it)
+  here leave-chain @ ?dup 0= if dup then over swap asm-b i, leave-chain ! ;
 : do ( limit index -- ) ( C: -- chain dest )
   postpone (do) leave-chain @ 0 leave-chain ! here ; immediate compile-only
 : ?do ( limit index -- ) ( C: -- chain dest )
   postpone (do) leave-chain @ 0 leave-chain !
-  postpone (?do) 1409286215 i, leave, here ; immediate compile-only  \ b.vc .+8
+  postpone (?do) here dup 8 + cond-vc asm-b.cond i, leave, here ; immediate compile-only  \ b.vc .+8
 : leave ( -- ) leave, ; immediate compile-only
 : resolve-leaves ( -- ) \ point every pending LEAVE at HERE
   leave-chain @ begin ?dup while
-    dup l@ 67108863 and ?dup if 38 lshift 36 arshift over + else 0 then
-    swap 335544320 over l! here resolve
+    dup l@ imm26-field and ?dup if 38 lshift 36 arshift over + else 0 then
+    swap dup dup asm-b over l! here resolve
   repeat ;
 : loop ( -- ) ( C: chain dest -- )
-  postpone (loop) 7 b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
+  postpone (loop) cond-vc b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
 : +loop ( n -- ) ( C: chain dest -- )
-  postpone (+loop) 7 b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
+  postpone (+loop) cond-vc b.cond, resolve-leaves postpone unloop leave-chain ! ; immediate compile-only
 
 \ ---- more control structures ------------------------------------------------
 : case ( C: -- 0 ) 0 ; immediate compile-only

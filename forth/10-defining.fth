@@ -6,9 +6,11 @@
 : 2constant ( x1 x2 "name" -- ) create , , does> 2@ ;
 : buffer: ( u "name" -- ) create allot ;
 : value ( x "name" -- ) create , does> @ ;
-: 2value ( x1 x2 "name" -- ) create , , 64 flag-latest does> 2@ ;   \ 64: K_2VALUE
+$e0 constant f-kind    \ header flag bits 5..7: how a literal folds (kernel/macros.inc F_KIND)
+$40 constant k-2value  \ ... for a word not inline: a 2VALUE (K_2VALUE)
+: 2value ( x1 x2 "name" -- ) create , , k-2value flag-latest does> 2@ ;
 : to ( x "name" -- ) ( x1 x2 "name" -- )
-  ' dup >flags 224 and 64 = swap >body swap
+  ' dup >flags f-kind and k-2value = swap >body swap
   state @ if swap postpone literal if postpone 2! else postpone ! then
   else if 2! else ! then then ; immediate
 : defer ( "name" -- ) create ['] abort , does> @ execute ;

@@ -149,8 +149,9 @@ def _definitions(code: str, in_colon: bool) -> tuple[list[tuple[str, str, str]],
 def _split_comment(raw: str) -> tuple[str, str]:
     """A Forth line's code and its `\\ ` comment (a `\\` that is a word's
     name, as in `: \\ ...` or `postpone \\`, is code)."""
-    for m in re.finditer(r"(?:^|(?<=\s))\\(?=\s|$)", raw):
-        before = raw[:m.start()].split()
+    masked = _STRINGS.sub(lambda m: "_" * len(m.group(0)), raw)   # a \\ inside ." ..." is text
+    for m in re.finditer(r"(?:^|(?<=\s))\\(?=\s|$)", masked):
+        before = masked[:m.start()].split()
         if before and before[-1].lower() in (":", "postpone", "[']", "'", "[compile]"):
             continue
         return raw[:m.start()], raw[m.end():].strip()

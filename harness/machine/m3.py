@@ -386,6 +386,10 @@ class M3:
         return runs.describe(self.symbols.describe(addr, self.load_base), self._read,
                              self.symbols.address("latest", self.load_base), addr)
 
+    def forth_words(self):
+        """(name, xt) of every word in the kernel's dictionary, newest first."""
+        return runs.forth_words(self._read, self.symbols.address("latest", self.load_base))
+
     # ---- running ------------------------------------------------------------
 
     def run(self, limit: int = DEFAULT_LIMIT) -> RunResult:

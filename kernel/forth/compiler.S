@@ -1,13 +1,24 @@
 /*
  * The compiler: subroutine-threaded native code.  A colon definition is
  *   str x30, [sp, #-8]!   ...calls (bl) and inlined bodies...   ldr x30, [sp], #8; ret
- * Literals load straight into tos.  Fixed instructions are templates
- * assembled here and copied; the forms with operands (OP_*, the folds'
- * encodings in compile_xt) are still built from constants.
+ * Literals load straight into tos.  Every instruction the compiler emits
+ * comes from one place below: a template the assembler encodes, or one
+ * asm_* routine per instruction form (as zeptoforth's code generator has
+ * one per form), each citing its encoding in the ARM ARM (DDI 0487, C6.2,
+ * by instruction and by the encoding's name in Arm's machine-readable
+ * A64 spec).  forth/ reaches the branch forms through ASM-B, ASM-B.COND and
+ * ASM-CBZ; forth/55-disasm.fth decodes them back for SEE.
  */
 
     .text
     .balign 4
+/* Templates (the assembler encodes them; the compiler copies the word):
+   STR (immediate), pre-index   STR_64_ldst_immpre    push tos / x30
+   LDR (immediate), post-index  LDR_64_ldst_immpost   pop x30
+   RET                          RET_64R_branch_reg
+   NOP                          NOP_HI_hints
+   BLR                          BLR_64_branch_reg     far call through x16
+   ADR                          ADR_only_pcreladdr    DOES>'s code address */
 tmpl_push:      str     tos, [dsp, #-8]!
 tmpl_prologue:  str     x30, [sp, #-8]!
 tmpl_epilogue:  ldr     x30, [sp], #8
@@ -16,12 +27,155 @@ tmpl_nop:       nop
 tmpl_blr16:     blr     x16
 tmpl_adr_x0:    adr     x0, . + 16      /* DOES>: the does-code's address */
 
-#define OP_BL    0x94000000
-#define OP_B     0x14000000
-#define OP_MOVZ  0xD2800000             /* 64-bit movz Xd, #imm16, lsl #hw*16 */
-#define OP_MOVN  0x92800000
-#define OP_MOVK  0xF2800000
+/* Fixed bits of each form (its fields zero), 64-bit (sf = 1) variants. */
+#define OP_B     0x14000000             /* C6.2 B, B_only_branch_imm: imm26 */
+#define OP_BL    0x94000000             /* C6.2 BL, BL_only_branch_imm: imm26 */
+#define OP_BCOND 0x54000000             /* C6.2 B.cond, B_only_condbranch: imm19, cond */
+#define OP_CBZ   0xB4000000             /* C6.2 CBZ, CBZ_64_compbranch: imm19, Rt */
+#define OP_MOVZ  0xD2800000             /* C6.2 MOVZ, MOVZ_64_movewide: hw, imm16, Rd */
+#define OP_MOVN  0x92800000             /* C6.2 MOVN, MOVN_64_movewide */
+#define OP_MOVK  0xF2800000             /* C6.2 MOVK, MOVK_64_movewide */
+#define OP_ADDI  0x91000000             /* C6.2 ADD (immediate), ADD_64_addsub_imm: imm12, Rn, Rd */
+#define OP_SUBI  0xD1000000             /* C6.2 SUB (immediate), SUB_64_addsub_imm */
+#define OP_ADDSI 0xB1000000             /* C6.2 ADDS (immediate), ADDS_64S_addsub_imm (CMN: Rd = xzr) */
+#define OP_SUBSI 0xF1000000             /* C6.2 SUBS (immediate), SUBS_64S_addsub_imm (CMP: Rd = xzr) */
+#define OP_UBFM  0xD3400000             /* C6.2 UBFM, UBFM_64M_bitfield: immr, imms (LSL, LSR) */
+#define OP_SBFM  0x93400000             /* C6.2 SBFM, SBFM_64M_bitfield (ASR) */
+#define OP_MOVR  0xAA0003E0             /* C6.2 MOV (register) = ORR_64_log_shift, Rn = xzr: Rm, Rd */
+#define OP_LDRL  0x58000000             /* C6.2 LDR (literal), LDR_64_loadlit: imm19, Rt */
+#define OP_ADR   0x10000000             /* C6.2 ADR, ADR_only_pcreladdr: immlo, immhi, Rd */
 #define REG_TOS  26
+#define REG_XZR  31
+
+/* bl_form routine: for the Forth words below: tos = the form's w0 (the
+   forms are leaves, so x30 is kept in x9). */
+.macro bl_form routine
+    mov     x9, x30
+    bl      \routine
+    mov     tos, x0
+    ret     x9
+.endm
+
+/* asm_b ( x0 = from, x1 = to -- w0 = b to ) imm26 = (to - from) / 4.
+   Clobbers x1. */
+    .globl asm_b
+asm_b:
+    sub     x1, x1, x0
+    ubfx    x1, x1, #2, #26
+    movz    w0, #(OP_B >> 16), lsl #16
+    orr     w0, w0, w1
+    ret
+
+/* asm_bl ( x0 = from, x1 = to -- w0 = bl to ) Clobbers x1. */
+asm_bl:
+    sub     x1, x1, x0
+    ubfx    x1, x1, #2, #26
+    movz    w0, #(OP_BL >> 16), lsl #16
+    orr     w0, w0, w1
+    ret
+
+/* asm_bcond ( x0 = from, x1 = to, w2 = cond -- w0 = b.cond to )
+   imm19 = (to - from) / 4 at bit 5, cond at bit 0.  Clobbers x1. */
+    .globl asm_bcond
+asm_bcond:
+    sub     x1, x1, x0
+    ubfx    x1, x1, #2, #19
+    movz    w0, #(OP_BCOND >> 16), lsl #16
+    orr     w0, w0, w1, lsl #5
+    orr     w0, w0, w2
+    ret
+
+/* asm_cbz ( x0 = from, x1 = to, w2 = Rt -- w0 = cbz Xt, to ) Clobbers x1. */
+    .globl asm_cbz
+asm_cbz:
+    sub     x1, x1, x0
+    ubfx    x1, x1, #2, #19
+    movz    w0, #(OP_CBZ >> 16), lsl #16
+    orr     w0, w0, w1, lsl #5
+    orr     w0, w0, w2
+    ret
+
+/* asm_movz, asm_movn, asm_movk ( w0 = Rd, w1 = imm16, w2 = hw -- w0 = mov* Xd,
+   #imm16, lsl #hw*16 ) hw at bit 21, imm16 at bit 5.  Clobbers x3. */
+asm_movz:
+    movz    w3, #(OP_MOVZ >> 16), lsl #16
+    b       asm_movewide
+asm_movn:
+    movz    w3, #(OP_MOVN >> 16), lsl #16
+    b       asm_movewide
+asm_movk:
+    movz    w3, #(OP_MOVK >> 16), lsl #16
+asm_movewide:
+    orr     w0, w3, w0
+    orr     w0, w0, w2, lsl #21
+    orr     w0, w0, w1, lsl #5
+    ret
+
+/* asm_add_imm, asm_sub_imm, asm_adds_imm, asm_subs_imm ( w0 = Rd, w1 = Rn,
+   x2 = imm12 -- w0 = op Xd, Xn, #imm12 ) imm12 at bit 10, Rn at bit 5
+   (unshifted: sh = 0).  cmp Xn, #i is asm_subs_imm with Rd = xzr, cmn
+   asm_adds_imm.  Clobbers x3. */
+asm_add_imm:
+    movz    w3, #(OP_ADDI >> 16), lsl #16
+    b       asm_addsub_imm
+asm_sub_imm:
+    movz    w3, #(OP_SUBI >> 16), lsl #16
+    b       asm_addsub_imm
+asm_adds_imm:
+    movz    w3, #(OP_ADDSI >> 16), lsl #16
+    b       asm_addsub_imm
+asm_subs_imm:
+    movz    w3, #(OP_SUBSI >> 16), lsl #16
+asm_addsub_imm:
+    orr     w0, w3, w0
+    orr     w0, w0, w1, lsl #5
+    orr     w0, w0, w2, lsl #10
+    ret
+
+/* asm_ubfm, asm_sbfm ( w0 = Rd, w1 = Rn, w2 = immr, w3 = imms -- w0 )
+   immr at bit 16, imms at bit 10 (N = 1).  lsl #v = ubfm #(-v & 63),
+   #(63 - v); lsr #v = ubfm #v, #63; asr #v = sbfm #v, #63.  Clobbers x4. */
+asm_ubfm:
+    movz    w4, #(OP_UBFM >> 16), lsl #16
+    b       asm_bitfield
+asm_sbfm:
+    movz    w4, #(OP_SBFM >> 16), lsl #16
+asm_bitfield:
+    orr     w0, w4, w0
+    orr     w0, w0, w1, lsl #5
+    orr     w0, w0, w2, lsl #16
+    orr     w0, w0, w3, lsl #10
+    ret
+
+/* asm_mov ( w0 = Rd, w1 = Rm -- w0 = mov Xd, Xm ) Rm at bit 16. */
+asm_mov:
+    movz    w2, #(OP_MOVR & 0xffff)
+    movk    w2, #(OP_MOVR >> 16), lsl #16
+    orr     w0, w2, w0
+    orr     w0, w0, w1, lsl #16
+    ret
+
+/* asm_ldr_lit ( w0 = Rt, x1 = from, x2 = to -- w0 = ldr Xt, to )
+   imm19 = (to - from) / 4 at bit 5.  Clobbers x1. */
+asm_ldr_lit:
+    sub     x1, x2, x1
+    ubfx    x1, x1, #2, #19
+    orr     w0, w0, w1, lsl #5
+    movz    w2, #(OP_LDRL >> 16), lsl #16
+    orr     w0, w0, w2
+    ret
+
+/* asm_adr ( w0 = Rd, x1 = from, x2 = to -- w0 = adr Xd, to ) the byte
+   offset's low 2 bits (immlo) at bit 29, the rest (immhi) at bit 5.
+   Clobbers x1, x2. */
+asm_adr:
+    sub     x1, x2, x1
+    and     x2, x1, #3
+    ubfx    x1, x1, #2, #19
+    orr     w0, w0, w2, lsl #29
+    orr     w0, w0, w1, lsl #5
+    orr     w0, w0, #OP_ADR
+    ret
 
 /* emit_template ( x0 = template address ) Clobbers x0-x2. */
 emit_template:
@@ -55,21 +209,23 @@ compile_movimm:
     lsr     x5, x6, x5
     and     x5, x5, #0xffff
     cbz     x5, 3f
-    movz    w0, #(OP_MOVZ >> 16), lsl #16
-    movz    w2, #(OP_MOVK >> 16), lsl #16
-    cmp     x8, #0
-    csel    w0, w0, w2, eq
-    orr     w0, w0, w4, lsl #21
-    orr     w0, w0, w5, lsl #5
-    orr     w0, w0, w7
-    bl      emit_inst
+    mov     w0, w7
+    mov     w1, w5
+    mov     w2, w4
+    cbnz    x8, 9f
+    bl      asm_movz
+    b       10f
+9:  bl      asm_movk
+10: bl      emit_inst
     mov     x8, #1
 3:  add     x4, x4, #1
     cmp     x4, #4
     b.lo    2b
     cbnz    x8, 4f
-    movz    w0, #(OP_MOVZ >> 16), lsl #16   /* the value 0 */
-    orr     w0, w0, w7
+    mov     w0, w7                  /* the value 0 */
+    mov     w1, #0
+    mov     w2, #0
+    bl      asm_movz
     bl      emit_inst
 4:  ret     x9
     /* movn on the inverted value, then movk the halfwords not 0xffff */
@@ -80,26 +236,25 @@ compile_movimm:
     lsr     x5, x6, x5
     and     x5, x5, #0xffff
     cbz     x5, 7f
+    mov     w0, w7
+    mov     w2, w4
     cbnz    x8, 8f
-    movz    w0, #(OP_MOVN >> 16), lsl #16
-    orr     w0, w0, w4, lsl #21
-    orr     w0, w0, w5, lsl #5
-    orr     w0, w0, w7
+    mov     w1, w5
+    bl      asm_movn
     bl      emit_inst
     mov     x8, #1
     b       7f
-8:  eor     x5, x5, #0xffff         /* movk writes the true halfword */
-    movz    w0, #(OP_MOVK >> 16), lsl #16
-    orr     w0, w0, w4, lsl #21
-    orr     w0, w0, w5, lsl #5
-    orr     w0, w0, w7
+8:  eor     w1, w5, #0xffff         /* movk writes the true halfword */
+    bl      asm_movk
     bl      emit_inst
 7:  add     x4, x4, #1
     cmp     x4, #4
     b.lo    6b
     cbnz    x8, 4b
-    movz    w0, #(OP_MOVN >> 16), lsl #16   /* the value -1 */
-    orr     w0, w0, w7
+    mov     w0, w7                  /* the value -1 */
+    mov     w1, #0
+    mov     w2, #0
+    bl      asm_movn
     bl      emit_inst
     ret     x9
 
@@ -139,9 +294,10 @@ compile_call:
     cmn     x3, #1                  /* -2^27 <= disp < 2^27 ? */
     ccmp    x3, #0, #4, ne
     b.ne    1f
-    ubfx    x2, x2, #2, #26
-    movz    w0, #(OP_BL >> 16), lsl #16
-    orr     w0, w0, w2
+    mov     x2, x0
+    mov     x0, x1
+    mov     x1, x2
+    bl      asm_bl
     bl      emit_inst
     ret     x10
 1:  mov     w1, #16
@@ -198,7 +354,6 @@ compile_folding:
     mov     x7, x15
     mov     x12, x0
     mov     x13, x30
-    mov     w14, #(REG_TOS << 5 | REG_TOS)  /* Rn = Rd = tos */
     and     w6, w1, #F_KIND
     cmp     w6, #K_ADD
     b.eq    20f
@@ -214,55 +369,63 @@ compile_folding:
     b.eq    25f
     b       30f
 21: neg     x7, x7                          /* x - v = x + -v */
-20: cmp     x7, #4096
+20: mov     w0, #REG_TOS                    /* Rd = Rn = tos */
+    mov     w1, #REG_TOS
+    cmp     x7, #4096
     b.lo    26f
-    neg     x8, x7
-    cmp     x8, #4096
+    neg     x2, x7
+    cmp     x2, #4096
     b.hs    30f
-    movz    w0, #0xD100, lsl #16            /* sub tos, tos, #-v */
-    orr     w0, w0, w8, lsl #10
+    bl      asm_sub_imm                     /* sub tos, tos, #-v */
     b       29f
-26: movz    w0, #0x9100, lsl #16            /* add tos, tos, #v */
-    orr     w0, w0, w7, lsl #10
-29: orr     w0, w0, w14
-    bl      emit_inst
+26: mov     x2, x7
+    bl      asm_add_imm                     /* add tos, tos, #v */
+29: bl      emit_inst
     ret     x13
 22: cmp     x7, #64                         /* lsl #v = ubfm #(-v & 63), #(63 - v) */
     b.hs    30f
-    neg     x8, x7
-    and     x8, x8, #63
-    mov     x9, #63
-    sub     x9, x9, x7
-    movz    w0, #0xD340, lsl #16
-    orr     w0, w0, w8, lsl #16
-    orr     w0, w0, w9, lsl #10
+    neg     x2, x7
+    and     x2, x2, #63
+    mov     x3, #63
+    sub     x3, x3, x7
+    mov     w0, #REG_TOS
+    mov     w1, #REG_TOS
+    bl      asm_ubfm
     b       29b
-23: movz    w0, #0xD340, lsl #16            /* lsr #v = ubfm #v, #63 */
-    b       27f
-24: movz    w0, #0x9340, lsl #16            /* asr #v = sbfm #v, #63 */
-27: cmp     x7, #64
+23: cmp     x7, #64                         /* lsr #v = ubfm #v, #63 */
     b.hs    30f
-    orr     w0, w0, w7, lsl #16
-    orr     w0, w0, #(63 << 10)
+    mov     w0, #REG_TOS
+    mov     w1, #REG_TOS
+    mov     x2, x7
+    mov     w3, #63
+    bl      asm_ubfm
     b       29b
-25: cmp     x7, #4096                       /* cmp tos, #v  or  cmn tos, #-v */
+24: cmp     x7, #64                         /* asr #v = sbfm #v, #63 */
+    b.hs    30f
+    mov     w0, #REG_TOS
+    mov     w1, #REG_TOS
+    mov     x2, x7
+    mov     w3, #63
+    bl      asm_sbfm
+    b       29b
+25: mov     w0, #REG_XZR                    /* cmp tos, #v  or  cmn tos, #-v */
+    mov     w1, #REG_TOS
+    cmp     x7, #4096
     b.lo    28f
-    neg     x8, x7
-    cmp     x8, #4096
+    neg     x2, x7
+    cmp     x2, #4096
     b.hs    30f
-    movz    w0, #0xB100, lsl #16
-    orr     w0, w0, w8, lsl #10
+    bl      asm_adds_imm
     b       31f
-28: movz    w0, #0xF100, lsl #16
-    orr     w0, w0, w7, lsl #10
-31: mov     w1, #(REG_TOS << 5 | 31)
-    orr     w0, w0, w1
-    bl      emit_inst
+28: mov     x2, x7
+    bl      asm_subs_imm
+31: bl      emit_inst
     ldr     w0, [x12, #8]                   /* the csetm */
     bl      emit_inst
     ret     x13
-30: movz    w0, #0x03E0                     /* mov x0, tos */
-    movk    w0, #0xAA1A, lsl #16
+30: mov     w0, #0                          /* mov x0, tos */
+    mov     w1, #REG_TOS
+    bl      asm_mov
     bl      emit_inst
     mov     x0, x15
     mov     w1, #REG_TOS
@@ -301,13 +464,10 @@ word "constant", w_constant
     bl      emit_template
     add     x14, x13, #12 + 7
     and     x14, x14, #~7           /* where the value goes */
-    sub     x0, x14, x13
-    sub     x0, x0, #4              /* ldr (literal) offset from xt+4 */
-    lsl     w0, w0, #3              /* imm19 at bit 5 */
-    movz    w1, #0x5800, lsl #16
-    orr     w0, w0, w1
-    mov     w1, #REG_TOS
-    orr     w0, w0, w1
+    mov     w0, #REG_TOS            /* ldr tos, value (from xt+4) */
+    add     x1, x13, #4
+    mov     x2, x14
+    bl      asm_ldr_lit
     bl      emit_inst
     ladr    x0, tmpl_ret
     bl      emit_template
@@ -501,15 +661,10 @@ build_create_code:
     and     x14, x14, #~7           /* data field */
     ladr    x0, tmpl_push
     bl      emit_template
-    sub     x0, x14, x13
-    sub     x0, x0, #4              /* adr offset from xt+4 */
-    and     x1, x0, #3
-    lsr     x0, x0, #2
-    mov     w2, #0x10000000         /* adr */
-    orr     w2, w2, w1, lsl #29     /* immlo */
-    orr     w2, w2, w0, lsl #5      /* immhi */
-    mov     w0, #REG_TOS
-    orr     w0, w2, w0
+    mov     w0, #REG_TOS            /* adr tos, data (from xt+4) */
+    add     x1, x13, #4
+    mov     x2, x14
+    bl      asm_adr
     bl      emit_inst
     ladr    x0, tmpl_ret
     bl      emit_template
@@ -557,11 +712,10 @@ do_does:
     add     x2, x1, x2
     and     x2, x2, #~3             /* its xt */
     add     x2, x2, #8
-    sub     x3, x0, x2
-    ubfx    x3, x3, #2, #26
-    movz    w4, #(OP_B >> 16), lsl #16
-    orr     w4, w4, w3
-    str     w4, [x2]
+    mov     x1, x0
+    mov     x0, x2
+    bl      asm_b                   /* b does-code, from the ret */
+    str     w0, [x2]
     mov     x0, x2
     add     x1, x2, #4
     bl      sync_icache
@@ -643,9 +797,30 @@ word "latestxt", w_latestxt
 endword w_latestxt
 
 /*
- * Code templates for control structures (inlined, compile-only).  The
- * branches themselves are encoded by forth/ (b, cbz, b.cond with offsets).
+ * Code templates for control structures (inlined, compile-only).  forth/
+ * builds the branches with the compiler's own branch forms:
  */
+
+/* asm-b ( from to -- insn ) the b at from that reaches to (asm_b) */
+word "asm-b", w_asm_b
+    ldr     x0, [dsp], #8
+    mov     x1, tos
+    bl_form asm_b
+endword w_asm_b
+
+/* asm-b.cond ( from to cond -- insn ) b.cond (asm_bcond) */
+word "asm-b.cond", w_asm_bcond
+    mov     w2, tosw
+    ldp     x1, x0, [dsp], #16
+    bl_form asm_bcond
+endword w_asm_bcond
+
+/* asm-cbz ( from to reg -- insn ) cbz Xreg (asm_cbz) */
+word "asm-cbz", w_asm_cbz
+    mov     w2, tosw
+    ldp     x1, x0, [dsp], #16
+    bl_form asm_cbz
+endword w_asm_cbz
 
 /* (if) ( x -- ) move the flag out of tos for the cbz that follows */
 word "(if)", w_pif, F_INLINE|F_COMPILE_ONLY
