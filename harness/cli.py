@@ -189,29 +189,60 @@ def cmd_qemu(args) -> int:
 
 
 def _interactive(args):
-    """Raw keystrokes to the UART.  The terminal is put back however the run
-    ends (an error, SIGTERM, SIGHUP).  A SIGINT from outside (the terminal
-    is raw, so Ctrl-C itself arrives as a byte) reaches the kernel as
-    Ctrl-C (0x03); a second one within two seconds leaves."""
+    """Raw keystrokes to the UART, as they are typed (SIGIO), also while a
+    word runs: a typed Ctrl-C (0x03: the terminal is raw) is the kernel's
+    to act on.  The terminal is put back however the run ends (an error,
+    SIGTERM, SIGHUP).  A SIGINT from outside reaches the kernel as Ctrl-C
+    too; a second one within two seconds leaves."""
     import select
     import signal
     import termios
     import time
     import tty
+    import fcntl
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     last_sigint = [0.0]
     m = None
+    waiting = [False]           # the kernel waits for a key: read_keys reads
+    typed = bytearray()         # keys the SIGIO handler read while read_keys waits
+
+    def leave_key(data: bytes) -> bool:
+        return not data or data[:1] in (b"\x04", b"\x1d")
 
     def read_keys():
-        while not m.user_stop:
-            ready, _, _ = select.select([fd], [], [], 0.2)     # signals get their turn
-            if ready:
-                data = os.read(fd, 256)
-                if not data or data[:1] in (b"\x04", b"\x1d"):
-                    return None
-                return data
-        return None
+        waiting[0] = True
+        try:
+            while not m.user_stop:
+                if typed:
+                    data = bytes(typed)
+                    typed.clear()
+                    return None if leave_key(data) else data
+                ready, _, _ = select.select([fd], [], [], 0.2)     # signals get their turn
+                if ready:
+                    try:
+                        data = os.read(fd, 256)
+                    except BlockingIOError:
+                        continue
+                    return None if leave_key(data) else data
+            return None
+        finally:
+            waiting[0] = False
+
+    def on_keys(_sig, _frame):
+        """SIGIO: keys typed while a word runs reach the UART now (a Ctrl-C
+        among them is the kernel's to act on), not when the console next
+        waits for one."""
+        try:
+            data = os.read(fd, 256)
+        except (BlockingIOError, OSError):
+            return
+        if waiting[0]:
+            typed.extend(data or b"\x04")
+        elif leave_key(data):
+            m.interrupt()
+        else:
+            m.uart.feed(data)
 
     def on_sigint(_sig, _frame):
         now = time.monotonic()
@@ -226,14 +257,22 @@ def _interactive(args):
 
     print("Sovereign on the emulated M3: Ctrl-] or Ctrl-D leaves.", file=sys.stderr)
     m = _machine(args, tx_sink=_write_out, on_input=read_keys)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGIO)}
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     try:
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGHUP, on_term)
+        signal.signal(signal.SIGIO, on_keys)
         tty.setraw(fd)
+        try:                            # the terminal signals typed keys (O_ASYNC)
+            fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_ASYNC | os.O_NONBLOCK)
+        except OSError:
+            pass                        # keys then reach the kernel when it waits for one
         return m.run(args.limit)
     finally:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags)
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

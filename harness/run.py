@@ -59,8 +59,8 @@ def exit_status(result: RunResult, keep_going: bool = False,
     """The command line's exit status for a result, and what to say on
     stderr besides the status line ('' for nothing).  A script whose machine
     was switched off or rebooted (BYE) ends with its own code, 7, unless a
-    line before it ended in a Forth error (6); leaving an interactive
-    console with BYE is 0."""
+    line before it ended in a Forth error (6).  At an interactive console
+    errors are part of the conversation: leaving it (BYE, Ctrl-D) is 0."""
     if result.status == "crash":
         return EXIT_CRASH, result.report
     if result.status == "limit":
@@ -69,7 +69,7 @@ def exit_status(result: RunResult, keep_going: bool = False,
         return EXIT_DEADLOCK, result.report
     if result.status == "stopped":
         return EXIT_STOPPED, ""
-    if result.errors and not keep_going:
+    if result.errors and not keep_going and script:
         return EXIT_FORTH_ERROR, (f"{result.errors} Forth error(s) in the script "
                                   f"(--keep-going: exit 0 all the same)")
     if result.status in ("off", "reboot") and script:

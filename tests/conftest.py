@@ -85,3 +85,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if text:
         terminalreporter.section("the pessimistic pass (harness/bench.py pessimistic)")
         terminalreporter.write_line(text)
+
+
+# What this session collected: tests/test_docs.py holds README's test count
+# to it when the whole suite runs (`make test`).
+COLLECTED_KEY = pytest.StashKey[tuple]()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    config.stash[COLLECTED_KEY] = (len(items), frozenset(item.path.name for item in items))

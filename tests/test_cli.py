@@ -127,6 +127,7 @@ def test_bye_at_an_interactive_console_is_a_plain_exit():
     from harness.run import RunResult, exit_status
     assert exit_status(RunResult("reboot", "", 0, "", 0), script=False)[0] == 0
     assert exit_status(RunResult("off", "", 0, "", 0), script=False)[0] == 0
+    assert exit_status(RunResult("idle", "", 0, "", 3), script=False)[0] == 0
 
 
 def test_an_empty_halt_frame_is_a_stop_at_boot_not_a_register_dump():

@@ -33,3 +33,18 @@ def test_relative_links_resolve(doc):
 def test_named_source_files_exist(doc):
     missing = sorted({p for p in PATH.findall(doc.read_text()) if not (ROOT / p).exists()})
     assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+def test_readme_gives_the_number_of_tests_make_test_runs(request):
+    """README says how many tests `make test` runs: checked whenever the
+    whole suite is collected (a run of some files only cannot tell)."""
+    import re
+    from conftest import COLLECTED_KEY
+    count, files = request.config.stash.get(COLLECTED_KEY, (0, frozenset()))
+    every = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    if not every <= files:
+        pytest.skip("only part of the suite collected: the count is checked by make test")
+    m = re.search(r"`make test` \(([\d,]+) tests\)", (ROOT / "README.md").read_text())
+    assert m, "README no longer says how many tests make test runs"
+    assert int(m.group(1).replace(",", "")) == count, \
+        f"README says {m.group(1)} tests, make test collects {count}"
