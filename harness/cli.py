@@ -235,8 +235,10 @@ def _interactive(args):
         waits for one."""
         try:
             data = os.read(fd, 256)
-        except (BlockingIOError, OSError):
+        except BlockingIOError:
             return
+        except OSError:                 # the terminal is gone (EIO): leave
+            data = b""
         if waiting[0]:
             typed.extend(data or b"\x04")
         elif leave_key(data):
