@@ -40,6 +40,14 @@ def _size(text: str) -> int:
     return n
 
 
+def _cores(text: str) -> int:
+    """--cores N: a whole number (the chip's range is checked with the chip)."""
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of cores") from None
+
+
 def _count(text: str) -> int:
     """A positive whole count: 2000000000, 2_000_000_000, 2e9, 1.5e9."""
     t = text.strip().replace("_", "")
@@ -83,7 +91,8 @@ def _machine(args, **kw):
                          f"QEMU: `make qemu`, or `run --board virt` with a script")
     cfg = M3Config(chip=args.chip, load_base=args.load_base, mem_size=args.mem_size,
                    cmdline=args.cmdline, fb_depth=args.fb_depth, fb_placement=args.fb,
-                   cntfrq=args.cntfrq, bootargs_revision=args.bootargs_revision)
+                   cntfrq=args.cntfrq, bootargs_revision=args.bootargs_revision,
+                   cores=getattr(args, "cores", None))
     try:
         return M3(_kernel_elf(args), cfg, **kw)
     except (MachineError, ValueError) as e:
@@ -99,7 +108,7 @@ def _write_out(byte: int) -> None:
 # run's options that describe what m1n1 hands an M3 (their defaults):
 # meaningless under QEMU, so refused there rather than ignored.
 _M3_ONLY = {"chip": "t8122", "load_base": None, "fb": "top", "cntfrq": 24_000_000,
-            "bootargs_revision": 2, "fb_depth": 30}
+            "bootargs_revision": 2, "fb_depth": 30, "cores": None}
 
 
 def cmd_run(args) -> int:
@@ -454,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--screenshot", metavar="PNG", help="save the emulated M3's screen as a PNG when the run ends")
     p.add_argument("--fb-depth", type=int, choices=[30, 32], default=30,
                    help="framebuffer depth m1n1 reports: 30 (x2r10g10b10, default) or 32 (x8r8g8b8)")
+    p.add_argument("--cores", type=_cores, default=None, metavar="N",
+                   help="cores emulated, 1 to the chip's count (default: all; the others stay in reset)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("bench", help="the budget table: every seed primitive measured in the emulated M3")

@@ -48,6 +48,8 @@ class RunResult:
     instructions: int
     report: str = ""
     errors: int = 0         # lines (or threads) that ended in an uncaught THROW during the run
+    core_instructions: tuple = ()   # every core's retired instructions (emulated M3: ADT cpu order; 0 in reset)
+    core_cycles: tuple = ()         # and its conservative modelled cycles
 
     @property
     def ok(self) -> bool:

@@ -269,11 +269,28 @@ class El2Cpu:
         # Pinned by tests/test_emulator_workarounds.py.
         self._observe_tlbi_is()
         self.on_wfi: Callable[[], None] | None = None   # called when the core starts waiting in WFI
+        # fn(address, size) for every block before it is costed (once per
+        # distinct block while a cost function is set): the multi-core
+        # machine refuses instructions it cannot model (harness/machine/smp.py).
+        self.block_inspect: Callable[[int, int], None] | None = None
 
     # ---- memory -------------------------------------------------------
 
     def map_ram(self, base: int, size: int) -> None:
         self.uc.mem_map(base, size)
+
+    def map_ram_ptr(self, base: int, size: int, host, offset: int = 0) -> None:
+        """RAM backed by `host` (a writable buffer such as an anonymous
+        mmap) from byte `offset`: several cores map the same buffer and see
+        one memory (harness/machine/smp.py).  The buffer is kept alive as
+        long as this core's Uc."""
+        if offset < 0 or offset + size > len(host):
+            raise ValueError(f"RAM {base:#x}+{size:#x}: outside the host buffer")
+        ptr = ctypes.addressof(ctypes.c_char.from_buffer(host, offset))
+        self.uc.mem_map_ptr(base, size, 7, ptr)     # UC_PROT_ALL
+        held = vars(self.uc).setdefault("_sov_host_buffers", [])
+        if not any(h is host for h in held):
+            held.append(host)
 
     def map_mmio(self, base: int, size: int, read_fn: Callable[[int, int], int],
                  write_fn: Callable[[int, int, int], None]) -> None:
@@ -448,6 +465,8 @@ class El2Cpu:
 
         def cost(addr, size, cons_p, opt_p, kind_p):
             try:
+                if self.block_inspect is not None:
+                    self.block_inspect(addr, size)
                 r = fn(addr, size)
                 cons_p[0], opt_p[0] = int(r[0]), int(r[1])
                 kind_p[0] = int(r[2]) if len(r) > 2 else 0
@@ -661,12 +680,17 @@ class El2Cpu:
 
     # ---- running ---------------------------------------------------------
 
-    def run(self, pc: int | None, limit: int) -> StopReason:
+    def run(self, pc: int | None, limit: int, wait: bool = True) -> StopReason:
         """Run from pc (None: the current PC) until `instructions` reaches
         `limit` (an absolute count, checked at block boundaries, so a run may
         end up to one block past it), request_stop(), a WFI with no event
         to wait for, or a refused exception.  Raises EmulatorError on
-        anything unicorn cannot go on from (e.g. unmapped memory)."""
+        anything unicorn cannot go on from (e.g. unmapped memory).
+
+        wait=False (a core among several, harness/machine/smp.py): a WFI
+        with no interrupt pending returns StopReason.WFI at once, time not
+        moved on (after on_wfi); whoever schedules the cores moves this
+        core's clock with sleep_step() / advance_to()."""
         st = self._st
         st.limit = min(limit, NO_LIMIT)
         st.stop_reason = 0
@@ -691,6 +715,19 @@ class El2Cpu:
                 return StopReason.STOPPED
             start = self.reg_read("pc")
             self._check_wfi(start)
+            if not wait:
+                if not self.interrupt_pending and self.on_wfi is not None:
+                    try:
+                        self.on_wfi()
+                    except BaseException as e:  # noqa: BLE001
+                        self._callback_failed(e)
+                    if self._cb_error is not None:
+                        raise self._cb_error
+                if st.flags & _F_STOP:
+                    return StopReason.STOPPED
+                if not self.interrupt_pending:
+                    return StopReason.WFI
+                continue
             if not self._wait_for_interrupt():
                 return StopReason.STOPPED if st.flags & _F_STOP else StopReason.WFI
             if self._cb_error is not None:
@@ -706,6 +743,33 @@ class El2Cpu:
         st = self._st
         if pc != st.blk_addr + st.blk_size:
             raise EmulatorError("emulation ended for no known reason (not at a WFI)", pc)
+
+    @property
+    def interrupt_pending(self) -> bool:
+        """An IRQ or FIQ is raised (masked or not: either ends a WFI)."""
+        return bool(self._st.flags & (_F_IRQ | _F_FIQ))
+
+    def advance_to(self, instant: int) -> None:
+        """A core waiting in WFI: its clock (now) moves on to `instant`
+        (never back)."""
+        st = self._st
+        now = st.instructions + st.idle
+        if instant > now:
+            st.idle += instant - now
+            self._lib.sov_mm_idle(self._stp)   # the DRAM channel drained while the core slept
+
+    def sleep_step(self) -> None:
+        """A core waiting in WFI reaches its event deadline: move its clock
+        there and run the event (what _wait_for_interrupt does once).
+        Callback errors are raised here."""
+        st = self._st
+        if st.deadline == NO_LIMIT:
+            return
+        self.advance_to(st.deadline)
+        cb, self._deadline_cb = self._deadline_cb, None
+        st.deadline = NO_LIMIT
+        if cb is not None:
+            cb()
 
     def _wait_for_interrupt(self) -> bool:
         """WFI: fast-forward time to the next event until an interrupt is

@@ -20,8 +20,12 @@ Types: 0 immediate, 1 retract, 2 deferred, 3 no-wake.  The cluster is
 MPIDR Aff1 and the cpu Aff0 (m1n1 src/smp.c sends
 (mpidr & 0xff) | ((mpidr & 0xff00) << 8) to IPI_RR_GLOBAL).
 
-One core is emulated: an IPI to its own MPIDR sets pending; one to any
-other core is recorded in `sent` (nobody is there to take it).  Deferred
+An IPI to the core's own MPIDR sets pending at once.  One to any other
+core is recorded in `sent` and handed to `route(cluster, cpu, type)`,
+the machine's fabric (harness/machine/m3.py: it delivers to the target
+after the modelled latency, harness/machine/smp.py IPI_LATENCY, and not
+at all to a core held in reset); without a route nobody is there to take
+it.  Deferred
 and no-wake IPIs are taken as pending at once (the countdown and the wake
 policy are not modelled: an IPI is never lost, at worst early); a retract
 withdraws a deferred IPI that is still pending.  The RR registers read 0
@@ -51,7 +55,7 @@ FIQ_SOURCE = "ipi"
 class FastIpi:
     """The fast-IPI registers of the one emulated core (MPIDR `mpidr`)."""
 
-    def __init__(self, cpu, mpidr: int = BOOT_MPIDR, *, fiq: FiqLines | None = None):
+    def __init__(self, cpu, mpidr: int = BOOT_MPIDR, *, fiq: FiqLines | None = None, route=None):
         self.cpu = cpu
         self.cpu_id = mpidr & 0xFF
         self.cluster = (mpidr >> 8) & 0xFF
@@ -61,6 +65,7 @@ class FastIpi:
         self.cr = 0
         self.sent: list[tuple[int, int, int]] = []    # (cluster, cpu, type) to other cores
         self.received = 0
+        self.route = route              # route(cluster, cpu, type): an IPI to another core
         cpu.on_sysreg(*IPI_SR_EL1, read=self._read_sr, write=self._write_sr)
         cpu.on_sysreg(*IPI_RR_LOCAL_EL1, read=lambda: 0, write=self._write_local)
         cpu.on_sysreg(*IPI_RR_GLOBAL_EL1, read=lambda: 0, write=self._write_global)
@@ -88,6 +93,8 @@ class FastIpi:
         kind = (value >> RR_TYPE_SHIFT) & RR_TYPE_MASK
         if (cluster, cpu) != (self.cluster, self.cpu_id):
             self.sent.append((cluster, cpu, kind))
+            if self.route is not None:
+                self.route(cluster, cpu, kind)
             return
         if kind == TYPE_RETRACT:
             if self._deferred:
@@ -99,10 +106,16 @@ class FastIpi:
             self.received += 1
         self._update()
 
-    def inject(self) -> None:
-        """An IPI from another core."""
+    def inject(self, kind: int = TYPE_IMMEDIATE) -> None:
+        """An IPI from another core arrives (a retract withdraws a deferred
+        one still pending, as for a self-IPI)."""
+        if kind == TYPE_RETRACT:
+            if self._deferred:
+                self.pending = self._deferred = False
+                self._update()
+            return
+        self._deferred = kind == TYPE_DEFERRED and (self._deferred or not self.pending)
         self.pending = True
-        self._deferred = False
         self.received += 1
         self._update()
 
