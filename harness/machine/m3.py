@@ -644,14 +644,25 @@ class M3:
         drained)."""
         if not self.uart.pending_input and self._console_waits():
             self._rx_empty(self.uart)
-        elif not self.deadlock and self.started and not self._others_awake():
+        elif not self.deadlock and self.started and not self._parked() and not self._others_awake():
             self.deadlock = self._deadlocked()
             if self.deadlock:
                 self._request_stop()
 
+    def _parked(self) -> bool:
+        """The boot core waits after a panic or BYE (kernel_halted,
+        powered_off): the run ends on its own, with its own status."""
+        pc = self.cpu.reg_read("pc")
+        return self.halt_pc <= pc <= self.halt_pc + 8 or self.off_pc <= pc <= self.off_pc + 8
+
     def _others_awake(self) -> bool:
-        """A secondary runs (its threads may yet wake the boot core's)."""
-        return self._smp and any(c.started and not c.asleep for c in self.cores if not c.boot)
+        """A secondary runs, or an IPI is on its way to the boot core: its
+        threads may yet be woken."""
+        if not self._smp:
+            return False
+        if any(c.started and not c.asleep for c in self.cores if not c.boot):
+            return True
+        return any(n.startswith("ipi-in-") for n in Events.of(self.cpu).names())
 
     def _read_u64(self, addr: int) -> int:
         return struct.unpack("<Q", self.cpu.uc.mem_read(addr, 8))[0]
@@ -808,14 +819,26 @@ class M3:
         limit), ended at a block boundary by the native hook's limit.  A
         core asleep in WFI is never run: its clock moves to its event, which
         runs, or to its wake-up.  Deterministic: nothing here reads the host."""
+        NEVER = smp.NEVER
+        quantum = self.quantum
+        active = [c for c in self.cores if c.started and c.cpu is not None]
         while True:
             if self._start_queue:
                 self._start_pending()
-            active = [c for c in self.cores if c.started and c.cpu is not None]
-            keys = [self._key(c) for c in active]
-            best = min(range(len(active)), key=lambda i: (keys[i], active[i].index))
-            core, key = active[best], keys[best]
-            if key >= smp.NEVER:
+                active = [c for c in self.cores if c.started and c.cpu is not None]
+            # the smallest (key, index) and the next key, in one pass (cores in index order)
+            core, key, others = None, NEVER + 1, NEVER + 1
+            for c in active:
+                if c.asleep:
+                    k = self._key(c)
+                else:
+                    st = c.cpu._st
+                    k = st.instructions + st.idle          # cpu.now between runs
+                if k < key:
+                    core, key, others = c, k, key
+                elif k < others:
+                    others = k
+            if key >= NEVER:
                 return self._all_wait()
             cpu = core.cpu
             self.current = core
@@ -829,10 +852,9 @@ class M3:
                 cpu.advance_to(key)
                 core.asleep = False
                 core.wake_at = 0
-            others = min((k for i, k in enumerate(keys) if i != best), default=smp.NEVER)
             limit = core.limit_end
-            if others < smp.NEVER:
-                limit = min(limit, cpu.instructions + max(1, others + self.quantum - cpu.now))
+            if others < NEVER:
+                limit = min(limit, cpu.instructions + max(1, others + quantum - cpu.now))
             self._apply_pending(core)
             self._resched = False
             try:
