@@ -11,10 +11,11 @@
        ." dead   " endcase ;
 
 \ threads ( -- ) every thread: id, state, priority, CPU time (counter ticks
-\ and microseconds)
+\ and microseconds), the core it runs on
 : threads ( -- )
-  cr ."   id state    prio        ticks      us" cr
+  cr ."   id state    prio        ticks      us core" cr
   first-thread begin ?dup while
+    dup thread-core >r
     thread-info >r >r swap 4 .r space .state r> 5 .r
-    r> dup 13 .r 1000000 ticks/s */ 8 .r cr
+    r> dup 13 .r 1000000 ticks/s */ 8 .r r> 5 .r cr
   repeat ;

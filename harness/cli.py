@@ -48,6 +48,17 @@ def _cores(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of cores") from None
 
 
+def _cores_virt(text: str) -> int:
+    """QEMU's -smp for the virt board: 1 to the kernel's NCORES_MAX."""
+    try:
+        n = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of cores: {text!r}") from None
+    if not 1 <= n <= 32:
+        raise argparse.ArgumentTypeError(f"{n} cores: the kernel keeps state for 1 to 32")
+    return n
+
+
 def _count(text: str) -> int:
     """A positive whole count: 2000000000, 2_000_000_000, 2e9, 1.5e9."""
     t = text.strip().replace("_", "")
@@ -171,11 +182,12 @@ def _save_screenshot(args, m) -> None:
 
 
 def _run_qemu_script(args, script: bytes):
-    """`run --board virt`: the same script through the kernel under QEMU."""
-    from harness.qemu import QemuError, QemuVirt
+    """`run --board virt`: the same script through the kernel under QEMU
+    (--cores: -smp, default harness.qemu.DEFAULT_CORES)."""
+    from harness.qemu import DEFAULT_CORES as DEFAULT_VIRT_CORES, QemuError, QemuVirt
     try:
         with QemuVirt(_kernel_elf(args), mem_size=args.mem_size, cmdline=args.cmdline,
-                      tx_sink=_write_out) as q:
+                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES) as q:
             return q.run_script(script, args.limit)
     except QemuError as e:
         raise SystemExit(f"error: {e}") from None
@@ -187,7 +199,7 @@ def cmd_qemu(args) -> int:
     if qemu_binary() is None:
         raise SystemExit(f"error: {INSTALL_HINT}")
     cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
-                       icount=not args.accel, accel=args.accel)
+                       icount=not args.accel, accel=args.accel, cores=args.cores)
     cmd += ["-serial", "mon:stdio"]
     print("Sovereign on QEMU virt: Ctrl-A x leaves, Ctrl-A c toggles the QEMU monitor.",
           file=sys.stderr)
@@ -492,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mem-size", type=_size, default=256 << 20, help="RAM size in bytes (units K, M, G)")
     p.add_argument("--cmdline", default="", help="/chosen/bootargs")
     p.add_argument("--accel", default=None,
-                   help="e.g. hvf (the Phase 2 path on an M3/M4 Mac); default TCG with -icount")
+                   help="e.g. hvf (the Phase 2 path on an M3/M4 Mac), tcg,thread=multi (MTTCG); "
+                        "default TCG with -icount")
+    p.add_argument("--cores", type=_cores_virt, default=4, help="cores (-smp), 1 to 32 (default 4)")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     p.set_defaults(fn=cmd_qemu, board="virt")
 

@@ -77,6 +77,9 @@ INSTALL_HINT = ("QEMU is not installed: `apt-get install -y --no-install-recomme
                 "qemu-system-arm` (Debian/Ubuntu; provides qemu-system-aarch64) or "
                 "`brew install qemu` (macOS); or set SOVEREIGN_QEMU to the binary")
 MACHINE = "virt,virtualization=on,gic-version=3"
+DEFAULT_CORES = 4                  # -smp: cores the DTB lists (`cores` in the kernel)
+NOP = 0xD503201F
+MAX_CORES = 32                     # the kernel's NCORES_MAX (kernel/percpu.inc)
 ICOUNT = "shift=0,sleep=off"       # 1 ns per instruction, time never waits for the host
 
 # Wall-clock stand-in for an instruction limit: QEMU TCG with -icount runs
@@ -97,12 +100,14 @@ def qemu_binary() -> str | None:
 
 
 def qemu_command(elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
-                 icount: bool = True, accel: str | None = None) -> list[str]:
+                 icount: bool = True, accel: str | None = None, cores: int = DEFAULT_CORES) -> list[str]:
     """The command line shared by the runner and `make qemu` (which adds
-    -nographic for a terminal console)."""
+    -nographic for a terminal console).  cores: -smp (the DTB lists them;
+    the kernel starts each with PSCI CPU_ON).  accel "tcg,thread=multi"
+    without icount is MTTCG: the cores really in parallel, the race finder."""
     exe = qemu_binary() or QEMU
     cpu = "host" if accel in ("hvf", "kvm") else "max"   # a hardware accelerator runs the host's core
-    cmd = [exe, "-M", MACHINE, "-cpu", cpu, "-m", f"{mem_size >> 20}M",
+    cmd = [exe, "-M", MACHINE, "-cpu", cpu, "-m", f"{mem_size >> 20}M", "-smp", str(cores),
            "-nodefaults", "-display", "none", "-kernel", str(elf)]
     if accel:
         cmd += ["-accel", accel]
@@ -185,7 +190,10 @@ class QemuVirt:
     feed()/run(limit)/run_script(text, limit) -> RunResult, .output."""
 
     def __init__(self, elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
-                 tx_sink=None, extra_args: list[str] | None = None):
+                 tx_sink=None, extra_args: list[str] | None = None, cores: int = DEFAULT_CORES,
+                 accel: str | None = None):
+        """accel None: TCG with -icount (one thread, deterministic);
+        "tcg,thread=multi": MTTCG, no icount (host timing decides)."""
         exe = qemu_binary()
         if exe is None:
             raise QemuError(INSTALL_HINT)
@@ -223,14 +231,28 @@ class QemuVirt:
         self.latest = sym("latest")
         # the idle thread's WFIs (kernel/thread.S idle_loop): the halt's and
         # the power-off's have breakpoints of their own
-        self.idle_pcs = [pc for pc in _wfi_addresses(self.elf)
-                         if not (self.halt_pc <= pc <= self.halt_pc + 8 or self.off_pc <= pc <= self.off_pc + 8)]
+        # (the other cores' idle threads, kernel/thread.S idle_core, and a
+        # core that found no slot, kernel/smp.S core_parked, are not the
+        # console's: no breakpoint there.  A core without a tick stepped
+        # over its WFI would never finish the step.)
+        quiet = [(self.halt_pc, self.halt_pc + 8), (self.off_pc, self.off_pc + 8)] + [
+            (table[n], table[n] + 8) for n in ("idle_core", "core_parked") if n in table]
+        # The breakpoint goes on the NOP before an idle WFI where there is one
+        # (kernel/thread.S idle_loop): the runner steps over a breakpoint it
+        # resumes at, and a step over a WFI lasts until an interrupt, which
+        # under -icount never comes while gdb holds the other cores (their
+        # work is what would end the wait).
+        self.idle_pcs = [pc - 4 if self._word(table, pc - 4) == NOP else pc
+                         for pc in _wfi_addresses(self.elf) if not any(lo <= pc <= hi for lo, hi in quiet)]
         self._errors_before = 0
         self._errors_at_off: int | None = None      # read at board_poweroff
 
         self._tmp = tempfile.TemporaryDirectory(prefix="sovereign-qemu-")
         sock_path = os.path.join(self._tmp.name, "gdb")
-        cmd = qemu_command(self.elf, mem_size, cmdline) + [
+        if not 1 <= cores <= MAX_CORES:
+            raise QemuError(f"{cores} cores: QEMU's virt board with GICv3 takes 1 to {MAX_CORES}")
+        self.cores = cores
+        cmd = qemu_command(self.elf, mem_size, cmdline, icount=accel is None, accel=accel, cores=cores) + [
             "-serial", "stdio", "-S",
             "-chardev", f"socket,id=gdb0,path={sock_path},server=on,wait=off",
             "-gdb", "chardev:gdb0", *(extra_args or [])]
@@ -257,6 +279,16 @@ class QemuVirt:
                 raise QemuError(f"QEMU's gdb stub refused a breakpoint at {pc:#x}")
 
     # ---- plumbing -----------------------------------------------------------
+
+    def _word(self, table, addr: int) -> int:
+        """The instruction word at addr in the ELF's executable sections."""
+        from elftools.elf.elffile import ELFFile
+        with open(self.elf, "rb") as f:
+            for sec in ELFFile(f).iter_sections():
+                lo = sec["sh_addr"]
+                if sec["sh_flags"] & 0x4 and lo <= addr < lo + sec["sh_size"]:
+                    return struct.unpack_from("<I", sec.data(), addr - lo)[0]
+        return 0
 
     def _connect(self, path: str):
         import socket

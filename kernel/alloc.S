@@ -28,11 +28,19 @@
 
     .text
 
-/* alloc_init: point TPIDR_EL2 at this core's state.  Clobbers x0. */
+/* alloc_init: point TPIDR_EL2 at the boot core's state (percpu[0]; the
+   others are kernel/smp.S's), which says who it is.  Clobbers x0, x1. */
     .globl alloc_init
 alloc_init:
     ladr    x0, percpu
     msr     tpidr_el2, x0
+    mrs     x1, mpidr_el1
+    mpidr_key x1
+    str     x1, [x0, #PC_KEY]
+    mov     x1, #2
+    str     x1, [x0, #PC_ONLINE]
+    ladr    x1, boot_stack_top
+    str     x1, [x0, #PC_ESTACK]
     ret
 
 /* kalloc_block ( -- x0 = 4 KiB block or 0 ) Clobbers x1-x4.
@@ -279,6 +287,6 @@ demand_region_lazy:
     ret     x23
 
     .bss
-    .balign 64
+    .balign 128
     .globl percpu
-percpu: .space  PC_SIZE
+percpu: .space  PC_SIZE * NCORES_MAX    /* core n's at percpu + n * PC_SIZE */

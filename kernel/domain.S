@@ -792,7 +792,8 @@ enter_clear5:
     .endif
     ldr     x16, [x9, #D_HCR_HOST]
     msr     hcr_el2, x16
-    ladr    x16, boot_stack_top
+    mrs     x16, tpidr_el2              /* this core's exception stack */
+    ldr     x16, [x16, #PC_ESTACK]
     mov     sp, x16
     msr     spsel, #0
     ldp     x24, x25, [x9, #D_HOST]
@@ -1192,7 +1193,7 @@ domain_abort:
     mov     x7, x2
     sub     x9, x1, #PC_ZTOP
     mov     x8, sp
-    ladr    x0, boot_stack_top
+    ldr     x0, [x9, #PC_ESTACK]        /* this core's exception stack */
     mov     sp, x0
     bl      zpage_slow
     mov     sp, x8

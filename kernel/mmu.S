@@ -127,11 +127,20 @@ assert_adjacent MS_POOL_LO, MS_POOL_HI
  * and block lists (kernel/alloc.S) recycle on top of it.  Every 32 MiB
  * block it enters is page-mapped first (mmu_split_block) while nothing
  * uses it yet, so guard pages and demand paging can later be cut anywhere
- * in memory handed out.  Clobbers x1-x3 only.
+ * in memory handed out.  Every core's page lists draw on it: it runs
+ * under bump_lock (kernel/percpu.inc spin_lock: the allocators are a
+ * region where no switch happens and no interrupt allocates).
+ * Clobbers x1-x3 only.
  */
     .globl bump_alloc
 bump_alloc:
-    ladr    x1, boot_info
+    stp     x4, x5, [sp, #-16]!
+    ladr    x4, mmu_state
+    ldr     x4, [x4, #MS_LIVE]
+    cbz     x4, 11f                     /* boot, MMU off: one core, and atomics on Device */
+    ladr    x4, bump_lock               /*   memory are IMPLEMENTATION DEFINED (Arm ARM) */
+    spin_lock x4, w5, w1
+11: ladr    x1, boot_info
     ldr     x2, [x1, #BI_FREE]
     mov     x3, #(PAGE - 1)
     adds    x0, x0, x3
@@ -162,8 +171,11 @@ bump_alloc:
     ldp     x6, x30, [sp, #32]
     ldp     x2, x0, [sp], #48
 8:  mov     x0, x2
-    ret
+    b       10f
 9:  mov     x0, #0
+10: cbz     x4, 12f
+    spin_unlock x4
+12: ldp     x4, x5, [sp], #16
     ret
 
 /* early_alloc ( x0 = bytes -- x0 = 16 KiB-aligned address ): bump_alloc
@@ -777,3 +789,4 @@ msg_seal_block:     .asciz "the image's code is not page-mapped: it cannot be ma
     .balign 8
     .globl mmu_state
 mmu_state:  .space MS_SIZE
+bump_lock:  .word 0

@@ -310,8 +310,13 @@ sleeper_remove_x10:
  * Clobbers x0-x23.
  */
 /* bench: thread_spawn (budget 700 cycles) */
-    .globl thread_spawn
+    .globl thread_spawn, thread_spawn_on
 thread_spawn:
+    mov     x18, #0                     /* here */
+/* thread_spawn_on ( x0, x1 as SPAWN, x18 = the per-core state of the core
+   it is to run on, 0: this one ): made here, then handed over (its
+   inbox, an IPI); it runs there when that core's scheduler says so. */
+thread_spawn_on:
     mov     x19, x30
     mov     x20, x0
     mov     x21, x1
@@ -326,7 +331,8 @@ thread_spawn:
     ladr    x1, thread_start
     bl      tcb_init                    /* x10 = TCB, x1 = start, x20 = xt, x21, x22 */
     mov     tos, x6                     /* its id */
-    mov     x30, x19
+    cbnz    x18, 4f                     /* for another core? */
+3:  mov     x30, x19
     current_tcb x11
     ldr     x12, [x11, #T_PRIO]
     cmp     x21, x12
@@ -345,6 +351,16 @@ thread_spawn:
     mov     sp, x16
     ladr    x30, thread_start
     b       critical_exit
+4:  cmp     x18, x9
+    b.eq    3b
+    str     x18, [x10, #T_CORE]         /* to another core: its inbox, its IPI */
+    mov     x1, #TS_READY
+    str     x1, [x10, #T_STATE]
+    inbox_push x10, x18, x1, x2, x3
+    mov     x0, x18
+    bl      board_ipi
+    mov     x30, x19
+    b       critical_exit
 8:  bl      slot_new                    /* none free: make one (slow, rare) */
     mov     x22, x0
     cbnz    x22, 1b
@@ -354,6 +370,12 @@ thread_spawn:
 7:  mov     tos, #0
     mov     x30, x19
     b       critical_exit
+
+.macro tcb_clear
+    .irp    off, 0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 272
+    stp     xzr, xzr, [x10, #\off]
+    .endr
+.endm
 
 /*
  * tcb_init ( x10 = fresh TCB, x1 = where it starts (its first x30),
@@ -367,30 +389,34 @@ thread_spawn:
  * an M3 yet.)  Clobbers x1-x7.
  */
 tcb_init:
-    .irp    off, 0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 272
-    stp     xzr, xzr, [x10, #\off]
-    .endr
+    tcb_clear
 .if T_HOT_END != 288
 .error "thread.S tcb_init: the unrolled clear covers 0 .. 288: T_HOT_END moved"
 .endif
-    ldr     x6, [x9, #PC_NEXTID]
-    ldr     x7, [x9, #PC_THREADS]
+    ladr    x5, thread_ids
+    mov     x6, #1
+    ldadd   x6, x6, [x5]                /* its id: one count for every core */
+    ladr    x5, threads_lock            /* onto the one list (the boot core's) */
+    spin_lock x5, w2, w3
+    ladr    x4, percpu
+    ldr     x7, [x4, #PC_THREADS]
+    str     x10, [x4, #PC_THREADS]
+    str     x7, [x10, #T_ALLNEXT]       /* (T_ALLPREV 0: first on the list) */
+    cbz     x7, 1f
+    str     x10, [x7, #T_ALLPREV]
+1:  spin_unlock x5
+tcb_fill:                               /* ( ... x6 = its id ): off the list (an idle thread) */
+    str     x9, [x10, #T_CORE]
     add     x2, x22, #(SLOT_R0 >> 12), lsl #12      /* its empty return stack */
     add     x3, x22, #(SLOT_S0 >> 12), lsl #12      /* its empty data stack */
     add     x4, x10, #T_USER
-    add     x5, x6, #1
-    str     x5, [x9, #PC_NEXTID]
-    str     x10, [x9, #PC_THREADS]
     str     x3, [x10, #24]              /* x27 = dsp (x24-x26 = 0: tos 0) */
     stp     x4, x1, [x10, #32]          /* x28 = up, x30 = where it starts */
     str     x2, [x10, #T_CTX_SP]        /* SP: the empty return stack; T_KIND 0 */
     str     x21, [x10, #T_PRIO]
     stp     x6, x20, [x10, #T_ID]       /* id, xt */
     str     x22, [x10, #T_SLOT]
-    str     x7, [x10, #T_ALLNEXT]       /* (T_ALLPREV 0: first on the list) */
-    cbz     x7, 2f
-    str     x10, [x7, #T_ALLPREV]
-2:  /* the user area: its stacks, BASE 10, nothing else set */
+    /* the user area: its stacks, BASE 10, nothing else set */
     mov     x5, #10
     stp     x5, xzr, [x4, #U_BASE]      /* BASE, STATE */
     stp     xzr, x3, [x4, #U_HANDLER]   /* HANDLER, S0 */
@@ -414,16 +440,21 @@ slot_free:
     str     x0, [x9, #PC_SLOTS]
     ret
 
-/* tcb_unlink ( x0 = TCB, x9 ): off the all-threads list. Clobbers x1, x2. */
+/* tcb_unlink ( x0 = TCB ): off the all-threads list, under its lock.
+   Clobbers x1-x5. */
 tcb_unlink:
+    ladr    x3, threads_lock
+    spin_lock x3, w4, w5
     ldp     x1, x2, [x0, #T_ALLNEXT]    /* next, prev */
     cbz     x2, 1f
     str     x1, [x2, #T_ALLNEXT]
     b       2f
-1:  str     x1, [x9, #PC_THREADS]
+1:  ladr    x4, percpu
+    str     x1, [x4, #PC_THREADS]
 2:  cbz     x1, 3f
     str     x2, [x1, #T_ALLPREV]
-3:  ret
+3:  spin_unlock x3
+    ret
 
 /*
  * slot_new ( x9 -- x0 = a new stack slot or 0 ): carved from never-used
@@ -531,8 +562,6 @@ threads_init:
     movq    x1, 1000000
     udiv    x0, x0, x1
     str     x0, [x9, #PC_SLICE]
-    mov     x0, #1
-    str     x0, [x9, #PC_NEXTID]
 
     bl      kalloc_block                /* the console's TCB */
     mov     x10, x0
@@ -698,8 +727,9 @@ timer_from_thread:
     .globl timer_entered
 timer_entered:                          /* a board's IRQ vector that saved the frame itself */
     mov     x4, x0
-    bl      board_timer_ack             /* x0 = token, x1 = 1 if the timer is due */
+    bl      board_timer_ack             /* x0 = token, x1 = 1 if the timer is due, 2: an IPI */
     cbz     x1, tick_return
+    tbnz    x1, #1, tick_request
     mrs     x1, elr_el2
     interrupted_at x1, tick_defer       /* x29 = 1: in the allocators, no switch */
     /* fall through */
@@ -722,18 +752,44 @@ tick_go:
     add     x5, x5, #1
     str     x5, [x4, #PC_TICKS]
     add     x1, x3, x1                  /* next expiry: the slice's end, */
+    ldr     x5, [x4, #PC_INBOX]         /* threads another core sent here */
+    cbnz    x5, tick_wake
     cbz     x2, 1f
     ldr     x5, [x2, #T_DEADLINE]       /* or the first sleeper's deadline */
     cmp     x5, x3
     b.ls    tick_wake                   /* due: wake the sleepers */
     cmp     x5, x1
     csel    x1, x5, x1, lo
-1:  msr     cnthp_cval_el2, x1
-    ldr     x5, [x6, #T_PRIO]
-    bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
+1:  ldr     x5, [x6, #T_PRIO]
+    cbz     x5, tick_idle               /* the idle thread runs: maybe no tick at all */
+    msr     cnthp_cval_el2, x1
+2:  bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
     outranked x3, x5, x5, x4            /* x3 = 63 - the best ready, x5 = 63 - ours */
     b.ls    tick_switch                 /* as urgent as we are: switch */
     tf_leave
+
+/* tick_idle ( x1 = the next expiry, x2 = the first sleeper or 0 ): with
+   nothing ready and nobody asleep, the core needs no tick: the timer
+   goes off (tickless: it sleeps in WFI until an interrupt, another
+   core's IPI or a device, brings work; tick_request turns it on again). */
+tick_idle:
+    msr     cnthp_cval_el2, x1
+    cbnz    x2, 2b
+    ldr     x3, [x4, #PC_READY]
+    cbnz    x3, 2b
+    msr     cnthp_ctl_el2, xzr          /* disabled */
+    b       2b
+
+/* tick_request: an IPI (board_timer_ack said 2): another core left work in
+   our inbox.  The tick is made due now, timer on: it comes at once,
+   or where a critical section lets it (tick_defer), and takes the inbox
+   (tick_wake).  So a remote wake-up is one path, the tick's. */
+tick_request:
+    mrs     x1, cntpct_el0
+    msr     cnthp_cval_el2, x1
+    mov     x1, #1                      /* ENABLE, not masked */
+    msr     cnthp_ctl_el2, x1
+    b       tick_return
 
 /* tick_intr: a Ctrl-C the console's interrupt could not deliver at once
    (kernel/console.S console_intr_deliver: the console thread was running
@@ -770,6 +826,20 @@ tick_wake:
     mov     x12, x1
     mov     x14, x7                     /* the calls below clobber x1-x8 */
     mov     x15, x0
+    add     x8, x9, #PC_INBOX           /* threads other cores sent: all of them, */
+    swpal   xzr, x10, [x8]              /* in the order they were sent */
+    mov     x13, #0
+5:  cbz     x10, 7f
+    ldr     x8, [x10, #T_NEXT]
+    str     x13, [x10, #T_NEXT]
+    mov     x13, x10
+    mov     x10, x8
+    b       5b
+7:  cbz     x13, 1f
+    mov     x10, x13
+    ldr     x13, [x10, #T_NEXT]
+    enqueue_tail x10
+    b       7b
 1:  ldr     x10, [x9, #PC_SLEEPERS]     /* every sleeper whose time has come */
     cbz     x10, 4f
     ldr     x1, [x10, #T_DEADLINE]
@@ -891,6 +961,65 @@ kernel_fp_begin:
 4:  ret
 
 /*
+ * thread_idle_make ( x9 = a core's per-core state, not yet started -- x0 =
+ * 0 or -1 ): from the boot core, before it starts that core: its idle
+ * thread (a TCB and a stack slot from here; no id, not on the list: the
+ * listing is of threads someone made), current there from the start,
+ * and its slice.  Clobbers x0-x23 but x9.
+ */
+    .globl thread_idle_make, thread_idle_enter
+thread_idle_make:
+    mov     x23, x30
+    mov     x19, x9
+    mrs     x9, tpidr_el2
+    bl      slot_new
+    mov     x22, x0
+    cbz     x0, 9f
+    bl      kalloc_block
+    mov     x9, x19
+    cbz     x0, 9f
+    mov     x10, x0
+    tcb_clear
+    mov     x21, #0
+    ladr    x1, idle_core
+    mov     x20, #0
+    mov     x6, #0
+    bl      tcb_fill
+    str     x10, [x9, #PC_IDLE]
+    str     x10, [x9, #PC_CURRENT]
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PC_SLICE]
+    str     x0, [x9, #PC_SLICE]
+    mov     x0, #0
+    ret     x23
+9:  mov     x9, x19
+    mov     x0, #-1
+    ret     x23
+
+/*
+ * thread_idle_enter ( x9 = per-core ): a started core becomes its idle
+ * thread, made by thread_idle_make: from exception context (EL2h,
+ * masked, on its exception stack) to EL2t on the idle thread's stacks,
+ * at idle_loop, which lets interrupts in.  No tick yet: the timer stays
+ * off until an IPI brings work (tick_request).  Never returns.
+ */
+thread_idle_enter:
+    ldr     x0, [x9, #PC_IDLE]
+    mrs     x1, cntpct_el0
+    str     x1, [x9, #PC_LASTTICK]
+    msr     cptr_el2, xzr               /* FP/SIMD traps: switched lazily (fp_trap) */
+    isb
+    strb    wzr, [x9, #PC_PENDING + 2]
+    str     xzr, [x9, #PC_FPOWNER]
+    ldp     x24, x25, [x0, #0]
+    ldp     x26, x27, [x0, #16]
+    ldp     x28, x30, [x0, #32]
+    ldr     x16, [x0, #T_CTX_SP]
+    msr     spsel, #0
+    mov     sp, x16
+    ret
+
+/*
  * The idle thread: zero pages ahead of time while nothing else wants the
  * core, one page a turn (zpool_fill: zeroed with interrupts enabled, so
  * any wake-up preempts it at once), until the core's zeroed-page stack
@@ -913,8 +1042,26 @@ idle_loop:
     bl      zpool_fill                  /* x0 = pages held now */
     cmp     x0, x19
     b.hi    1b                          /* one more zeroed: go on */
-2:  wfi                                 /* enough, or no page to zero */
+2:  nop                                 /* (the QEMU runner's breakpoint: stepping over */
+    wfi                                 /*   a WFI waits for an interrupt) enough, or no page */
     b       1b
+
+/* idle_core: another core's idle thread: it waits for interrupts.  (No
+   zeroing ahead: that core's page lists start empty, and its faults are
+   rare; a WFI of its own, which the QEMU runner does not take for the
+   console's idle, harness/qemu.py.) */
+    .globl idle_core
+idle_core:
+    msr     daifclr, #3
+1:  wfi
+    b       1b
+
+    .data
+    .balign 8
+thread_ids:     .quad 1             /* the next thread's id (LDADD: every core) */
+    .bss
+    .balign 4
+threads_lock:   .word 0             /* the all-threads list (tcb_init, tcb_unlink) */
 
     .section .rodata
 msg_thread:     .asciz "\r\nthread "

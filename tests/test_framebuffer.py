@@ -89,7 +89,8 @@ def test_boot_text_is_on_the_screen(console, tmp_path):
     assert rows[0] == out[0] or rows[0] == out[1], (rows[:4], out[:4])
     assert "Sovereign Forth kernel on m3, EL2" in rows[:2]
     assert any(r.startswith("memory: 2048 MiB") for r in rows[:4])
-    assert "ready" in rows[:5]
+    assert any(r.startswith("cores: ") for r in rows[:5])
+    assert "ready" in rows[:6]
     screenshot(console, tmp_path)
 
 

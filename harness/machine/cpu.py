@@ -565,16 +565,41 @@ class El2Cpu:
         d = self._st.deadline
         return None if d == NO_LIMIT else d
 
+    # The lines into the core, and whether the core lets each in at all (an
+    # Apple core's CYC_OVRD IRQ and FIQ modes: harness/machine/cpuregs.py).
+    # A line held off there neither interrupts nor wakes a WFI.
+    _irq_line = _fiq_line = False
+    irq_held = fiq_held = False
+
+    def _lines(self) -> None:
+        f = self._st.flags & ~(_F_IRQ | _F_FIQ)
+        if self._irq_line and not self.irq_held:
+            f |= _F_IRQ
+        if self._fiq_line and not self.fiq_held:
+            f |= _F_FIQ
+        self._st.flags = f
+
+    def hold_lines(self, irq: bool, fiq: bool) -> None:
+        """Let the core take IRQ and FIQ (False) or not (True)."""
+        self.irq_held, self.fiq_held = irq, fiq
+        self._lines()
+
     def raise_irq(self) -> None:
-        self._st.flags |= _F_IRQ
+        self._irq_line = True
+        if not self.irq_held:
+            self._st.flags |= _F_IRQ
 
     def lower_irq(self) -> None:
+        self._irq_line = False
         self._st.flags &= ~_F_IRQ
 
     def raise_fiq(self) -> None:
-        self._st.flags |= _F_FIQ
+        self._fiq_line = True
+        if not self.fiq_held:
+            self._st.flags |= _F_FIQ
 
     def lower_fiq(self) -> None:
+        self._fiq_line = False
         self._st.flags &= ~_F_FIQ
 
     def request_stop(self) -> None:

@@ -42,6 +42,7 @@ from harness.machine.framebuffer import Framebuffer
 from harness.machine.layout import DEFAULT_PHYS_OFFSET, PAGE, VIRT_BASE, LayoutError, plan
 from harness.machine.mmu_rules import MmuRules
 from harness.machine.aic import Aic
+from harness.machine.cpuregs import CoreRegs
 from harness.machine.events import Events
 from harness.machine.ipi import FastIpi
 from harness.machine import kthreads
@@ -51,7 +52,7 @@ from harness.machine.smp import Core, CpuStart, ImplRegs
 from harness.machine.sysregs import (APPLE_VM_TMR_FIQ_ENA_EL2, CNTFRQ_EL0, CNTPCT_EL0, CNTVCT_EL0,
                                      HCR_EL2, ID_AA64MMFR0_EL1, MIDR_EL1, MPIDR_EL1, VBAR_EL2)
 from harness.machine.timers import CPU_HZ, Clock, HypTimer, VirtTimer
-from harness.machine.wdt import Watchdog
+from harness.machine.wdt import CTL_RESET_ENABLE as WDT_CTL_RESET_ENABLE, Watchdog
 from harness.machine.uart import DEFAULT_BAUD, S5lUart, ubrdiv_for
 from harness.run import DEFAULT_LIMIT, FRAME_BYTES, RunResult, halt_report, register_lines
 from harness import run as runs
@@ -264,6 +265,7 @@ class M3:
         cpu.map_mmio(chip.wdt.base, self.wdt.size, self.wdt.read, self.wdt.write)
         self._map_core_registers(cpu)
         self._serve_id_registers(boot)
+        boot.models["regs"] = CoreRegs(cpu, boot=True)    # as m1n1's init_cpu left them
 
         # The cycle model charges every block once; code the kernel rewrites
         # passes through sync_icache (as it must on hardware), which drops
@@ -507,6 +509,7 @@ class M3:
         cpu.on_sysreg(*APPLE_VM_TMR_FIQ_ENA_EL2, read=lambda: tmr["ena"],
                       write=lambda v: tmr.__setitem__("ena", v & 3))
         self._serve_id_registers(core)
+        regs = CoreRegs(cpu, boot=False)        # interrupts held off until the kernel sets CYC_OVRD
         self.costs.install(cpu)
         if cfg.memory_model:
             a = chip.aic
@@ -522,7 +525,7 @@ class M3:
                         begin=self.standin, end=self.standin + 0x800 - 1)
         cpu.block_inspect = lambda addr, size: self._inspect(core, addr, size)
         self._observe_broadcasts(core)
-        core.models.update(clock=clock, pmu=pmu, timer=timer, vtimer=vtimer, ipi=ipi, vm_tmr=tmr)
+        core.models.update(clock=clock, pmu=pmu, timer=timer, vtimer=vtimer, ipi=ipi, vm_tmr=tmr, regs=regs)
 
     def _into_m1n1(self, core: Core, pc: int) -> None:
         """A secondary executes m1n1's vectors: its RVBAR was never set
@@ -875,7 +878,10 @@ class M3:
                 core.wake_at = 0
                 pc = cpu.reg_read("pc")
                 if core.boot and (self.off_pc <= pc <= self.off_pc + 8 or self.halt_pc <= pc <= self.halt_pc + 8):
-                    return why, core
+                    if not (self.wdt.ctl & WDT_CTL_RESET_ENABLE and self.wdt.reset_at is None):
+                        return why, core
+                    # BYE armed the watchdog before parking: the reset comes at its instant
+                    # (the boot core sleeps until then, as a lone core's WFI would)
                 continue
             return why, core
 

@@ -76,6 +76,7 @@ forth_cold:
     bl      board_counters_init
     bl      board_irq_init          /* the board's interrupt sources, the console's receive IRQ */
     bl      threads_init            /* the console becomes thread 1; idle; the timer */
+    bl      smp_start               /* every other core the board lists (kernel/smp.S) */
     bl      banner
     bl      board_report            /* what the board found (and did not) */
 
@@ -177,6 +178,12 @@ banner:
     ldr     x0, [x20, #BI_FREE0]
     bl      console_hex
     bl      console_newline
+    ladr    x0, msg_cores
+    bl      console_puts
+    ladr    x0, smp_cores
+    ldr     x0, [x0]
+    bl      console_dec
+    bl      console_newline
     ret     x19
 
     .section .rodata
@@ -186,6 +193,7 @@ msg_memory:     .asciz "memory: "
 msg_mib_at:     .asciz " MiB at "
 msg_loaded:     .asciz ", loaded at "
 msg_free:       .asciz ", free from "
+msg_cores:      .asciz "cores: "
 msg_ready:      .asciz "ready"
 msg_boot_line:  .asciz "  in forth/ at boot source line "
 

@@ -16,6 +16,47 @@ word "spawn", w_spawn
     b       throw_x0
 endword w_spawn
 
+/* spawn-on ( xt prio core -- tid ) as SPAWN, the thread placed on core
+   `core` (0 the boot core, then as `cores` counted them: kernel/smp.S),
+   where it runs as that core's scheduler decides; -24 for a core that
+   is not running or a priority outside 1..63 */
+word "spawn-on", w_spawnon
+    ladr    x0, smp_cores
+    ldr     x1, [x0, #8]                /* core slots used */
+    cmp     tos, x1
+    b.hs    9f
+    ladr    x18, percpu
+    mov     x2, #PC_SIZE
+    madd    x18, tos, x2, x18
+    ldr     x2, [x18, #PC_ONLINE]
+    cmp     x2, #2                      /* running */
+    b.ne    9f
+    ldr     tos, [dsp], #8              /* prio */
+    sub     x1, tos, #1
+    cmp     x1, #62
+    b.hi    9f
+    mov     x1, tos
+    ldr     x0, [dsp], #8
+    b       thread_spawn_on
+9:  mov     x0, #-24                    /* invalid numeric argument */
+    b       throw_x0
+endword w_spawnon
+
+/* thread-core ( tcb -- core ) the core a thread runs on */
+word "thread-core", w_threadcore
+    ldr     x0, [tos, #T_CORE]
+    ldr     tos, [x0, #PC_CORE]
+    ret
+endword w_threadcore
+
+/* core ( -- n ) the core running this */
+word "core", w_core
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PC_CORE]
+    dpush   x0
+    ret
+endword w_core
+
 /* yield ( -- ) let a ready thread of our priority run (thread_yield
    returns straight to our caller) */
 word "yield", w_yield
@@ -26,6 +67,14 @@ endword w_yield
 word "thread-exit", w_threadexit
     b       thread_exit
 endword w_threadexit
+
+/* cores ( -- n ) the cores running (kernel/smp.S) */
+word "cores", w_cores
+    ladr    x0, smp_cores
+    ldr     x0, [x0]
+    dpush   x0
+    ret
+endword w_cores
 
 /* me ( -- tid ) the running thread's id */
 word "me", w_me

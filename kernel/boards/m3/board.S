@@ -364,7 +364,8 @@ powered_off:
  * re-enter forever; the EL2 physical timer is left to the caller.
  *
  * board_timer_ack ( -- x0 = token, x1 = 1 if the EL2 timer is due:
- *   enabled, ISTATUS, not masked )
+ *   enabled, ISTATUS, not masked; 2 if a fast IPI came (kernel/thread.S
+ *   tick_request); else 0 )
  * board_timer_eoi ( x0 = token ) Clobber x0-x3 only.
  * The timer is looked at first: it is nearly every FIQ, and then nothing
  * else is read.  Another source asserted at the same time keeps FIQ
@@ -386,14 +387,14 @@ board_timer_ack:
     mov     x0, #0
     mov     x1, #1
     ret
-5:  mov     x1, #0                      /* x1: a source was found */
-    mrs     x0, IPI_SR_EL1              /* a fast IPI (nobody sends one yet) */
+5:  mov     x1, #0                      /* x1: a source was found (bit 0), an IPI (bit 1) */
+    mrs     x0, IPI_SR_EL1              /* a fast IPI: another core left work */
     tbz     x0, #0, 1f
     mov     x0, #1
     msr     IPI_SR_EL1, x0              /* write 1 to clear */
     isb
     count   M3_FIQ_IPI
-    mov     x1, #1
+    mov     x1, #3
 1:  mrs     x0, PMCR0_EL1               /* the PMU's interrupt */
     and     x2, x0, #(PMCR0_IMODE_MASK | PMCR0_IACT)
     cmp     x2, #(PMCR0_IMODE_FIQ | PMCR0_IACT)
@@ -402,7 +403,7 @@ board_timer_ack:
     msr     PMCR0_EL1, x0
     isb
     count   M3_FIQ_PMU
-    mov     x1, #1
+    orr     x1, x1, #1
 2:  mrs     x0, cntv_ctl_el0            /* the EL2 virtual timer (VHE): unused */
     and     x2, x0, #7
     cmp     x2, #5                      /* ENABLE and ISTATUS, not masked */
@@ -411,11 +412,11 @@ board_timer_ack:
     msr     cntv_ctl_el0, x0
     isb
     count   M3_FIQ_VTIMER
-    mov     x1, #1
+    orr     x1, x1, #1
 3:  cbnz    x1, 4f
     count   M3_FIQ_UNKNOWN              /* none: spurious, or a source we cannot see */
 4:  mov     x0, #0
-    mov     x1, #0                      /* not the timer */
+    and     x1, x1, #2                  /* not the timer: 2 if an IPI came, else 0 */
 board_timer_eoi:
     ret
 
@@ -435,6 +436,21 @@ board_fiq_init:
     mrs     x0, PMCR0_EL1
     bic     x0, x0, #(PMCR0_IMODE_MASK | PMCR0_IACT)
     msr     PMCR0_EL1, x0
+    isb
+    ret
+
+/* board_ipi ( x0 = the target core's per-core state ): a fast IPI,
+   immediate, through IPI_RR_GLOBAL_EL1 (cpu 7:0, cluster 23:16; Linux
+   irq-apple-aic.c aic_ipi_send_fast), after a DSB so that what was left
+   for it is seen first.  Clobbers x0-x2. */
+    .globl board_ipi
+board_ipi:
+    ldr     x0, [x0, #PC_KEY]           /* cluster 15:8, core 7:0 */
+    and     x1, x0, #0xff
+    ubfx    x2, x0, #8, #8
+    orr     x1, x1, x2, lsl #16
+    dsb     ishst
+    msr     IPI_RR_GLOBAL_EL1, x1
     isb
     ret
 

@@ -245,6 +245,8 @@ discover_cpus:
     b       1b
 8:  ldr     x0, [x22, #M3_NCPU]
     cbz     x0, 9f
+    ladr    x0, secondary_entry         /* their RVBARs (kernel/boards/m3/cpus.S) */
+    bl      m3_cpus_prepare
     ret     x20
 9:  diag    DIAG_NO_CPUS
     ret     x20
@@ -254,6 +256,7 @@ discover_cpus:
    usable RAM (an ADT that says so is wrong: RAM is mapped as RAM; the
    device is then not used), taken but not mapped when the table is full.
    Clobbers x2-x4. */
+    .globl add_device
 add_device:
     cbz     x1, 3f
     ldr     x2, [x21, #BI_PHYS_BASE]

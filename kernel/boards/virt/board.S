@@ -52,6 +52,7 @@ board_boot_info:
     mov     x8, #2                  /* #address-cells (root) */
     mov     x9, #1                  /* #size-cells (root) */
     mov     x14, #0                 /* memory found */
+    mov     x7, #1                  /* /cpus #address-cells */
 
 next_token:
     ldr     w1, [x10], #4
@@ -84,10 +85,18 @@ begin_node:
 3:  mov     x0, x10
     ladr    x1, str_chosen
     bl      str_prefix
-    cbz     x0, skip_name
+    cbz     x0, 31f
     ldrb    w2, [x10, #6]
     cbnz    w2, skip_name
     mov     x13, #2
+    b       skip_name
+31: mov     x0, x10
+    ladr    x1, str_cpus
+    bl      str_prefix
+    cbz     x0, skip_name
+    ldrb    w2, [x10, #4]
+    cbnz    w2, skip_name
+    mov     x13, #3
 skip_name:
     ldrb    w2, [x10], #1
     cbnz    w2, skip_name
@@ -125,7 +134,36 @@ prop:
     ldr     w9, [x4]
     rev     w9, w9
     b       next_token
-4:  cmp     x12, #2
+4:  cmp     x13, #3                 /* /cpus: its #address-cells, its cpus' reg */
+    b.ne    41f
+    cmp     x12, #2
+    b.ne    42f
+    mov     x0, x5
+    ladr    x1, str_addr_cells
+    bl      str_equal
+    cbz     x0, next_token
+    ldr     w7, [x4]
+    rev     w7, w7
+    b       next_token
+42: cmp     x12, #3                 /* a cpu@N (the cpu-map has no reg) */
+    b.ne    next_token
+    mov     x0, x5
+    ladr    x1, str_reg
+    bl      str_equal
+    cbz     x0, next_token
+    mov     x0, x4
+    mov     x1, x7
+    bl      read_cells              /* its MPIDR affinity */
+    ladr    x1, virt_cpus
+    ldr     x2, [x1]
+    cmp     x2, #NCORES_MAX
+    b.hs    next_token
+    add     x3, x1, #8
+    str     x0, [x3, x2, lsl #3]
+    add     x2, x2, #1
+    str     x2, [x1]
+    b       next_token
+41: cmp     x12, #2
     b.ne    next_token
     cmp     x13, #1
     b.ne    5f
@@ -252,19 +290,46 @@ gic_init:
     mov     w0, #(1 << (INTID_UART - 32))
     str     w0, [x1, #0x104]        /* GICD_ISENABLER1 */
 
+    b       gic_cpu_init
+
+/*
+ * gic_cpu_init: this core's part of the GICv3: its redistributor, found
+ * by its affinity (GICR_TYPER bits 63:32 = Aff3.Aff2.Aff1.Aff0; the frames
+ * run from GICR_BASE until GICR_TYPER.Last, 128 KiB apart, 256 KiB with
+ * VLPIS: GICv3 spec 9.11.35), awake, the EL2 physical timer's PPI on, and
+ * the system-register CPU interface on.  No redistributor for us: the
+ * core gets no interrupts (said by nothing: the boot core's is always
+ * there).  Clobbers x0-x4.
+ */
+gic_cpu_init:
+    mrs     x2, mpidr_el1
+    and     x3, x2, #0xffffff
+    ubfx    x2, x2, #32, #8
+    orr     x3, x3, x2, lsl #24     /* the affinity as GICR_TYPER has it */
     movq    x1, GICR_BASE
-    ldr     w0, [x1, #0x14]         /* GICR_WAKER: clear ProcessorSleep */
+5:  ldr     x0, [x1, #0x8]          /* GICR_TYPER */
+    cmp     x3, x0, lsr #32
+    b.eq    6f
+    tbnz    x0, #4, 7f              /* Last */
+    tst     x0, #2                  /* VLPIS: two more frames */
+    mov     x2, #0x20000
+    mov     x4, #0x40000
+    csel    x2, x2, x4, eq
+    add     x1, x1, x2
+    b       5b
+7:  ret
+6:  ldr     w0, [x1, #0x14]         /* GICR_WAKER: clear ProcessorSleep */
     and     w0, w0, #~2
     str     w0, [x1, #0x14]
 2:  ldr     w0, [x1, #0x14]
     tbnz    w0, #2, 2b              /* ChildrenAsleep */
     add     x1, x1, #0x10000        /* SGI_base */
-    mov     w0, #(1 << INTID_CNTHP)
+    movq    x0, ((1 << INTID_CNTHP) | (1 << INTID_IPI))
     str     w0, [x1, #0x80]         /* GICR_IGROUPR0: group 1 */
+    str     w0, [x1, #0x100]        /* GICR_ISENABLER0 */
     mov     w0, #0x80
     strb    w0, [x1, #(0x400 + INTID_CNTHP)]   /* GICR_IPRIORITYR */
-    mov     w0, #(1 << INTID_CNTHP)
-    str     w0, [x1, #0x100]        /* GICR_ISENABLER0 */
+    strb    w0, [x1, #(0x400 + INTID_IPI)]
 
     mrs     x0, icc_sre_el2
     orr     x0, x0, #0xf            /* SRE, DFB, DIB, Enable (EL1 may use it too) */
@@ -497,6 +562,7 @@ board_name:
 
 str_memory:     .asciz "memory"
 str_chosen:     .asciz "chosen"
+str_cpus:       .asciz "cpus"
 str_reg:        .asciz "reg"
 str_bootargs:   .asciz "bootargs"
 str_addr_cells: .asciz "#address-cells"
@@ -511,6 +577,9 @@ uart_rx_count:
     .globl timer_selftest
 timer_selftest:                     /* INTID taken, polls waited */
     .quad   0, 0
+virt_cpus:                          /* cores in the DTB, then each one's "reg" */
+    .quad   0
+    .space  8 * NCORES_MAX
 
 /*
  * Counters for the benchmark words: the ARM PMU.  PMCCNTR_EL0 counts
@@ -565,6 +634,71 @@ powered_off:
     b       powered_off
 
 /*
+ * The cores (kernel/smp.S), as the DTB's /cpus lists them (virt_cpus).
+ * board_cpu_count ( -- x0 = cores listed )
+ * board_cpu_key ( x0 = index -- x0 = its key (mpidr_key), x1 = 1 if it
+ *   is this core )  Clobbers x0-x2.
+ * board_cpu_start ( x0 = index, x1 = entry (physical) -- x0 = START_* ):
+ *   PSCI CPU_ON over the SMC conduit, as SYSTEM_OFF (DEN0022 5.6: x1 the
+ *   target's MPIDR, x2 the entry, x3 the context; QEMU starts the core
+ *   at the caller's EL, EL2: target/arm/arm-powerctl.c).  Clobbers
+ *   x0-x17 (SMCCC lets the call clobber them).
+ * board_core_init ( x9 = per-core ): on a started core, MMU on: its
+ *   redistributor and CPU interface.  Clobbers x0-x8.
+ */
+    .globl board_cpu_count, board_cpu_key, board_cpu_start, board_core_init
+board_cpu_count:
+    ladr    x0, virt_cpus
+    ldr     x0, [x0]
+    ret
+board_cpu_key:
+    ladr    x1, virt_cpus + 8
+    ldr     x0, [x1, x0, lsl #3]
+    mpidr_key x0
+    mrs     x1, mpidr_el1
+    mpidr_key x1
+    cmp     x0, x1
+    cset    x1, eq
+    ret
+board_cpu_start:
+    ladr    x2, virt_cpus + 8
+    ldr     x0, [x2, x0, lsl #3]
+    mov     x2, x1
+    mov     x1, x0
+    movq    x0, 0xC4000003              /* CPU_ON, SMC64 */
+    mov     x3, #0
+    smc     #0
+    cmp     x0, #0
+    mov     x1, #START_REFUSED
+    csel    x0, xzr, x1, eq
+    ret
+board_core_init:
+    b       gic_cpu_init
+
+/* board_ipi ( x0 = the target core's per-core state ): SGI INTID_IPI to
+   it through ICC_SGI1R_EL1 (GICv3 spec 12.11.40: TargetList 15:0 a bit
+   for Aff0 mod 16, Aff1 23:16, INTID 27:24, Aff2 39:32, RS 47:44 = Aff0
+   / 16, Aff3 55:48), after a DSB so that what was left for it is seen
+   first (Linux irq-gic-v3.c gic_ipi_send_mask).  Clobbers x0-x2. */
+    .globl board_ipi
+board_ipi:
+    ldr     x0, [x0, #PC_KEY]           /* Aff2.Aff1.Aff0 */
+    and     x1, x0, #0xf
+    mov     x2, #1
+    lsl     x2, x2, x1
+    ubfx    x1, x0, #4, #4
+    orr     x2, x2, x1, lsl #44
+    ubfx    x1, x0, #8, #8
+    orr     x2, x2, x1, lsl #16
+    ubfx    x1, x0, #16, #8
+    orr     x2, x2, x1, lsl #32
+    orr     x2, x2, #(INTID_IPI << 24)
+    dsb     ishst
+    msr     icc_sgi1r_el1, x2
+    isb
+    ret
+
+/*
  * The timer interrupt, for kernel/thread.S: the EL2 physical timer is
  * PPI 26 through the GICv3 (an IRQ).
  * board_timer_ack ( -- x0 = INTID, x1 = 1 if it is the timer and due:
@@ -582,7 +716,9 @@ board_timer_ack:
     cmp     x1, #5
     cset    x1, eq
     ret
-1:  mov     x1, #0
+1:  cmp     x0, #16                     /* an SGI: another core's IPI */
+    mov     x1, #2
+    csel    x1, x1, xzr, lo
     ret
 board_timer_eoi:
     cmp     x0, #1020                   /* special INTIDs take no EOI */

@@ -1,0 +1,144 @@
+"""Every core: the kernel starts each core the board lists (kernel/smp.S)
+and says how many run.  virt: PSCI CPU_ON for every cpu in the DTB, under
+QEMU -smp with -icount (one thread, deterministic) and with MTTCG (the
+cores really in parallel, host timing deciding).  The kernel synchronises
+with LSE atomics and acquire/release only: unicorn's exclusive monitor is
+per instance and value-based, so an LDXR/STXR pair would pass where the
+silicon fails (docs/emulation.md); none may be in the image."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from asm_snippets import snippet_elf
+from harness.build import build
+from harness.qemu import QemuVirt
+from qemu_support import need_qemu
+
+MTTCG = "tcg,thread=multi"
+
+
+def _boot(elf, **kw):
+    q = QemuVirt(elf, **kw)
+    r = q.run(200_000_000)
+    assert r.status == "idle", f"{r.status}: {r.report}\n{r.output}"
+    return q, r.output
+
+
+@pytest.mark.parametrize("cores", [1, 4])
+def test_virt_starts_every_core_the_dtb_lists(virt_kernel, cores):
+    q, out = _boot(virt_kernel.elf, cores=cores)
+    with q:
+        assert f"cores: {cores}\n" in out, out
+        assert "did not start" not in out, out
+        r = q.run_script("cores .\n")
+        assert f"cores . {cores} " in r.output, r.output
+
+
+@pytest.mark.parametrize("run", range(2))
+def test_virt_starts_every_core_under_mttcg(virt_kernel, run):
+    """The cores in parallel threads: the start protocol holds whatever
+    the host's timing (each run a different interleaving)."""
+    q, out = _boot(virt_kernel.elf, cores=4, accel=MTTCG)
+    with q:
+        assert "cores: 4\n" in out, out
+        r = q.run_script("cores . 1 2 + .\n")
+        assert "cores . 1 2 + . 4 3 " in r.output, r.output
+
+
+# Load/store exclusive (Arm ARM C4.1.94, "Load/store exclusive register"
+# and "pair"): bits 29:24 = 0b001000 with o2 (bit 23) = 0.  o2 = 1 is
+# LDAR/STLR (o1 = 0) and CAS/CASP (o1 = 1), which stay.
+EXCLUSIVE_MASK, EXCLUSIVE_BITS = 0x3F800000, 0x08000000
+
+
+def _exclusives(elf) -> list[int]:
+    out = []
+    with open(elf, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 0x4:      # SHF_EXECINSTR
+                data, base = sec.data(), sec["sh_addr"]
+                out += [base + i for i in range(0, len(data) - 3, 4)
+                        if struct.unpack_from("<I", data, i)[0] & EXCLUSIVE_MASK == EXCLUSIVE_BITS]
+    return out
+
+
+def test_the_scan_finds_every_exclusive_and_nothing_else():
+    """The check below can fail: it sees each exclusive form and none of
+    the acquire/release or LSE forms the kernel does use."""
+    excl = snippet_elf("ldxr x0, [x1]\nstxr w2, x0, [x1]\nldaxr w0, [x1]\nstlxr w2, w0, [x1]\n"
+                       "ldxp x0, x3, [x1]\nstxp w2, x0, x3, [x1]\nldxrb w0, [x1]\nstlxrh w2, w0, [x1]\n")
+    assert len(_exclusives(excl)) == 8
+    lse = snippet_elf("ldar x0, [x1]\nstlr x0, [x1]\ncas x0, x2, [x1]\ncasal w0, w2, [x1]\n"
+                      "ldadd x0, x2, [x1]\nswpal x0, x2, [x1]\nstadd x0, [x1]\nldaprb w0, [x1]\n")
+    assert _exclusives(lse) == []
+
+
+@pytest.mark.parametrize("board", ["m3", "virt"])
+def test_the_kernel_uses_no_exclusives(board):
+    found = _exclusives(build(board).elf)
+    assert found == [], [hex(a) for a in found]
+
+
+# ---- threads on every core ---------------------------------------------------
+
+# One thread per core, each adding 0..999 into its own cell; the console
+# sleeps, then prints the cells and the listing.
+WORK = ("create sums 8 cells allot  sums 8 cells erase  : cell ( n -- a ) cells sums + ;\n"
+        ": add ( -- ) core cell  1000 0 do i over +! loop drop ;\n")
+
+
+def _spread(n: int) -> str:
+    return "".join(f"' add 20 {c} spawn-on drop\n" for c in range(n))
+
+
+def _check_spread(out: str, n: int) -> None:
+    assert "error" not in out, out
+    assert " ".join(["499500"] * n) in out, out
+
+
+@pytest.mark.parametrize("accel", [None, MTTCG], ids=["icount", "mttcg"])
+def test_virt_runs_a_thread_on_every_core(virt_kernel, accel):
+    q, out = _boot(virt_kernel.elf, cores=4, accel=accel)
+    with q:
+        r = q.run_script(WORK + _spread(4) + "20 ms " + " ".join(f"{c} cell ?" for c in range(4)) + "\n")
+        _check_spread(r.output, 4)
+
+
+def test_virt_with_icount_is_deterministic(virt_kernel):
+    outs = []
+    for _ in range(2):
+        q, out = _boot(virt_kernel.elf, cores=4)
+        with q:
+            r = q.run_script(WORK + _spread(4) + "20 ms " + " ".join(f"{c} cell ?" for c in range(4))
+                             + " 0 cell @ 3 cell @ - . cycles drop\n")
+            outs.append(r.output)
+    assert outs[0] == outs[1]
+
+
+def test_m3_runs_a_thread_on_every_core(boot):
+    c = boot()
+    assert "cores: 8\n" in c.boot_output, c.boot_output
+    out = c.send(WORK + _spread(8) + "5 ms " + " ".join(f"{c} cell ?" for c in range(8)))
+    _check_spread(out, 8)
+    listing = c.send("' add 20 6 spawn-on drop threads")
+    assert "prio        ticks      us core" in listing, listing
+
+
+def test_spawn_on_a_core_that_is_not_running_is_an_error(boot):
+    c = boot(cores=2)
+    assert "cores: 2\n" in c.boot_output
+    for line in ("' dup 20 2 spawn-on", "' dup 20 99 spawn-on", "' dup 0 1 spawn-on", "' dup 64 1 spawn-on"):
+        out = c.send(line)
+        assert "error -24" in out, (line, out)
+    assert "7 " in c.send("3 4 + .")                        # and it keeps answering
+
+
+def test_m3_reports_a_locked_rvbar_by_core(boot):
+    c = boot(rvbar_locked=True)
+    assert "cores: 1\n" in c.boot_output, c.boot_output
+    assert c.boot_output.count("did not start: its RVBAR is locked at another entry") == 7, c.boot_output
+    assert "core 0x103 did not start" in c.boot_output
