@@ -95,6 +95,11 @@ EXTRA = [
     Budget("hvc_round_trip", "HVC round trip", 40),
     Budget("domain_ipc", "IPC across domain boundary", 80),
     Budget("stage2_fault", "soft stage-2 fault", 100),
+    # Many cores (docs/threads.md): the seed's "24 cores x AMX with 50 ns
+    # dispatch" is the budget of one piece of work handed to another core
+    # and running there, and of one such hand-off to every core.
+    Budget("remote_start", "remote start", 50),
+    Budget("dispatch_all", "dispatch to all cores", 50),
 ]
 
 
@@ -202,6 +207,27 @@ EXTRA_BENCHMARKS: dict[str, Benchmark] = {
         ": bench-s2pf ( -- ) bd-next @ bd domain-run 2drop 16 16384 * bd-next +! ;",
         "bench-s2pf", samples=32, per=16),
 }
+
+# Many cores.  Each sample hands work to another core with the real API
+# (SPAWN-ON: a thread made here, pushed into that core's inbox, an IPI)
+# and waits, polling, until the work has run there (it sets a flag): the
+# figure is the boot core's cycles from the hand-off to seeing it done.
+# Across cores time runs in instruction units (each core's clock is its
+# retired instructions plus its sleep, docs/emulation.md), the IPI takes
+# the assumed 175 cycles (harness/machine/smp.py IPI_LATENCY), and the
+# target core sleeps in WFI with no tick until it comes (tickless idle).
+# Core 5 is a P-core of the boot core's cluster (cores are numbered in
+# the order started: the boot core, then the ADT's order).  Each sample's
+# thread takes a fresh stack slot: the slots go back to the list of the
+# core the thread ended on.
+_SMP_SETUP = ("variable rs-flag  : rs-set ( -- ) 1 rs-flag ! ;  "
+              "create ds-flags 8 cells allot  : ds-set ( -- ) 1 ds-flags core cells + ! ;  ")
+EXTRA_BENCHMARKS["remote_start"] = Benchmark(
+    _SMP_SETUP + ": bench-rstart ( -- ) 0 rs-flag !  ['] rs-set 20 5 spawn-on drop  begin rs-flag @ until ;",
+    "bench-rstart", samples=64)
+EXTRA_BENCHMARKS["dispatch_all"] = Benchmark(
+    _SMP_SETUP + ": bench-dispatch ( -- ) ds-flags 8 cells erase  cores 1 do ['] ds-set 20 i spawn-on drop loop "
+    "cores 1 do begin ds-flags i cells + @ until loop ;", "bench-dispatch", samples=32)
 
 DOMAIN_VARIANTS: dict[str, Benchmark] = {
     # Two domains entered in turn, each leaving by HVC #0: every entry
@@ -556,6 +582,12 @@ PLANS: dict[str, Plan] = {
                           "a domain's call into the kernel that does nothing"),
     "domain_ipc": one("a domain calling a thread", "domain_ipc", "warm",
                       "a domain's IPC call to a server thread (HVC #2), and the reply"),
+    "remote_start": one("spawn-on, idle core, seen done", "remote_start", "warm",
+                        "work handed to a core asleep without a tick: a thread made here, its inbox, "
+                        "an IPI, that core's tick, the switch, the work; the sender waits for it"),
+    "dispatch_all": one("spawn-on to 7 cores, seen done", "dispatch_all", "warm",
+                        "the seed's dispatch: work handed to every other core (7 on an M3) and "
+                        "its completion seen back by the core that handed it out"),
     "stage2_fault": Plan(
         (Variant("first touch, demand grant", EXTRA_BENCHMARKS["stage2_fault"]),
          Variant("first touch, pool-backed grant", DOMAIN_VARIANTS["stage2_fault_pool"])),
@@ -599,6 +631,15 @@ KNOWN_OVER: dict[str, Over] = {
         "the p99 is a fresh slab: a 4 KiB chunk's slab is one 16 KiB page, so every fourth "
         "4096 ALLOCATE takes a page and a slab record and marks the page table (the median is within "
         "budget); a fresh page comes from the one bump region, under its lock (every core draws on it)")),
+    "remote_start": Over(2_000, (
+        "the work is a new thread: its TCB and a fresh stack slot, whose three guard pages cost three "
+        "TLBI VAE2IS (most of the thread spawn row's 1,100), then the inbox, the IPI (175, assumed), "
+        "the target's requested tick and its switch; a hand-off to a worker already waiting there "
+        "(cross-core IPC, not yet) skips the spawn")),
+    "dispatch_all": Over(10_000, (
+        "seven spawns one after another on the handing core (each the thread spawn row's ~1,100), "
+        "then the last one's IPI and run; handing work to workers already waiting (cross-core IPC, "
+        "not yet) would leave the inbox push and the IPI per core")),
     "blit_1080p": Over(1_730_000, (
         "8.3 MB read from DRAM at 50 GB/s and 8.3 MB of Normal-NC stores at 30 GB/s, the costly ends "
         "of two assumed bandwidths, take 1.5 M cycles whatever the loop does; at the cheap ends "

@@ -313,6 +313,8 @@ sleeper_remove_x10:
     .globl thread_spawn, thread_spawn_on
 thread_spawn:
     mov     x18, #0                     /* here */
+/* bench: remote_start (budget 175 cycles; spawn-on to an idle core, seen done) */
+/* bench: dispatch_all (budget 175 cycles; spawn-on to each other core, all seen done) */
 /* thread_spawn_on ( x0, x1 as SPAWN, x18 = the per-core state of the core
    it is to run on, 0: this one ): made here, then handed over (its
    inbox, an IPI); it runs there when that core's scheduler says so. */

@@ -142,3 +142,13 @@ def test_m3_reports_a_locked_rvbar_by_core(boot):
     assert "cores: 1\n" in c.boot_output, c.boot_output
     assert c.boot_output.count("did not start: its RVBAR is locked at another entry") == 7, c.boot_output
     assert "core 0x103 did not start" in c.boot_output
+
+
+def test_allocate_on_another_core_is_refused_cleanly(boot):
+    """The heap is the boot core's (docs/threads.md, Many cores): ALLOCATE
+    elsewhere answers ior -59, FREE -60, and nothing is touched."""
+    c = boot()
+    out = c.send("variable r1  variable r2  variable a0  100 allocate drop a0 ! "
+                 ": far ( -- ) 4096 allocate r1 ! drop  a0 @ free r2 ! ; ' far 20 3 spawn-on drop 1 ms "
+                 "r1 ? r2 ? a0 @ free .")
+    assert "-59 -60 0 " in out, out

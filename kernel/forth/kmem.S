@@ -249,6 +249,8 @@ kmem_throw_range:
 kmem_allocate_grow:
     mov     x21, x30
     bl      critical_exit
+    ldr     x1, [x9, #PC_KTABLE]
+    cbz     x1, kmem_no_heap            /* another core: the heap is the boot core's */
     mov     x19, #60
     sub     x19, x19, x0                /* the class */
     bl      kmem_grow
@@ -262,6 +264,8 @@ kmem_allocate_big:
     mrs     x9, tpidr_el2
     mov     x21, x30
     bl      critical_exit
+    ldr     x1, [x9, #PC_KTABLE]
+    cbz     x1, kmem_no_heap
     mov     x30, x21
     cbnz    tos, 1f
     mov     tos, #1                     /* 0 bytes: the smallest chunk */
@@ -271,6 +275,16 @@ kmem_allocate_big:
     cbz     x1, 2f
     br      x1
 2:  str     xzr, [dsp, #-8]!
+    mov     tos, #-59
+    ret
+
+/* kmem_no_heap ( x21 = the return ): ALLOCATE on a core whose per-core
+   state has no heap (every core but the boot core, until the allocator
+   has per-core caches over a shared pool: docs/threads.md, Many cores):
+   ior -59, as when memory is out, nothing touched. */
+kmem_no_heap:
+    mov     x30, x21
+    str     xzr, [dsp, #-8]!
     mov     tos, #-59
     ret
 
