@@ -98,6 +98,7 @@ EXTRA = [
     # Many cores (docs/threads.md): the seed's "24 cores x AMX with 50 ns
     # dispatch" is the budget of one piece of work handed to another core
     # and running there, and of one such hand-off to every core.
+    Budget("ipi", "IPI to an idle core", 50),
     Budget("remote_start", "remote start", 50),
     Budget("dispatch_all", "dispatch to all cores", 50),
 ]
@@ -222,6 +223,8 @@ EXTRA_BENCHMARKS: dict[str, Benchmark] = {
 # core the thread ended on.
 _SMP_SETUP = ("variable rs-flag  : rs-set ( -- ) 1 rs-flag ! ;  "
               "create ds-flags 8 cells allot  : ds-set ( -- ) 1 ds-flags core cells + ! ;  ")
+EXTRA_BENCHMARKS["ipi"] = Benchmark(
+    ": bench-ipi ( -- ) 5 core-ticks  5 ipi  begin 5 core-ticks over <> until drop ;", "bench-ipi")
 EXTRA_BENCHMARKS["remote_start"] = Benchmark(
     _SMP_SETUP + ": bench-rstart ( -- ) 0 rs-flag !  ['] rs-set 20 5 spawn-on drop  begin rs-flag @ until ;",
     "bench-rstart", samples=64)
@@ -582,6 +585,10 @@ PLANS: dict[str, Plan] = {
                           "a domain's call into the kernel that does nothing"),
     "domain_ipc": one("a domain calling a thread", "domain_ipc", "warm",
                       "a domain's IPC call to a server thread (HVC #2), and the reply"),
+    "ipi": one("an IPI, its tick seen", "ipi", "warm",
+               "a core asleep without a tick interrupted by another (IPI_RR_GLOBAL_EL1): the IPI's "
+               "trip (175, assumed), the target's FIQ, its requested tick counted; the sender "
+               "polls the target's count"),
     "remote_start": one("spawn-on, idle core, seen done", "remote_start", "warm",
                         "work handed to a core asleep without a tick: a thread made here, its inbox, "
                         "an IPI, that core's tick, the switch, the work; the sender waits for it"),
@@ -631,15 +638,22 @@ KNOWN_OVER: dict[str, Over] = {
         "the p99 is a fresh slab: a 4 KiB chunk's slab is one 16 KiB page, so every fourth "
         "4096 ALLOCATE takes a page and a slab record and marks the page table (the median is within "
         "budget); a fresh page comes from the one bump region, under its lock (every core draws on it)")),
+    "ipi": Over(800, (
+        "the figure is the sender's cycles while it waits: the IPI's trip (175, assumed), then on the "
+        "target its FIQ entry, the requested tick (tick_request), the ERET, the timer's FIQ and the tick "
+        "up to its count, two exception entries and returns; a handler that did the work in the IPI's "
+        "own entry would save one of them")),
     "remote_start": Over(2_000, (
         "the work is a new thread: its TCB and a fresh stack slot, whose three guard pages cost three "
         "TLBI VAE2IS (most of the thread spawn row's 1,100), then the inbox, the IPI (175, assumed), "
         "the target's requested tick and its switch; a hand-off to a worker already waiting there "
         "(cross-core IPC, not yet) skips the spawn")),
-    "dispatch_all": Over(10_000, (
+    "dispatch_all": Over(17_000, (
         "seven spawns one after another on the handing core (each the thread spawn row's ~1,100), "
-        "then the last one's IPI and run; handing work to workers already waiting (cross-core IPC, "
-        "not yet) would leave the inbox push and the IPI per core")),
+        "then the last one's IPI and run; the p99 of 32 samples is the slowest, one whose seven "
+        "fresh slots reach into a new 32 MiB block of the bump region, which is split then "
+        "(kernel/mmu.S bump_alloc; the median is near 9,400); handing work to workers already "
+        "waiting (cross-core IPC, not yet) would leave the inbox push and the IPI per core")),
     "blit_1080p": Over(1_730_000, (
         "8.3 MB read from DRAM at 50 GB/s and 8.3 MB of Normal-NC stores at 30 GB/s, the costly ends "
         "of two assumed bandwidths, take 1.5 M cycles whatever the loop does; at the cheap ends "
@@ -962,7 +976,8 @@ README_END = "<!-- bench:end -->"
 def forth_block(forth: dict) -> str:
     """The Forth figures (harness/forthstats.py) as README.md and docs/bench.md show them."""
     from harness import forthstats
-    return "-- Forth (retired instructions; goals from the Forth issue) --\n" + forthstats.table(forth)
+    return ("-- Forth (retired instructions; the parallel sum: elapsed counter ticks and speed-ups across "
+            "cores; goals from the Forth issue) --\n" + forthstats.table(forth))
 
 
 def readme_block(rows: list[Row], forth_text: str) -> str:

@@ -8,6 +8,7 @@ silicon fails (docs/emulation.md); none may be in the image."""
 
 from __future__ import annotations
 
+import re
 import struct
 
 import pytest
@@ -152,3 +153,23 @@ def test_allocate_on_another_core_is_refused_cleanly(boot):
                  ": far ( -- ) 4096 allocate r1 ! drop  a0 @ free r2 ! ; ' far 20 3 spawn-on drop 1 ms "
                  "r1 ? r2 ? a0 @ free .")
     assert "-59 -60 0 " in out, out
+
+
+def _said(c, line: str) -> list[int]:
+    out = c.send(line)
+    assert "error" not in out, out
+    return [int(n) for n in re.findall(r"-?\d+", out[out.index(line) + len(line):])]
+
+
+@pytest.mark.parametrize("machine", ["m3", "qemu"])
+def test_an_ipi_gives_an_idle_core_one_tick(machine, request):
+    """A core with nothing to run has no tick (tickless idle); an IPI
+    makes it take exactly one (tick_request), after which it sleeps again."""
+    c = request.getfixturevalue("boot" if machine == "m3" else "qemu_boot")()
+    core = 5 if machine == "m3" else 3
+    a, b = _said(c, f"{core} core-ticks . 2 ms {core} core-ticks .")
+    assert a == b                                   # asleep: no tick in 2 ms
+    x, y = _said(c, f"{core} ipi 1 ms {core} core-ticks . 2 ms {core} core-ticks .")
+    assert x == b + 1 and y == x, (b, x, y)         # one tick for the IPI, then none
+    assert "error -24" in c.send("99 ipi")
+    assert "error -24" in c.send("99 core-ticks")

@@ -21,16 +21,10 @@ endword w_spawn
    where it runs as that core's scheduler decides; -24 for a core that
    is not running or a priority outside 1..63 */
 word "spawn-on", w_spawnon
-    ladr    x0, smp_cores
-    ldr     x1, [x0, #8]                /* core slots used */
-    cmp     tos, x1
-    b.hs    9f
-    ladr    x18, percpu
-    mov     x2, #PC_SIZE
-    madd    x18, tos, x2, x18
-    ldr     x2, [x18, #PC_ONLINE]
-    cmp     x2, #2                      /* running */
-    b.ne    9f
+    mov     x3, x30
+    bl      core_state                  /* (below: THROW -24 if not running) */
+    mov     x30, x3
+    mov     x18, x0
     ldr     tos, [dsp], #8              /* prio */
     sub     x1, tos, #1
     cmp     x1, #62
@@ -124,6 +118,41 @@ word "timer-interrupts", w_timerinterrupts
     dpush   x0
     ret
 endword w_timerinterrupts
+
+/* core_state ( tos = core -- x0 = its per-core state ) a running core's,
+   else THROW -24.  Clobbers x1, x2. */
+core_state:
+    ladr    x0, smp_cores
+    ldr     x1, [x0, #8]                /* core slots used */
+    cmp     tos, x1
+    b.hs    9f
+    ladr    x0, percpu
+    mov     x2, #PC_SIZE
+    madd    x0, tos, x2, x0
+    ldr     x2, [x0, #PC_ONLINE]
+    cmp     x2, #2                      /* running */
+    b.ne    9f
+    ret
+9:  mov     x0, #-24
+    b       throw_x0
+
+/* core-ticks ( core -- n ) the timer interrupts that core has taken */
+word "core-ticks", w_coreticks
+    mov     x3, x30
+    bl      core_state
+    ldr     tos, [x0, #PC_TICKS]
+    ret     x3
+endword w_coreticks
+
+/* ipi ( core -- ) interrupt that core (board_ipi): it takes a tick now
+   (kernel/thread.S tick_request), which finds its inbox as it is */
+word "ipi", w_ipi
+    mov     x3, x30
+    bl      core_state
+    ldr     tos, [dsp], #8
+    bl      board_ipi
+    ret     x3
+endword w_ipi
 
 /* IPC (kernel/ipc.S).  Messages are four cells, m0 deepest; ep is an
    endpoint (ENDPOINT in forth/).
