@@ -97,11 +97,13 @@ smp_start:
     madd    x18, x22, x1, x18
     str     x0, [x18, #PC_KEY]
     str     x22, [x18, #PC_CORE]
-    mov     x0, #ESTACK_SIZE
+    ldr     x0, [x18, #PC_ESTACK]
+    cbnz    x0, 16f                     /* a slot a refused core left: its stack and */
+    mov     x0, #ESTACK_SIZE            /*   idle thread are taken over */
     bl      early_alloc
     add     x0, x0, #ESTACK_SIZE
     str     x0, [x18, #PC_ESTACK]
-    stp     x18, x19, [sp, #-48]!
+16: stp     x18, x19, [sp, #-48]!
     stp     x20, x21, [sp, #16]
     stp     x22, x23, [sp, #32]
     mov     x9, x18

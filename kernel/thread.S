@@ -968,11 +968,16 @@ kernel_fp_begin:
  * 0 or -1 ): from the boot core, before it starts that core: its idle
  * thread (a TCB and a stack slot from here; no id, not on the list: the
  * listing is of threads someone made), current there from the start,
- * and its slice.  Clobbers x0-x23 but x9.
+ * and its slice.  A slot that has one already (its core was refused and
+ * the slot is used again) keeps it.  Clobbers x0-x23 but x9.
  */
     .globl thread_idle_make, thread_idle_enter
 thread_idle_make:
-    mov     x23, x30
+    ldr     x0, [x9, #PC_IDLE]
+    cbz     x0, 1f
+    mov     x0, #0                      /* made for a core that was refused: never ran */
+    ret
+1:  mov     x23, x30
     mov     x19, x9
     mrs     x9, tpidr_el2
     bl      slot_new
