@@ -7,6 +7,7 @@ every lookup takes the runtime address and the base it was loaded at.
 from __future__ import annotations
 
 import bisect
+import struct
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
@@ -58,3 +59,18 @@ class Symbols:
             return "?"
         off = link - self._addrs[i]
         return self._names[i] + (f"+{off:#x}" if off else "")
+
+
+def code_words(elf_path: Path) -> dict[int, int]:
+    """Every aligned 32-bit word of the ELF's executable sections, by
+    address (data there cannot be executed, so a stray match costs
+    nothing): for scans of the image (the QEMU runner's WFIs, the
+    instructions the kernel must not use)."""
+    out: dict[int, int] = {}
+    with open(elf_path, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 0x4:     # SHF_EXECINSTR
+                data, base = sec.data(), sec["sh_addr"]
+                out.update((base + i, w) for i, (w,) in zip(range(0, len(data) - 3, 4),
+                                                          struct.iter_unpack("<I", data[:len(data) // 4 * 4])))
+    return out

@@ -65,7 +65,7 @@ import time
 from pathlib import Path
 
 from harness import run as runs
-from harness.elf import Symbols
+from harness.elf import Symbols, code_words
 from harness.machine import kthreads
 from harness.run import DEFAULT_LIMIT, FRAME_BYTES, RunResult, halt_report
 
@@ -126,18 +126,9 @@ def _symbol_table(elf: Path) -> dict[str, int]:
         return {s.name: s["st_value"] for s in table.iter_symbols() if s.name} if table else {}
 
 
-def _wfi_addresses(elf: Path) -> list[int]:
-    """Every WFI in the ELF's executable sections (aligned words: data in
-    them cannot be executed, so a stray match costs nothing)."""
-    from elftools.elf.elffile import ELFFile
-    out = []
-    with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
-            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 0x4:     # SHF_EXECINSTR
-                data, base = sec.data(), sec["sh_addr"]
-                out += [base + i for i in range(0, len(data) - 3, 4)
-                        if struct.unpack_from("<I", data, i)[0] == WFI]
-    return out
+def _wfi_addresses(words: dict[int, int]) -> list[int]:
+    """Every WFI in the image's code (harness.elf.code_words)."""
+    return [a for a, w in words.items() if w == WFI]
 
 
 class QemuError(RuntimeError):
@@ -242,8 +233,9 @@ class QemuVirt:
         # resumes at, and a step over a WFI lasts until an interrupt, which
         # under -icount never comes while gdb holds the other cores (their
         # work is what would end the wait).
-        self.idle_pcs = [pc - 4 if self._word(table, pc - 4) == NOP else pc
-                         for pc in _wfi_addresses(self.elf) if not any(lo <= pc <= hi for lo, hi in quiet)]
+        words = code_words(self.elf)
+        self.idle_pcs = [pc - 4 if words.get(pc - 4) == NOP else pc
+                         for pc in _wfi_addresses(words) if not any(lo <= pc <= hi for lo, hi in quiet)]
         self._errors_before = 0
         self._errors_at_off: int | None = None      # read at board_poweroff
 
@@ -279,16 +271,6 @@ class QemuVirt:
                 raise QemuError(f"QEMU's gdb stub refused a breakpoint at {pc:#x}")
 
     # ---- plumbing -----------------------------------------------------------
-
-    def _word(self, table, addr: int) -> int:
-        """The instruction word at addr in the ELF's executable sections."""
-        from elftools.elf.elffile import ELFFile
-        with open(self.elf, "rb") as f:
-            for sec in ELFFile(f).iter_sections():
-                lo = sec["sh_addr"]
-                if sec["sh_flags"] & 0x4 and lo <= addr < lo + sec["sh_size"]:
-                    return struct.unpack_from("<I", sec.data(), addr - lo)[0]
-        return 0
 
     def _connect(self, path: str):
         import socket

@@ -9,15 +9,13 @@ silicon fails (docs/emulation.md); none may be in the image."""
 from __future__ import annotations
 
 import re
-import struct
-
 import pytest
-from elftools.elf.elffile import ELFFile
 
 from asm_snippets import snippet_elf
 from harness.build import build
+from harness.elf import code_words
+from harness.machine.smp import is_exclusive
 from harness.qemu import QemuVirt
-from qemu_support import need_qemu
 
 MTTCG = "tcg,thread=multi"
 
@@ -50,21 +48,10 @@ def test_virt_starts_every_core_under_mttcg(virt_kernel, run):
         assert "cores . 1 2 + . 4 3 " in r.output, r.output
 
 
-# Load/store exclusive (Arm ARM C4.1.94, "Load/store exclusive register"
-# and "pair"): bits 29:24 = 0b001000 with o2 (bit 23) = 0.  o2 = 1 is
-# LDAR/STLR (o1 = 0) and CAS/CASP (o1 = 1), which stay.
-EXCLUSIVE_MASK, EXCLUSIVE_BITS = 0x3F800000, 0x08000000
-
-
 def _exclusives(elf) -> list[int]:
-    out = []
-    with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
-            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 0x4:      # SHF_EXECINSTR
-                data, base = sec.data(), sec["sh_addr"]
-                out += [base + i for i in range(0, len(data) - 3, 4)
-                        if struct.unpack_from("<I", data, i)[0] & EXCLUSIVE_MASK == EXCLUSIVE_BITS]
-    return out
+    """Every load/store exclusive in the image's code (harness/machine/
+    smp.py is_exclusive, the emulated M3's own refusal)."""
+    return [a for a, w in code_words(elf).items() if is_exclusive(w)]
 
 
 def test_the_scan_finds_every_exclusive_and_nothing_else():
@@ -73,7 +60,7 @@ def test_the_scan_finds_every_exclusive_and_nothing_else():
     excl = snippet_elf("ldxr x0, [x1]\nstxr w2, x0, [x1]\nldaxr w0, [x1]\nstlxr w2, w0, [x1]\n"
                        "ldxp x0, x3, [x1]\nstxp w2, x0, x3, [x1]\nldxrb w0, [x1]\nstlxrh w2, w0, [x1]\n")
     assert len(_exclusives(excl)) == 8
-    lse = snippet_elf("ldar x0, [x1]\nstlr x0, [x1]\ncas x0, x2, [x1]\ncasal w0, w2, [x1]\n"
+    lse = snippet_elf("ldar x0, [x1]\nstlr x0, [x1]\ncas x0, x2, [x1]\ncasal w0, w2, [x1]\ncasp x0, x1, x2, x3, [x4]\n"
                       "ldadd x0, x2, [x1]\nswpal x0, x2, [x1]\nstadd x0, [x1]\nldaprb w0, [x1]\n")
     assert _exclusives(lse) == []
 

@@ -271,15 +271,7 @@ class M3:
         # passes through sync_icache (as it must on hardware), which drops
         # the cached costs of that range.
         self.costs = cfg.costs or CostModel()
-        self.costs.install(cpu)
-        # The memory hierarchy: usable RAM cacheable, the framebuffer Normal-NC, the devices Device.
-        if cfg.memory_model:
-            self.costs.install_memory(cpu, ram=[(lay.phys_base, lay.mem_end)], nc=[(lay.fb.base, lay.fb_end)],
-                                      device=[(chip.uart.base, chip.uart.base + self.uart.size),
-                                              (a.base, a.base + a.size),
-                                              (chip.wdt.base, chip.wdt.base + self.wdt.size)], hz=CPU_HZ)
-            if cfg.prefetch_streams is not None:
-                cpu.set_prefetch_streams(cfg.prefetch_streams)
+        self._install_costs(cpu)
         self._sync_icache = sync = self.symbols.address("sync_icache", lay.load_base)
         cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._code_rewritten(boot), begin=sync, end=sync)
 
@@ -510,6 +502,20 @@ class M3:
                       write=lambda v: tmr.__setitem__("ena", v & 3))
         self._serve_id_registers(core)
         regs = CoreRegs(cpu, boot=False)        # interrupts held off until the kernel sets CYC_OVRD
+        self._install_costs(cpu)
+        sync = self._sync_icache
+        cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._code_rewritten(core), begin=sync, end=sync)
+        cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._into_m1n1(core, a),
+                        begin=self.standin, end=self.standin + 0x800 - 1)
+        cpu.block_inspect = lambda addr, size: self._inspect(core, addr, size)
+        self._observe_broadcasts(core)
+        core.models.update(clock=clock, pmu=pmu, timer=timer, vtimer=vtimer, ipi=ipi, vm_tmr=tmr, regs=regs)
+
+    def _install_costs(self, cpu) -> None:
+        """A core's cycle model and (M3Config.memory_model) its memory
+        hierarchy: usable RAM cacheable, the framebuffer Normal-NC, the
+        devices Device."""
+        cfg, chip, lay = self.config, self.chip, self.layout
         self.costs.install(cpu)
         if cfg.memory_model:
             a = chip.aic
@@ -519,13 +525,6 @@ class M3:
                                               (chip.wdt.base, chip.wdt.base + self.wdt.size)], hz=CPU_HZ)
             if cfg.prefetch_streams is not None:
                 cpu.set_prefetch_streams(cfg.prefetch_streams)
-        sync = self._sync_icache
-        cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._code_rewritten(core), begin=sync, end=sync)
-        cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._into_m1n1(core, a),
-                        begin=self.standin, end=self.standin + 0x800 - 1)
-        cpu.block_inspect = lambda addr, size: self._inspect(core, addr, size)
-        self._observe_broadcasts(core)
-        core.models.update(clock=clock, pmu=pmu, timer=timer, vtimer=vtimer, ipi=ipi, vm_tmr=tmr, regs=regs)
 
     def _into_m1n1(self, core: Core, pc: int) -> None:
         """A secondary executes m1n1's vectors: its RVBAR was never set
