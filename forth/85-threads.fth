@@ -1,8 +1,12 @@
 \ Threads, endpoints and the thread listing.
 
-\ endpoint ( "name" -- ) a synchronous IPC endpoint (kernel/ipc.S: head,
-\ mode, tail)
-: endpoint ( "name" -- ) create 0 , 0 , 0 , ;
+\ endpoint-on ( core "name" -- ) a synchronous IPC endpoint that lives on
+\ that core (kernel/ipc.S: head, mode with its core, tail): threads of other
+\ cores that use it move there for the operation.  A server should live on
+\ its endpoint's core.
+: endpoint-on ( core "name" -- ) (core-state) create 0 , , 0 , ;
+\ endpoint ( "name" -- ) one on the core that makes it
+: endpoint ( "name" -- ) core endpoint-on ;
 
 : .state ( n -- )
   case 0 of ." running" endof 1 of ." ready  " endof 2 of ." send   " endof

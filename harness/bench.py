@@ -101,6 +101,9 @@ EXTRA = [
     Budget("ipi", "IPI to an idle core", 50),
     Budget("remote_start", "remote start", 50),
     Budget("dispatch_all", "dispatch to all cores", 50),
+    # A call answered on another core is such a hand-off there and back:
+    # the same 50 ns for the round trip.
+    Budget("xcall", "IPC across cores", 50),
 ]
 
 
@@ -231,6 +234,17 @@ EXTRA_BENCHMARKS["remote_start"] = Benchmark(
 EXTRA_BENCHMARKS["dispatch_all"] = Benchmark(
     _SMP_SETUP + ": bench-dispatch ( -- ) ds-flags 8 cells erase  cores 1 do ['] ds-set 20 i spawn-on drop loop "
     "cores 1 do begin ds-flags i cells + @ until loop ;", "bench-dispatch", samples=32)
+
+# A call to an echo server on core 5, whose endpoint lives there: the
+# caller (the console, on the boot core) moves to core 5 for the call and
+# back (kernel/ipc.S ipc_away).  A busy thread at priority 1 keeps the
+# boot core running while the caller is away, so the boot core's cycle
+# count is the time the round trip takes (a core asleep in WFI counts no
+# cycles), and the caller's return preempts it, as it would a user's work.
+EXTRA_BENCHMARKS["xcall"] = Benchmark(
+    "5 endpoint-on xc-ep  : xc-echo ( -- ) xc-ep receive begin xc-ep reply-receive again ; "
+    "' xc-echo 32 5 spawn-on drop  : xc-busy ( -- ) begin again ;  ' xc-busy 1 spawn drop  "
+    "1 2 3 4 : bench-xcall ( m0 m1 m2 m3 -- r0 r1 r2 r3 ) xc-ep call ;", "bench-xcall")
 
 DOMAIN_VARIANTS: dict[str, Benchmark] = {
     # Two domains entered in turn, each leaving by HVC #0: every entry
@@ -595,6 +609,10 @@ PLANS: dict[str, Plan] = {
     "dispatch_all": one("spawn-on to 7 cores, seen done", "dispatch_all", "warm",
                         "the seed's dispatch: work handed to every other core (7 on an M3) and "
                         "its completion seen back by the core that handed it out"),
+    "xcall": one("call, server on an idle core", "xcall", "warm",
+                 "a call to a server waiting on another core, asleep there without a tick: the caller "
+                 "moves to the endpoint's core (its inbox, an IPI, that core's tick), the fast path "
+                 "there both ways, and back home (an IPI, the tick preempting a busy thread)"),
     "stage2_fault": Plan(
         (Variant("first touch, demand grant", EXTRA_BENCHMARKS["stage2_fault"]),
          Variant("first touch, pool-backed grant", DOMAIN_VARIANTS["stage2_fault_pool"])),
@@ -647,13 +665,19 @@ KNOWN_OVER: dict[str, Over] = {
         "the work is a new thread: its TCB and a fresh stack slot, whose three guard pages cost three "
         "TLBI VAE2IS (most of the thread spawn row's 1,100), then the inbox, the IPI (175, assumed), "
         "the target's requested tick and its switch; a hand-off to a worker already waiting there "
-        "(cross-core IPC, not yet) skips the spawn")),
+        "(a call to a server on that core: the IPC across cores row) skips the spawn")),
     "dispatch_all": Over(17_000, (
         "seven spawns one after another on the handing core (each the thread spawn row's ~1,100), "
         "then the last one's IPI and run; the p99 of 32 samples is the slowest, one whose seven "
         "fresh slots reach into a new 32 MiB block of the bump region, which is split then "
         "(kernel/mmu.S bump_alloc; the median is near 9,400); handing work to workers already "
-        "waiting (cross-core IPC, not yet) would leave the inbox push and the IPI per core")),
+        "waiting (calls to servers on their cores: the IPC across cores row) leaves no spawn")),
+    "xcall": Over(2_900, (
+        "the caller moves to the server's core and back: two IPIs (175 each, assumed), and at each end "
+        "the IPI's FIQ, the requested tick that takes the inbox (two exception entries and returns), the "
+        "scheduler's switch; between them the IPC fast path both ways, as in the IPC row; a server on "
+        "the caller's own core is the IPC row (a thread should call endpoints of its own core when it "
+        "can; handing the message itself to the other core, not the caller, would save a switch each way)")),
     "blit_1080p": Over(1_730_000, (
         "8.3 MB read from DRAM at 50 GB/s and 8.3 MB of Normal-NC stores at 30 GB/s, the costly ends "
         "of two assumed bandwidths, take 1.5 M cycles whatever the loop does; at the cheap ends "

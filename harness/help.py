@@ -30,7 +30,7 @@ _SAME_LINE = re.compile(r"/\*\s*(\([^)]*--[^)]*\))\s*(.*?)\*/")
 _ANY_STACK = re.compile(r"(\([^)]*--[^)]*\))([^\n]*)")
 _FORTH_DEF = re.compile(
     r"(?:^|\s)(:|variable|2variable|constant|2constant|value|2value|create|defer|"
-    r"endpoint|fvariable|buffer:)\s+(\S+)", re.IGNORECASE)
+    r"endpoint|endpoint-on|fvariable|buffer:)\s+(\S+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def asm_entries(path: Path) -> list[Entry]:
 _DEFINERS = {"variable": "( -- a-addr )", "2variable": "( -- a-addr )",
              "create": "( -- a-addr )", "buffer:": "( -- a-addr )",
              "constant": "( -- x )", "2constant": "( -- x1 x2 )", "value": "( -- x )",
-             "2value": "( -- x1 x2 )", "defer": "", "endpoint": "( -- ep )", ":": ""}
+             "2value": "( -- x1 x2 )", "defer": "", "endpoint": "( -- ep )", "endpoint-on": "( -- ep )", ":": ""}
 _STRINGS = re.compile(r'(?:^|(?<=\s))(?<!:\s)(?:\.|s|c|abort|s\\|\.\()"\s[^"]*"', re.IGNORECASE)
 
 

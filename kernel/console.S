@@ -564,7 +564,10 @@ console_intr_deliver:
     ladr    x2, user_interrupt          /* running: it returns there */
     msr     elr_el2, x2
     b       8f
-1:  ldr     x2, [x10, #T_STATE]
+1:  ldr     x2, [x10, #T_CORE]          /* away on another core (an IPC there, */
+    cmp     x2, x9                      /* kernel/ipc.S ipc_away): not ours to */
+    b.ne    9f                          /* touch; pending until it is back */
+    ldr     x2, [x10, #T_STATE]
     cmp     x2, #TS_READY
     b.eq    5f
     cmp     x2, #TS_INPUT

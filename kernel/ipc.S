@@ -27,9 +27,23 @@
  * directly (thread_wake in kernel/thread.S), else readies it and carries
  * on.
  *
- * An endpoint is three cells: queue head, mode (0 empty, 1 senders
- * queued, 2 receivers queued), queue tail.  Queued threads link through
- * T_NEXT/T_PREV (a blocked thread is on no ready queue).
+ * An endpoint is three cells: queue head, mode, queue tail.  The mode
+ * cell is the per-core state of the core the endpoint lives on, ORed
+ * with the mode (0 empty, 1 senders queued, 2 receivers queued): the
+ * test a fast path makes of the mode checks the core too, with one ORR.
+ * Queued threads link through T_NEXT/T_PREV (a blocked thread is on no
+ * ready queue).
+ *
+ * Many cores: an endpoint's queue is touched only on its own core, so
+ * there are no locks.  A thread that uses an endpoint of another core
+ * moves there for the operation (ipc_away: its own inbox and an IPI,
+ * kernel/thread.S thread_migrate), does it there as any thread, and moves
+ * back to its own core (T_AFFINE) when the operation is over.  A reply to
+ * a caller waiting on another core moves the replier there the same way.
+ * So partners always meet on one core, every path below is single-core
+ * code, and a timed operation's deadline is on the sleepers of the core
+ * where it waits.  Moves cost two IPIs a call; a server should live on
+ * its endpoint's core (ENDPOINT-ON in forth/).
  *
  * A reply token is the caller's TCB with its call number in the top bits.
  * A caller waiting for its reply keeps the token in T_REPLYKEY; a reply
@@ -54,6 +68,7 @@ assert_adjacent EP_MODE, EP_TAIL
 #define M_EMPTY     0
 #define M_SENDERS   1
 #define M_RECEIVERS 2
+#define M_MASK      3                   /* the mode's bits in EP_MODE; the rest: its core */
 #define CTX_TOS     16                  /* x26 in T_CTX */
 
 /* ep_dequeue next: x11 (the head of endpoint x0's queue, its T_NEXT in
@@ -65,7 +80,7 @@ assert_adjacent EP_MODE, EP_TAIL
     b       8702f
 8701:
     str     xzr, [x0, #EP_TAIL]
-    str     xzr, [x0, #EP_MODE]
+    str     x9, [x0, #EP_MODE]          /* empty (on its core: x9 is that core) */
 8702:
 .endm
 
@@ -86,7 +101,7 @@ assert_adjacent EP_MODE, EP_TAIL
 8703:
     str     x10, [x0, #EP_HEAD]
 8704:
-    mov     x8, #\mode
+    orr     x8, x9, #\mode
     str     x8, [x0, #EP_MODE]
     str     x0, [x10, #T_WAITEP]
 .endm
@@ -168,12 +183,13 @@ ipc_call:
     mrs     x9, tpidr_el2
     current_tcb x10
     ldp     x14, x7, [x9, #PC_READY]    /* the ready bitmap; the core's call count */
-    add     x7, x7, #1                  /* a new call: a new token */
+    add     x7, x7, #NCORES_MAX         /* a new call: a new token (PC_CALLSEQ) */
     str     x7, [x9, #PC_CALLSEQ]
     orr     x5, x10, x7, lsl #TOKEN_SHIFT
     str     x5, [x10, #T_REPLYKEY]
     ldp     x11, x6, [x0, #EP_HEAD]     /* head, mode */
-    cmp     x6, #M_RECEIVERS
+    orr     x7, x9, #M_RECEIVERS
+    cmp     x6, x7                      /* receivers wait, on this core */
     b.ne    call_queue
     ldp     x8, x12, [x11, #T_DELIVER]  /* a receiver waits: where it takes it, its priority */
     cbz     x8, call_scheduled          /* a timed receive: the long way */
@@ -207,6 +223,9 @@ call_scheduled:                         /* the receiver queues like anyone */
     wait
 
 call_queue:                             /* nobody receiving: queue as a caller */
+    and     x8, x6, #~M_MASK
+    cmp     x8, x9
+    b.ne    call_away                   /* the endpoint lives on another core */
     stp     x1, x2, [x10, #T_MSG]       /* (T_REPLYKEY set: a caller) */
     stp     x3, x4, [x10, #T_MSG + 16]
     mov     x7, #TS_SEND
@@ -238,14 +257,19 @@ ipc_send:
     str     xzr, [x10, #T_REPLYKEY]
     mov     x5, x10                     /* our token: no call number, no reply matches */
     ldp     x11, x6, [x0, #EP_HEAD]
-    cmp     x6, #M_RECEIVERS
+    orr     x7, x9, #M_RECEIVERS
+    cmp     x6, x7
     b.ne    1f
     undeadline x11                      /* a receiver waits: it has it now */
     ldp     x12, x13, [x11, #T_PRIO]    /* its priority, next */
     ep_dequeue x13
     to      x11, x5
     b       thread_wake_p               /* it runs now if it outranks us */
-1:  stp     x1, x2, [x10, #T_MSG]       /* nobody receiving: queue */
+1:  and     x8, x6, #~M_MASK
+    cmp     x8, x9
+    ladr    x7, ipc_send
+    b.ne    ipc_away                    /* another core's endpoint */
+    stp     x1, x2, [x10, #T_MSG]       /* nobody receiving: queue */
     stp     x3, x4, [x10, #T_MSG + 16]  /* (T_REPLYKEY 0: no reply wanted) */
     mov     x7, #TS_SEND
     str     x7, [x10, #T_STATE]
@@ -262,7 +286,8 @@ ipc_receive:
     current_tcb x10
 receive_locked:
     ldp     x11, x6, [x0, #EP_HEAD]
-    cmp     x6, #M_SENDERS
+    orr     x7, x9, #M_SENDERS
+    cmp     x6, x7                      /* senders wait, on this core */
     b.ne    3f
     ldp     x14, x7, [x11, #T_REPLYKEY] /* a sender waits: its key (0: a SEND), deadline */
     undeadline x11, loaded              /* it has its partner now */
@@ -284,16 +309,22 @@ receive_locked:
 4:  stage_msg x10                       /* a fetching word finds it in our TCB */
 5:  cbz     x14, thread_wake_p          /* a SEND is free: it may outrank us */
     b       critical_exit               /* a caller waits on: nobody new is ready */
-3:  mov     x7, #TS_RECV                /* nobody sending: wait */
+3:  and     x8, x6, #~M_MASK
+    cmp     x8, x9
+    ladr    x7, ipc_receive
+    b.ne    ipc_away                    /* another core's endpoint */
+    mov     x7, #TS_RECV                /* nobody sending: wait */
     str     x7, [x10, #T_STATE]
     ep_enqueue M_RECEIVERS
     wait
 
-/* reply_check fail: token x0 names the call client x11 waits on (else
-   branch to fail); x7 = the client's deadline.  Keeps x1-x5.  A token
+/* reply_check fail, away: token x0 names the call client x11 waits on
+   (else branch to fail), on this core (else to away, with x8 = the
+   client's core); x7 = the client's deadline.  Keeps x1-x5.  A token
    that is not 4 KiB aligned is refused; one pointing outside memory
-   faults (THROW -9). */
-.macro reply_check fail
+   faults (THROW -9).  Off its core the key is only looked at: the
+   client's core decides (after the move, the check is made again). */
+.macro reply_check fail, away
     ubfx    x11, x0, #0, #TOKEN_SHIFT   /* the client: a TCB is a 4 KiB block */
     tst     x0, #0xfff
     ccmp    x11, #0, #4, eq
@@ -301,6 +332,9 @@ receive_locked:
     ldp     x12, x7, [x11, #T_REPLYKEY] /* the call it waits on; its deadline */
     cmp     x12, x0
     b.ne    \fail
+    ldr     x8, [x11, #T_CORE]
+    cmp     x8, x9
+    b.ne    \away
     str     xzr, [x11, #T_REPLYKEY]     /* answered: once */
 .endm
 
@@ -313,13 +347,15 @@ receive_locked:
 ipc_reply:
     mrs     x9, tpidr_el2
     current_tcb x10
-    reply_check 9f
+    reply_check 9f, 8f
     str     xzr, [x10, #T_RESULT]
     cbz     x7, 1f
     undeadline x11
 1:  mov     x5, x10
     to      x11, x4
     b       thread_wake                 /* the client runs now if it outranks us */
+8:  ladr    x7, ipc_reply
+    b       ipc_away
 9:  mov     x7, #-1
     str     x7, [x10, #T_RESULT]
     b       critical_exit
@@ -333,14 +369,15 @@ ipc_reply:
 ipc_reply_receive:
     mrs     x9, tpidr_el2
     current_tcb x10
-    reply_check 9f
+    reply_check 9f, 8f
     mov     x0, x15
     mov     x15, #0
     ldp     x8, x12, [x11, #T_DELIVER]  /* where it takes the reply; priority */
     cbz     x8, 2f                      /* it fetches from its TCB: the long way */
     ldp     x6, x13, [x0, #EP_MODE]     /* mode, tail */
-    cmp     x6, #M_SENDERS
-    b.eq    2f                          /* more work queued: the long way */
+    eor     x17, x6, x9
+    tst     x17, #~M_RECEIVERS          /* empty or receivers, on this core */
+    b.ne    2f                          /* more work queued, or elsewhere: the long way */
     outranked x14, x16, x12             /* x14 = 63 - the best ready, x16 = 63 - the client's */
     b.lo    2f
     cbnz    x7, 4f                      /* a timed call: off the sleepers first */
@@ -359,7 +396,11 @@ ipc_reply_receive:
     to      x11, x4
     ready   x11
     b       receive_locked
+8:  ladr    x7, ipc_reply_receive   /* the client waits on another core */
+    b       ipc_away
 9:  mov     x0, #-259                   /* nobody waits for that reply */
+    ldr     x16, [x10, #T_AWAYRET]
+    cbnz    x16, ipc_throw_home         /* away: the THROW is made at home */
     b       critical_throw
 
 /*
@@ -388,6 +429,70 @@ ipc_timeout:
 4:  str     x3, [x1, #EP_TAIL]
     ldr     x4, [x1, #EP_HEAD]
     cbnz    x4, 3f
-    str     xzr, [x1, #EP_MODE]         /* the queue is empty now */
+    ldr     x4, [x1, #EP_MODE]
+    and     x4, x4, #~M_MASK
+    str     x4, [x1, #EP_MODE]          /* the queue is empty now (its core kept) */
 3:  str     xzr, [x0, #T_WAITEP]
     ret
+
+/*
+ * ipc_away ( x7 = the operation's entry, x8 = the core it must be done on
+ * (its per-core state), x0-x4, x15, x21 its arguments, x9, x10, x30 where
+ * it returns ): the operation is done there.  The arguments go into the
+ * TCB, the thread moves (thread_migrate) and, on arrival, ipc_arrive
+ * enters the operation again with x30 = ipc_return, which brings the
+ * thread home.  Already away (REPLY-RECEIVE's receive on a third core),
+ * the first return address stands.
+ */
+call_away:
+    ladr    x7, ipc_call
+    /* fall through */
+    .globl ipc_away
+ipc_away:
+    stp     x1, x2, [x10, #T_MSG]
+    stp     x3, x4, [x10, #T_MSG + 16]
+    stp     x0, x15, [x10, #T_AWAYX0]
+    stp     x21, x7, [x10, #T_AWAYX21]
+    ldr     x16, [x10, #T_AWAYRET]
+    cbnz    x16, 1f
+    str     x30, [x10, #T_AWAYRET]
+1:  mov     x0, x8
+    ladr    x30, ipc_arrive
+    b       thread_migrate
+
+/* ipc_arrive: on the endpoint's (or the client's) core, the operation
+   from the start */
+ipc_arrive:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    ldp     x1, x2, [x10, #T_MSG]
+    ldp     x3, x4, [x10, #T_MSG + 16]
+    ldp     x0, x15, [x10, #T_AWAYX0]
+    ldp     x21, x7, [x10, #T_AWAYX21]
+    ladr    x30, ipc_return
+    br      x7
+
+/* ipc_return: the operation is over (its results in the stack, tos and
+   the TCB): home, and on to where it was to return */
+ipc_return:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    ldr     x30, [x10, #T_AWAYRET]
+    str     xzr, [x10, #T_AWAYRET]
+    ldr     x0, [x10, #T_AFFINE]
+    cmp     x0, x9
+    b.ne    thread_migrate
+    b       critical_exit
+
+/* ipc_throw_home ( x0 = THROW code, away ): home first, the THROW there
+   (the handler's frames are at home; and T_AWAYRET must not outlive the
+   operation) */
+ipc_throw_home:
+    str     x0, [x10, #T_AWAYX0]
+    ladr    x16, ipc_rethrow
+    str     x16, [x10, #T_AWAYRET]
+    b       ipc_return
+ipc_rethrow:
+    current_tcb x10
+    ldr     x0, [x10, #T_AWAYX0]
+    b       throw_x0

@@ -97,6 +97,7 @@ smp_start:
     madd    x18, x22, x1, x18
     str     x0, [x18, #PC_KEY]
     str     x22, [x18, #PC_CORE]
+    str     x22, [x18, #PC_CALLSEQ]     /* its call numbers: n, n + NCORES_MAX, ... */
     ldr     x0, [x18, #PC_ESTACK]
     cbnz    x0, 16f                     /* a slot a refused core left: its stack and */
     mov     x0, #ESTACK_SIZE            /*   idle thread are taken over */
@@ -185,16 +186,20 @@ smp_start:
 13: add     x21, x21, #1
     b       12b
 
-11: ladr    x18, percpu                 /* count the running ones */
-    mov     x2, #0
+11: ladr    x18, percpu                 /* number the running ones 0, 1, ...: */
+    ladr    x5, core_table              /* a core that did not start leaves no */
+    mov     x2, #0                      /* hole (its slot keeps its state) */
     mov     x4, #0
 14: cmp     x2, x22
     b.hs    15f
     add     x1, x18, #PC_ONLINE
     ldar    x3, [x1]
     cmp     x3, #ONLINE_RUNNING
-    cinc    x4, x4, eq
-    add     x18, x18, #PC_SIZE
+    b.ne    16f
+    str     x4, [x18, #PC_CORE]
+    str     x18, [x5, x4, lsl #3]
+    add     x4, x4, #1
+16: add     x18, x18, #PC_SIZE
     add     x2, x2, #1
     b       14b
 15: ladr    x0, smp_cores
@@ -340,3 +345,5 @@ smp_boot:   .space  SB_SIZE
     .balign 8
     .globl smp_cores
 smp_cores:  .quad   0, 0        /* cores running, core slots used */
+    .globl core_table
+core_table: .space  8 * NCORES_MAX  /* core n's per-core state, n < cores running */

@@ -229,6 +229,90 @@ thread_wake_p:
     mov     x0, x11
     b       switch_waiting_from_x10
 
+/*
+ * thread_migrate ( x0 = the per-core state of another core, x9, x10 =
+ * the running thread, x30 = where it is to resume there ): the running
+ * thread moves to that core (it is that core's from now on: T_CORE) and
+ * this one runs its best ready thread.  Its FP/SIMD state, if the
+ * registers hold it, goes into its TCB first (it traps it back in over
+ * there).  The point of no return is the push onto the other core's
+ * inbox: from then on that core may run the thread, so this core touches
+ * neither its TCB nor its stacks.  Interrupts are masked from choosing
+ * the next thread until it is resumed (an interrupt would save into the
+ * current thread's frame), and board_ipi uses no stack.  Clobbers x0-x23.
+ */
+    .globl thread_migrate
+thread_migrate:
+    mov     x18, x0
+    ldr     x16, [x9, #PC_FPOWNER]
+    cmp     x16, x10
+    b.ne    1f
+    mov     x19, x30
+    bl      kernel_fp_begin             /* its state saved; clobbers x9, x16, x17 */
+    mov     x30, x19
+    mrs     x9, tpidr_el2
+1:  save_call_context x10
+    str     x18, [x10, #T_CORE]
+    mov     x1, #TS_READY
+    str     x1, [x10, #T_STATE]
+    dequeue_best x0                     /* (the idle thread at least) */
+    msr     daifset, #3
+    make_current x0
+    inbox_push x10, x18, x1, x2, x3     /* no return */
+    mov     x19, x0
+    mov     x0, x18
+    bl      board_ipi                   /* clobbers x0-x2 */
+    mov     x0, x19
+    ldp     x16, x17, [x0, #T_CTX_SP]
+    cbnz    x17, 2f
+    ldp     x24, x25, [x0, #0]          /* resume_ctx, made current already */
+    ldp     x26, x27, [x0, #16]
+    ldp     x28, x30, [x0, #32]
+    mov     sp, x16
+    msr     daifclr, #3
+    b       critical_exit
+2:  msr     spsel, #1
+    b       resume_frame_masked
+
+/*
+ * thread_pin ( x0 = the per-core state of a running core, x1 = a thread
+ * id, x30 = PIN's caller ): that thread belongs to that core from now on
+ * (T_AFFINE).  The running thread moves at once (thread_migrate); any
+ * other at its next tick where it runs (tick_move), or, away for an IPC,
+ * when the operation is over (kernel/ipc.S ipc_return).  The console
+ * thread stays on the boot core (its input comes from the boot core's
+ * interrupt).  No such thread: THROW -24.  Clobbers x0-x23.
+ */
+    .globl thread_pin
+thread_pin:
+    mrs     x9, tpidr_el2
+    current_tcb x10
+    ladr    x5, threads_lock            /* the list: the holder cannot be */
+    spin_lock x5, w2, w3                /* switched out (a critical section) */
+    ladr    x4, percpu
+    ldr     x6, [x4, #PC_THREADS]
+1:  cbz     x6, 8f
+    ldr     x7, [x6, #T_ID]
+    cmp     x7, x1
+    b.eq    2f
+    ldr     x6, [x6, #T_ALLNEXT]
+    b       1b
+2:  ladr    x7, console_thread
+    ldr     x7, [x7]
+    cmp     x7, x6
+    ccmp    x0, x4, #4, eq              /* the console: only to the boot core */
+    b.ne    8f
+    str     x0, [x6, #T_AFFINE]
+    spin_unlock x5
+    cmp     x6, x10
+    b.ne    critical_exit
+    cmp     x0, x9
+    b.ne    thread_migrate              /* us: now (returns over there) */
+    b       critical_exit
+8:  spin_unlock x5
+    mov     x0, #-24
+    b       critical_throw
+
 /* block_current ( x9, x10 = the running thread, already where it waits:
    an endpoint queue, the sleepers ): run the best ready thread.  Returns
    when woken, as switch_from_x10. */
@@ -356,6 +440,7 @@ thread_spawn_on:
 4:  cmp     x18, x9
     b.eq    3b
     str     x18, [x10, #T_CORE]         /* to another core: its inbox, its IPI */
+    str     x18, [x10, #T_AFFINE]
     mov     x1, #TS_READY
     str     x1, [x10, #T_STATE]
     inbox_push x10, x18, x1, x2, x3
@@ -409,6 +494,7 @@ tcb_init:
 1:  spin_unlock x5
 tcb_fill:                               /* ( ... x6 = its id ): off the list (an idle thread) */
     str     x9, [x10, #T_CORE]
+    stp     x9, xzr, [x10, #T_AFFINE]   /* its own core; at home (T_AWAYRET 0) */
     add     x2, x22, #(SLOT_R0 >> 12), lsl #12      /* its empty return stack */
     add     x3, x22, #(SLOT_S0 >> 12), lsl #12      /* its empty data stack */
     add     x4, x10, #T_USER
@@ -544,9 +630,9 @@ critical_exit:
 /* critical_throw ( x0 = THROW code, x9 ): leave a critical path by THROW. */
     .globl critical_throw
 critical_throw:
-    mov     x30, x0
+    mov     x18, x0                     /* (critical_exit keeps x18; the BL takes x30) */
     bl      critical_exit
-    mov     x0, x30
+    mov     x0, x18
     b       throw_x0
 
 /*
@@ -766,8 +852,50 @@ tick_go:
     cbz     x5, tick_idle               /* the idle thread runs: maybe no tick at all */
     msr     cnthp_cval_el2, x1
 2:  bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
+    ldp     x1, x2, [x6, #T_AFFINE]     /* pinned elsewhere (PIN), and not away */
+    cmp     x1, x4                      /* for an IPC (T_AWAYRET 0)? */
+    ccmp    x2, #0, #0, ne
+    b.eq    tick_move
     outranked x3, x5, x5, x4            /* x3 = 63 - the best ready, x5 = 63 - ours */
     b.ls    tick_switch                 /* as urgent as we are: switch */
+    tf_leave
+
+/* tick_move ( x1 = its core, x4, x6 = the running thread, x7, x29 ): a
+   thread pinned to another core (PIN) goes there at its first tick here:
+   its frame completed, its FP/SIMD state (if the registers hold it) into
+   its TCB, onto that core's inbox (the point of no return), an IPI, and
+   this core's best ready thread runs.  Not in the allocators (x29): the
+   next tick.  (Labels 71-73: tick_idle below branches back to 2b.) */
+tick_move:
+    cbnz    x29, 73f
+    tf_save_wide
+    mov     x9, x4
+    mov     x18, x1
+    tf_save_rest
+    ldr     x1, [x9, #PC_FPOWNER]
+    cmp     x1, x6
+    b.ne    71f
+    ldrb    w2, [x9, #PC_PENDING + 2]
+    cbnz    w2, 72f
+    mov     x2, #(3 << 20)              /* FP off for it: on, to save it */
+    msr     cptr_el2, x2
+    isb
+    mov     w2, #1
+    strb    w2, [x9, #PC_PENDING + 2]   /* (off again for the next: fp_check) */
+72: fp_save x1, x2                     /* (x1 = it: the macro clobbers its TCB register) */
+    str     xzr, [x9, #PC_FPOWNER]
+71: str     x18, [x6, #T_CORE]
+    mov     x1, #TS_READY
+    str     x1, [x6, #T_STATE]
+    dequeue_best x0
+    inbox_push x6, x18, x1, x2, x3
+    mov     x19, x0
+    mov     x0, x18
+    bl      board_ipi
+    mov     x0, x19
+    b       resume_from_handler
+73: outranked x3, x5, x5, x4
+    b.ls    tick_switch
     tf_leave
 
 /* tick_idle ( x1 = the next expiry, x2 = the first sleeper or 0 ): with

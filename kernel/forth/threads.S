@@ -121,20 +121,26 @@ endword w_timerinterrupts
 
 /* core_state ( tos = core -- x0 = its per-core state ) a running core's,
    else THROW -24.  Clobbers x1, x2. */
+    .globl core_state
 core_state:
     ladr    x0, smp_cores
-    ldr     x1, [x0, #8]                /* core slots used */
+    ldr     x1, [x0]                    /* cores running: numbered 0 .. n-1 */
     cmp     tos, x1
     b.hs    9f
-    ladr    x0, percpu
-    mov     x2, #PC_SIZE
-    madd    x0, tos, x2, x0
-    ldr     x2, [x0, #PC_ONLINE]
-    cmp     x2, #2                      /* running */
-    b.ne    9f
+    ladr    x0, core_table
+    ldr     x0, [x0, tos, lsl #3]
     ret
 9:  mov     x0, #-24
     b       throw_x0
+
+/* (core-state) ( core -- x ) a running core's per-core state (what an
+   endpoint's mode cell holds: ENDPOINT-ON in forth/), else THROW -24 */
+word "(core-state)", w_corestate
+    mov     x3, x30
+    bl      core_state
+    mov     tos, x0
+    ret     x3
+endword w_corestate
 
 /* core-ticks ( core -- n ) the timer interrupts that core has taken */
 word "core-ticks", w_coreticks
@@ -143,6 +149,21 @@ word "core-ticks", w_coreticks
     ldr     tos, [x0, #PC_TICKS]
     ret     x3
 endword w_coreticks
+
+/* pin ( core tid -- ) that thread runs on that core from now on: at
+   once if it is the running thread, else from its next tick (or, away
+   for an IPC, from the operation's end).  THROW -24 if no such core or
+   thread, or for the console thread and a core but the boot core. */
+word "pin", w_pin
+    mov     x20, x30
+    mov     x21, tos                    /* tid */
+    ldr     tos, [dsp], #8              /* core */
+    bl      core_state                  /* clobbers x1, x2 */
+    mov     x1, x21
+    mov     x30, x20
+    ldr     tos, [dsp], #8
+    b       thread_pin
+endword w_pin
 
 /* ipi ( core -- ) interrupt that core (board_ipi): it takes a tick now
    (kernel/thread.S tick_request), which finds its inbox as it is */
@@ -334,17 +355,37 @@ endword w_priook
 /* slots ( -- free made ) stack slots on the free list, and made ever */
 word "slots", w_slots
     mrs     x9, tpidr_el2
+    b       slots_x9
+endword w_slots
+
+/* core-slots ( core -- free made ) the same on another core (a snapshot:
+   exact while that core is idle).  A slot goes to the free list of the
+   core its thread ended on: summed over the cores, free = made - live
+   threads - one idle thread a core.  THROW -24 if no such core. */
+word "core-slots", w_coreslots
+    mov     x6, x30
+    bl      core_state
+    ldr     tos, [dsp], #8
+    mov     x9, x0
+    mov     x30, x6
+    b       slots_x9
+endword w_coreslots
+
+/* slots_x9 ( x9 = per-core state ): SLOTS's body.  Clobbers x0-x2. */
+slots_x9:
     mov     x1, #0
+    mov     x2, #(1 << 20)
     ldr     x0, [x9, #PC_SLOTS]
 1:  cbz     x0, 2f
     add     x1, x1, #1
+    cmp     x1, x2
+    b.hs    2f
     ldr     x0, [x0, #SLOT_GUARD]
     b       1b
 2:  dpush   x1
     ldr     x1, [x9, #PC_NSLOTS]
     dpush   x1
     ret
-endword w_slots
 
 /* sched-peek ( -- tcb ) the thread the scheduler would run next: the
    decision itself (CLZ on the ready bitmap, head of that queue) */
@@ -376,6 +417,14 @@ word "fp-hold", w_fphold
     ldr     x30, [sp], #16
     ret
 endword w_fphold
+
+/* fp-d0 ( -- x ) d0 as the thread finds it (for tests: the FP/SIMD
+   state goes with a thread that moves between cores) */
+word "fp-d0", w_fpd0
+    fmov    x0, d0
+    dpush   x0
+    ret
+endword w_fpd0
 
 /* fp-spin ( x n -- x' ) x in d0 while spinning n times: the timer may
    preempt in between */
