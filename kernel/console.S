@@ -29,8 +29,9 @@
  * cursor, scroll).  It is a word holding its holder's TPIDR_EL2 (the
  * per-core state's address: never 0 once alloc_init ran), taken with
  * CASA (acquire) and given back with STLR (release), LSE only: the
- * kernel has no exclusives (Arm ARM DDI 0487 K.a B2.3.6 and C6.2 CAS,
- * STLR: a load-acquire/store-release pair orders the critical section's
+ * kernel has no exclusives (Arm ARM DDI 0487 K.a B2.3, the Load-Acquire
+ * and Store-Release ordering, and C6.2 CAS, STLR:
+ * a load-acquire/store-release pair orders the critical section's
  * accesses; tests/test_smp.py counts zero LDXR/STXR).
  *
  * Where it may be held (con_acquire):
@@ -128,7 +129,7 @@
 
 /* con_release taken, s: console_lock back if con_acquire took it (taken:
    its x0).  STLR: everything written under it is seen before the lock
-   reads free (Arm ARM B2.3.6, release semantics). */
+   reads free (Arm ARM DDI 0487 B2.3, Store-Release). */
 .macro con_release taken, s
     cbz     \taken, 8850f
     ladr    \s, console_lock
