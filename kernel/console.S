@@ -17,7 +17,59 @@
  * before the scheduler, exception context: panics, crash and domain
  * reports, interrupts masked) the ring is emptied first and every byte is
  * polled out (uart_putc waits for room as m1n1's uart_putbyte does).
- * Without a TX interrupt (the virt board) every byte is polled.
+ *
+ * Many cores (docs/threads.md, Many cores).  Output is safe from any
+ * core, in any context; input (KEY, the RX ring, Ctrl-C) is the boot
+ * core's, where the AIC delivers the UART's interrupt.  One lock,
+ * console_lock, covers everything output shares: the TX ring and its
+ * counters, TX_ARMED, the UART's FIFO (a look at UFSTAT and the writes
+ * after it must not be split by another core: the FIFO would overrun),
+ * UCON's read-modify-writes (board_tx_arm/disarm here, board_rx_pause/
+ * resume in rx_drain and rx_take) and the screen's state (kernel/fbcon.S:
+ * cursor, scroll).  It is a word holding its holder's TPIDR_EL2 (the
+ * per-core state's address: never 0 once alloc_init ran), taken with
+ * CASA (acquire) and given back with STLR (release), LSE only: the
+ * kernel has no exclusives (Arm ARM DDI 0487 K.a B2.3, the Load-Acquire
+ * and Store-Release ordering, and C6.2 CAS, STLR:
+ * a load-acquire/store-release pair orders the critical section's
+ * accesses; tests/test_smp.py counts zero LDXR/STXR).
+ *
+ * Where it may be held (con_acquire):
+ *   - a thread holds it only inside .text.critical, where this core's
+ *     timer and the UART's interrupt are deferred (kernel/thread.S), and
+ *     calls only critical-section code meanwhile (the board's uart_tx_*,
+ *     board_tx_*, fbcon's drawing): the holder is never switched out, so
+ *     nobody on its own core can spin on it.  It is never held across a
+ *     wait: a full ring gives it back first.
+ *   - an interrupt handler (the UART's, the timer's console_rx_timeout)
+ *     and exception context (crash reports) take it too.  On the holder's
+ *     own core an interrupt never meets it held (deferred by the critical
+ *     section), but exception context may (a fault in the middle of a
+ *     write): there the holder is found to be this core and the output
+ *     goes on without the lock, never a deadlock.  A thread that finds
+ *     its own core as the holder finds a lock a fault left behind (the
+ *     thread that held it was sent a THROW): it takes it over.
+ *   - another core's holder gives it back within one chunk of output
+ *     (CON_CHUNK bytes, one scroll at most) or one polled report string;
+ *     a spin longer than CON_FORCE_DIV-th of a second (250 ms) takes it
+ *     all the same: a core that died holding it cannot silence the rest.
+ * What one call writes (console_write: TYPE, ." and the number words'
+ * TYPE; console_puts, console_newline's CR LF, console_hex, console_dec,
+ * EMIT's byte) reaches the screen and the UART in one piece, in the same
+ * order on both: a thread begins it only when the ring has room for all
+ * of it.  Longer than CON_CHUNK bytes: in pieces of CON_CHUNK, each
+ * whole.  Exception context (polled): one piece whatever its length.
+ * Never less than a byte: no byte is lost, doubled or split.
+ *
+ * The TX waiter (TX_WAITER) is a boot-core thread only: the UART's
+ * interrupt that makes room runs on the boot core, and it wakes the
+ * waiter by taking it off its own core's sleepers.  A thread on another
+ * core that finds the ring full sleeps the wait's period on its own core
+ * instead and then moves the ring on itself (tx_pump): no cross-core
+ * wake-up, no other core's sleeper list touched.  The period (twice the
+ * FIFO's drain time) is far shorter than the ring's (1024 bytes, 89 ms at
+ * 115200 baud), so the ring never runs dry while it sleeps: the line
+ * stays busy, the sleeper costs one wake-up a period.
  */
 #include "macros.inc"
 #include "percpu.inc"
@@ -27,7 +79,9 @@
 #define TX_HEAD     0               /* console_tx: bytes ever queued, */
 #define TX_TAIL     8               /*   bytes ever taken into the FIFO, */
 #define TX_ARMED    16              /*   1 while the TX interrupt is on, */
-#define TX_WAITER   24              /*   the thread waiting for room */
+#define TX_WAITER   24              /*   the (boot-core) thread waiting for room */
+#define CON_CHUNK   256             /* bytes a thread writes under one hold of console_lock */
+#define CON_FORCE_DIV 4             /* a spin on console_lock longer than 1/4 s takes it */
 
 /* save_x3_x23 / restore_x3_x23: around a wait that switches threads
    (which clobbers x0-x23), for routines that promise to clobber less.
@@ -59,7 +113,8 @@
     add     sp, sp, #176
 .endm
 
-/* tx_count reg, s1, s2, field: console_tx_stats[field] += reg */
+/* tx_count reg, s1, s2, field: console_tx_stats[field] += reg (under
+   console_lock) */
 .macro tx_count reg, s1, s2, field
     ladr    \s1, console_tx_stats
     ldr     \s2, [\s1, #\field]
@@ -72,80 +127,231 @@
 #define TXS_POLLED  24              /* bytes polled out (no thread could wait) */
 #define TXS_IRQS    32              /* TX interrupts taken */
 
+/* con_release taken, s: console_lock back if con_acquire took it (taken:
+   its x0).  STLR: everything written under it is seen before the lock
+   reads free (Arm ARM DDI 0487 B2.3, Store-Release). */
+.macro con_release taken, s
+    cbz     \taken, 8850f
+    ladr    \s, console_lock
+    stlr    xzr, [\s]
+8850:
+.endm
+
     .data
     .balign 8
-    .globl console_tx, console_tx_mode, console_tx_stats
+    .globl console_tx, console_tx_mode, console_tx_stats, console_lock
 console_tx:     .quad 0, 0, 0, 0    /* head, tail, armed, waiter (TX_* above) */
 console_tx_mode: .quad 0            /* 0: every byte polled; 1: the ring (board_irq_init) */
 console_tx_stats: .quad 0, 0, 0, 0, 0   /* TXS_* above */
+console_lock:   .quad 0             /* 0 free, else the holder's TPIDR_EL2 (con_acquire) */
     .bss
     .balign 8
 console_tx_ring: .space TX_RING
 
-    .text
+    .section .rodata
+con_crlf:   .ascii "\r\n"
 
-/* console_putc ( w0 = byte ): the screen at once (kernel/fbcon.S), then
-   the UART (console_tx_put).  Clobbers x0-x2 only. */
-    .globl console_putc
-console_putc:
-    stp     x0, x30, [sp, #-16]!
-    bl      fbcon_putc
-    ldp     x0, x30, [sp], #16
-    /* fall through */
+    .section .text.critical, "ax"
 
 /*
- * console_tx_put ( w0 = byte ): the byte to the UART, by the ring where a
- * thread can wait (thread context, interrupts on: SPSel 0, DAIF.I clear),
- * else polled.  Clobbers x0-x2 only.
+ * con_acquire ( -- x0 = 1 taken, 0 not: give it back only if 1 ): take
+ * console_lock, as the header says.  From the critical section, an
+ * interrupt handler, exception context or with interrupts masked; never
+ * where this core could be switched out while it holds it.  Uncontended:
+ * one CASA.  Clobbers x0-x3.
  */
-    .globl console_tx_put
-console_tx_put:
+    .globl con_acquire
+con_acquire:
+    mrs     x1, tpidr_el2               /* who we are */
+    cbz     x1, 8f                      /* before alloc_init: one core, no lock */
+    ladr    x2, console_lock
+    mov     x0, #0
+    casa    x0, x1, [x2]                /* free: ours */
+    cbz     x0, 9f
+    cmp     x0, x1
+    b.eq    5f                          /* this core holds it */
+    mrs     x3, cntfrq_el0              /* another core: spin, reading, at most */
+    lsr     x3, x3, #2                  /*   CON_FORCE_DIV-th of a second */
+.if CON_FORCE_DIV != 4
+.error "console.S con_acquire: the shift is log2(CON_FORCE_DIV)"
+.endif
+    mrs     x0, cntpct_el0
+    add     x3, x3, x0
+1:  ldr     x0, [x2]
+    cbz     x0, 2f
+    yield
+    mrs     x0, cntpct_el0
+    cmp     x0, x3
+    b.lo    1b
+    swpa    x1, x0, [x2]                /* its holder is gone: take it */
+    b       9f
+2:  mov     x0, #0
+    casa    x0, x1, [x2]
+    cbz     x0, 9f
+    b       1b
+5:  mrs     x0, spsel                   /* this core: in exception context the */
+    cbnz    x0, 8f                      /*   code it interrupted holds it: go on */
+9:  mov     x0, #1                      /* thread context: a fault's leftover, ours */
+    ret
+8:  mov     x0, #0
+    ret
+
+/*
+ * con_ring ( x6 = first byte, x7 = end; x29, x30 and x5-x10, x16, x17
+ * saved by con_out ): a thread's write through the ring (thread context,
+ * interrupts on).  In pieces of CON_CHUNK bytes (the last one shorter),
+ * each under one hold of console_lock and begun only once the ring has
+ * room for all of it, each byte drawn (fbcon_putc) and queued
+ * (tx_put_held); no room for the piece: the lock back, wait for room
+ * (the boot core: the TX interrupt wakes it, console_tx_block; another
+ * core: it sleeps the wait's period and moves the ring on itself, as the
+ * header says), and look again.  Returns through con_done.
+ */
+con_ring:
+1:  bl      con_acquire
+    mov     x10, x0
+    sub     x8, x7, x6                  /* this piece: the rest, at most a chunk */
+    mov     x0, #CON_CHUNK
+    cmp     x8, x0
+    csel    x8, x8, x0, ls
+    cbz     x8, 5f
+    ladr    x3, console_tx
+    ldp     x1, x2, [x3]                /* head, tail */
+    sub     x0, x1, x2
+    mov     x1, #TX_RING
+    sub     x0, x1, x0                  /* the ring's room */
+    cmp     x0, x8
+    b.lo    4f                          /* not for the whole piece: wait */
+2:  ldrb    w0, [x6]
+    bl      fbcon_putc                  /* the screen (clobbers x0-x2) */
+    ldrb    w0, [x6], #1
+    bl      tx_put_held                 /* the UART (clobbers x0-x5) */
+    subs    x8, x8, #1
+    b.ne    2b
+    cmp     x6, x7
+    b.hs    5f
+    con_release x10, x0                 /* a chunk: let the others in */
+    mrs     x9, tpidr_el2
+    bl      critical_exit
+    b       1b
+4:  con_release x10, x0                 /* no room: never held across a wait */
+    mrs     x9, tpidr_el2
+    ldr     x0, [x9, #PC_CORE]
+    save_x3_x23
+    cbnz    x0, 6f
+    mov     x0, x8
+    bl      console_tx_block            /* the boot core: the TX interrupt wakes it */
+    restore_x3_x23
+    b       1b
+6:  bl      con_acquire                 /* another core: counted, asleep a period */
+    mov     x19, x0
+    mov     x0, #1
+    tx_count x0, x1, x2, TXS_WAITS
+    con_release x19, x1
+    bl      board_tx_ticks              /* the FIFO's drain time (clobbers x0-x2) */
+    lsl     x0, x0, #1
+    mrs     x1, cntpct_el0
+    add     x0, x0, x1
+    bl      thread_sleep_until          /* (clobbers x0-x23) */
+    bl      con_acquire                 /* then the ring moved on here, as the */
+    mov     x19, x0                     /*   period's end does on the boot core */
+    bl      tx_pump                     /*   (console_rx_timeout): a dead interrupt */
+    tx_count x0, x1, x2, TXS_PUMPED     /*   path does not stop it */
+    con_release x19, x1
+    mrs     x9, tpidr_el2
+    bl      critical_exit
+    restore_x3_x23
+    b       1b
+5:  con_release x10, x0
+    mrs     x9, tpidr_el2
+    bl      critical_exit
+    b       con_done
+
+    .text
+
+/*
+ * con_out ( x0 = first byte, x1 = end ): the bytes to the screen and the
+ * UART in one piece (the header says when pieces): through the ring
+ * where a thread can wait (thread context, interrupts on: SPSel 0,
+ * DAIF.I clear; con_ring), else polled (con_polled).  Clobbers x0-x4.
+ */
+con_out:
+    stp     x29, x30, [sp, #-96]!
+    stp     x5, x6, [sp, #16]
+    stp     x7, x8, [sp, #32]
+    stp     x9, x10, [sp, #48]
+    stp     x16, x17, [sp, #64]
+    mov     x6, x0
+    mov     x7, x1
     ladr    x1, console_tx_mode
     ldr     x1, [x1]
-    cbz     x1, uart_putc               /* no ring: the board waits for room */
+    cbz     x1, con_polled              /* no ring (yet): polled */
     mrs     x1, spsel
     mrs     x2, daif
     tst     x2, #(1 << 7)               /* DAIF.I */
     ccmp    x1, #0, #0, eq              /* I clear: Z = (SPSel == 0); I set: Z clear */
-    b.ne    console_tx_polled
-    stp     x0, x30, [sp, #-64]!        /* the byte stays here: a switch keeps no x0-x23 */
-    stp     x3, x4, [sp, #16]
-    stp     x5, x9, [sp, #32]
-    stp     x16, x17, [sp, #48]
-1:  ldr     x0, [sp]
-    bl      tx_enqueue
-    cbnz    x0, 2f
-    save_x3_x23                         /* the ring is full: wait for room */
-    bl      console_tx_block
-    restore_x3_x23
-    b       1b
-2:  ldp     x3, x4, [sp, #16]
-    ldp     x5, x9, [sp, #32]
-    ldp     x16, x17, [sp, #48]
-    ldp     x0, x30, [sp], #64
-    ret
+    b.eq    con_ring
+    /* fall through */
 
 /*
- * console_tx_polled ( w0 = byte ): where no thread can wait: what the ring
- * holds goes out first (in order), polled, the TX interrupt off; then the
- * byte.  Clobbers x0-x2 only.
+ * con_polled ( x6, x7 as con_ring ): where no thread can wait (exception
+ * context, interrupts masked, no ring yet): interrupts masked meanwhile
+ * (they may be on only before the ring is: boot), under console_lock
+ * (or without it, where this core's interrupted code holds it); what the
+ * ring holds goes out first, polled, then the bytes, each drawn and
+ * polled out (uart_putc waits for room).
  */
-console_tx_polled:
-    stp     x3, x4, [sp, #-32]!
-    stp     x0, x30, [sp, #16]
-    bl      tx_drain_polled
-    ldp     x0, x30, [sp, #16]
-    bl      uart_putc
+con_polled:
+    mrs     x0, daif
+    str     x0, [sp, #80]               /* (con_out's frame: free) */
+    msr     daifset, #3
+    bl      con_acquire
+    mov     x10, x0
+    mov     x8, #0                      /* the ring not yet drained */
+1:  cmp     x6, x7
+    b.hs    3f
+    ldrb    w0, [x6]
+    bl      fbcon_putc
+    cbnz    x8, 2f
+    bl      tx_drain_polled             /* clobbers x0-x4 */
+    mov     x8, #1
+2:  ldrb    w0, [x6], #1
+    bl      uart_putc                   /* clobbers x1, x2 */
     mov     x0, #1
     tx_count x0, x1, x2, TXS_POLLED
     tx_count x0, x1, x2, TXS_SENT
+    b       1b
+3:  con_release x10, x0
+    mrs     x9, tpidr_el2
+    cbz     x9, 4f
+    bl      critical_exit               /* the screen's FP state settled, as ever */
+4:  ldr     x0, [sp, #80]
+    msr     daif, x0
+con_done:
+    ldp     x5, x6, [sp, #16]
+    ldp     x7, x8, [sp, #32]
+    ldp     x9, x10, [sp, #48]
+    ldp     x16, x17, [sp, #64]
+    ldp     x29, x30, [sp], #96
+    ret
+
+/* console_putc ( w0 = byte ): one byte, as console_write.  Clobbers x0-x2
+   only. */
+    .globl console_putc
+console_putc:
+    stp     x3, x4, [sp, #-32]!
+    stp     x0, x30, [sp, #16]          /* the byte stays here: a wait keeps no x0-x23 */
+    add     x0, sp, #16
+    add     x1, x0, #1
+    bl      con_out
     ldp     x0, x30, [sp, #16]
     ldp     x3, x4, [sp], #32
     ret
 
 /* tx_drain_polled: the ring out through uart_putc (which waits for room),
-   the TX interrupt off.  Interrupts masked or exception context only (the
-   interrupt moves the ring too).  Clobbers x0-x4. */
+   the TX interrupt off.  Under console_lock, interrupts masked or
+   exception context only (the interrupt moves the ring too).  Clobbers
+   x0-x4. */
 tx_drain_polled:
     str     x30, [sp, #-16]!
     ladr    x3, console_tx
@@ -173,36 +379,37 @@ tx_drain_polled:
 /*
  * console_flush: everything printed out on the wire (the ring polled out,
  * then the board waits until the UART is empty, uart_flush), interrupts
- * masked meanwhile.  Before the machine resets or switches off (BYE).
- * Clobbers x0-x4.
+ * masked meanwhile, under console_lock.  Before the machine resets or
+ * switches off (BYE).  Clobbers x0-x4.
  */
     .globl console_flush
 console_flush:
-    str     x30, [sp, #-16]!
+    stp     x5, x30, [sp, #-32]!
     mrs     x0, daif
-    str     x0, [sp, #8]
+    str     x0, [sp, #16]
     msr     daifset, #3
+    bl      con_acquire
+    mov     x5, x0
     bl      tx_drain_polled
     bl      uart_flush
-    ldr     x0, [sp, #8]
+    con_release x5, x0
+    ldr     x0, [sp, #16]
     msr     daif, x0
-    ldr     x30, [sp], #16
+    ldp     x5, x30, [sp], #32
     ret
 
     .section .text.critical, "ax"
 
 /*
- * tx_enqueue ( w0 = byte -- x0 = 1 if taken, 0 if the ring is full ): into
- * the FIFO at once if nothing waits in the ring and the FIFO has room,
- * else into the ring, which then moves on as far as the FIFO takes it
- * (tx_pump), unless the TX interrupt is armed (the FIFO was full when it
- * was armed: the interrupt moves the ring on, no look needed).  In the critical section, so the UART's interrupt (which
- * moves the ring too) and the timer wait until it is left.  Clobbers
- * x0-x5, x9, x16, x17.
+ * tx_put_held ( w0 = byte ): under console_lock, the ring known to have
+ * room: into the FIFO at once if nothing waits in the ring and the FIFO
+ * has room, else into the ring, which then moves on as far as the FIFO
+ * takes it (tx_pump), unless the TX interrupt is armed (the FIFO was full
+ * when it was armed: the interrupt moves the ring on, no look needed).
+ * In the critical section (or masked).  Clobbers x0-x5.
  */
-tx_enqueue:
+tx_put_held:
     str     x30, [sp, #-16]!
-    mrs     x9, tpidr_el2
     mov     w4, w0
     ladr    x3, console_tx
     ldp     x1, x2, [x3]                /* head, tail */
@@ -211,25 +418,19 @@ tx_enqueue:
     bl      uart_tx_try                 /* clobbers x1, x2 */
     cbz     x0, 1f
     tx_count x0, x1, x2, TXS_SENT
-    b       8f                          /* x0 = 1 */
+    b       8f
 1:  ladr    x3, console_tx
     ldp     x1, x2, [x3]
-2:  sub     x0, x1, x2
-    cmp     x0, #TX_RING
-    b.hs    7f                          /* full */
-    ladr    x0, console_tx_ring
+2:  ladr    x0, console_tx_ring
     and     x2, x1, #(TX_RING - 1)
     strb    w4, [x0, x2]
     add     x1, x1, #1
     str     x1, [x3, #TX_HEAD]
     ldr     x0, [x3, #TX_ARMED]         /* armed: the FIFO was full at the last look, */
-    cbnz    x0, 6f                      /* its interrupt takes this byte on */
+    cbnz    x0, 8f                      /* its interrupt takes this byte on */
     bl      tx_pump
-6:  mov     x0, #1
-    b       8f
-7:  mov     x0, #0
 8:  ldr     x30, [sp], #16
-    b       critical_exit
+    ret
 
 /*
  * tx_pump ( -- x0 = bytes moved ): the ring into the FIFO while it takes
@@ -237,8 +438,9 @@ tx_enqueue:
  * can only grow while we write, the UART draining), those go without a
  * look each (uart_tx_put), then it is asked again.  Bytes left: the TX
  * interrupt on (once: TX_ARMED; the UART's TXTHRESH and the AIC line),
- * it fires when the FIFO has drained; the ring empty: off.  From the
- * critical section or exception context.  Clobbers x0-x5.
+ * it fires when the FIFO has drained; the ring empty: off.  Under
+ * console_lock, from the critical section or exception context.
+ * Clobbers x0-x5.
  */
     .globl tx_pump
 tx_pump:
@@ -281,13 +483,15 @@ tx_pump:
     ret
 
 /*
- * console_tx_block: the ring was full: wait for the TX interrupt to make
- * room, at most twice the time the FIFO takes to drain (the console's
+ * console_tx_block ( x0 = bytes of room wanted, at most TX_RING ): the
+ * ring had less: wait for the TX interrupt to make room, at most twice the time the FIFO takes to drain (the console's
  * timed wait, TS_INPUT, as console_block: the period's end moves the ring
  * on itself, console_rx_timeout).  A second thread finding another one
  * waiting sleeps that long instead.  Returns when woken, or at once if
- * there is room by now.  From console_tx_put in thread context.
- * Clobbers x0-x23.
+ * there is room by now.  From con_ring in thread context, on the boot
+ * core only (TX_WAITER is woken by the UART's interrupt, which runs
+ * there), console_lock not held: head and tail are read without it, a
+ * stale look costs at most one period or one look more.  Clobbers x0-x23.
  */
 console_tx_block:
     mrs     x9, tpidr_el2
@@ -295,8 +499,10 @@ console_tx_block:
     ladr    x1, console_tx
     ldp     x2, x3, [x1]
     sub     x2, x2, x3
-    cmp     x2, #TX_RING
-    b.lo    critical_exit               /* room came meanwhile */
+    mov     x3, #TX_RING
+    sub     x2, x3, x2
+    cmp     x2, x0
+    b.hs    critical_exit               /* room came meanwhile */
     bl      board_tx_ticks              /* x0: the FIFO's drain time (clobbers x0-x2) */
     lsl     x19, x0, #1
     mrs     x1, cntpct_el0
@@ -430,7 +636,11 @@ rx_drain:
     cbnz    x1, 9f
     mov     x1, #1
     str     x1, [x3, #RX_PAUSED]
+    bl      con_acquire                 /* UCON's read-modify-write: board_tx_arm's */
+    str     x0, [sp, #8]                /*   too, from any core (clobbers x0-x3) */
     bl      board_rx_pause              /* clobbers x0-x2 */
+    ldr     x0, [sp, #8]
+    con_release x0, x1
     b       9f
 3:  ldr     x1, [x3, #RX_HEAD]          /* Ctrl-C: what was typed before it goes */
     str     x1, [x3, #RX_TAIL]
@@ -482,7 +692,11 @@ rx_take:
 2:  str     xzr, [x3, #RX_PAUSED]       /* room again: the UART's RX interrupt back */
     mov     x4, x0
     str     x30, [sp, #-16]!
+    bl      con_acquire                 /* UCON, as rx_drain (clobbers x0-x3) */
+    str     x0, [sp, #8]
     bl      board_rx_resume             /* clobbers x0-x2 */
+    ldr     x0, [sp, #8]
+    con_release x0, x1
     ldr     x30, [sp], #16
     mov     x0, x4
     b       critical_exit
@@ -658,7 +872,10 @@ console_block:
  * it is (as with the timer); not while the thread is in the allocators
  * (the timer comes back soon for the switch).
  * Registers: x9 per-core, x13 the causes, x14 the frame, x15 the thread
- * to run (0: none), x10 a woken thread.
+ * to run (0: none), x10 a woken thread, x12 con_acquire's answer.  The
+ * ring and the FIFO under console_lock (a thread on another core may be
+ * writing: it holds the lock for a chunk at most); the waiters are this
+ * core's own.
  */
     .globl console_uart_interrupt
 console_uart_interrupt:
@@ -671,13 +888,16 @@ console_uart_interrupt:
     bl      board_uart_causes           /* x0: bit 0 RX, bit 1 TX (clobbers x0-x2) */
     mov     x13, x0
     tbz     x13, #1, 2f
+    bl      con_acquire                 /* another core may be writing (clobbers x0-x3) */
+    mov     x12, x0
     mov     x0, #1
     tx_count x0, x1, x2, TXS_IRQS
     bl      tx_pump                     /* clobbers x0-x5 */
     ladr    x1, console_tx
-    ldr     x10, [x1, #TX_WAITER]
-    cbz     x10, 2f
     ldp     x2, x3, [x1]
+    con_release x12, x0
+    ldr     x10, [x1, #TX_WAITER]       /* (a boot-core thread: ours to wake) */
+    cbz     x10, 2f
     sub     x2, x2, x3
     cmp     x2, #TX_RING
     b.hs    2f                          /* still full */
@@ -770,8 +990,11 @@ console_rx_timeout:
 2:  ladr    x0, console_tx_mode
     ldr     x0, [x0]
     cbz     x0, 3f
+    bl      con_acquire                 /* clobbers x0-x3 */
+    mov     x8, x0
     bl      tx_pump                     /* clobbers x0-x5 */
     tx_count x0, x1, x2, TXS_PUMPED
+    con_release x8, x0
 3:  ldr     x30, [sp], #16
     ret
 
@@ -874,52 +1097,42 @@ bad_byte:   .quad 0             /*   the line refused: the byte that made it so 
 last_was_cr: .byte 0
     .text
 
-/* console_newline: CR LF, what serial terminals expect */
+/* console_newline: CR LF, what serial terminals expect (one piece) */
     .globl console_newline
 console_newline:
-    mov     x4, x30
-    mov     x0, #'\r'
-    bl      console_putc
-    mov     x0, #'\n'
-    bl      console_putc
-    ret     x4
+    str     x30, [sp, #-16]!
+    ladr    x0, con_crlf
+    add     x1, x0, #2
+    bl      con_out
+    ldr     x30, [sp], #16
+    ret
 
-/* console_write ( x0 = address, x1 = length ) */
+/* console_write ( x0 = address, x1 = length ): one piece (con_out) */
     .globl console_write
 console_write:
-    mov     x4, x30
-    mov     x3, x0
     add     x1, x0, x1
-    stp     x1, x4, [sp, #-16]!
-1:  ldr     x1, [sp]
-    cmp     x3, x1
-    b.hs    2f
-    ldrb    w0, [x3], #1
-    bl      console_putc
-    b       1b
-2:  ldp     x1, x4, [sp], #16
-    ret     x4
+    b       con_out
 
-/* console_puts ( x0 = NUL-terminated string ) */
+/* console_puts ( x0 = NUL-terminated string ): one piece */
     .globl console_puts
 console_puts:
-    mov     x4, x30
-    mov     x3, x0
-1:  ldrb    w0, [x3], #1
-    cbz     w0, 2f
-    bl      console_putc
+    mov     x1, x0
+1:  ldrb    w2, [x1]
+    cbz     w2, con_out
+    add     x1, x1, #1
     b       1b
-2:  ret     x4
 
-/* console_hex ( x0 = value ): "0x" and the hex digits, no leading zeros */
+/* console_hex ( x0 = value ): "0x" and the hex digits, no leading zeros,
+   one piece */
     .globl console_hex
 console_hex:
-    str     x30, [sp, #-16]!
+    str     x30, [sp, #-48]!
     mov     x3, x0
-    mov     x0, #'0'
-    bl      console_putc
-    mov     x0, #'x'
-    bl      console_putc
+    add     x2, sp, #16
+    mov     w0, #'0'
+    strb    w0, [x2], #1
+    mov     w0, #'x'
+    strb    w0, [x2], #1
     orr     x4, x3, #1
     clz     x4, x4
     mov     x0, #63
@@ -931,13 +1144,16 @@ console_hex:
     add     x1, x0, #'0'
     add     x0, x0, #('a' - 10)
     csel    x0, x1, x0, lo
-    bl      console_putc
+    strb    w0, [x2], #1
     subs    x4, x4, #4
     b.pl    1b
-    ldr     x30, [sp], #16
+    add     x0, sp, #16
+    mov     x1, x2
+    bl      con_out
+    ldr     x30, [sp], #48
     ret
 
-/* console_dec ( x0 = unsigned value ): decimal digits */
+/* console_dec ( x0 = unsigned value ): decimal digits, one piece */
     .globl console_dec
 console_dec:
     str     x30, [sp, #-48]!
@@ -949,10 +1165,8 @@ console_dec:
     strb    w2, [x3, #-1]!
     mov     x0, x1
     cbnz    x0, 1b
-2:  ldrb    w0, [x3], #1
-    bl      console_putc
-    add     x0, sp, #40
-    cmp     x3, x0
-    b.lo    2b
+    mov     x0, x3
+    add     x1, sp, #40
+    bl      con_out
     ldr     x30, [sp], #48
     ret

@@ -10,15 +10,23 @@
  *
  * FP/SIMD: threads switch the FP/SIMD registers lazily (kernel/thread.S);
  * a drawing routine first moves the owner's state to its TCB
- * (kernel_fp_begin, in fb_enter), and every routine here that touches
- * v-registers runs in .text.critical:
+ * (fb_fp_begin, in fb_enter: kernel_fp_begin's work, but inside the
+ * section, so no switch can come between its look at the owner and its
+ * save), and every routine here that touches v-registers runs in
+ * .text.critical:
  * the timer and the UART interrupt are deferred while the PC is inside
  * (kernel/thread.S, kernel/console.S), so no other thread can run, and use
  * the vector registers, between a routine's first and last NEON
  * instruction.  Each leaves through fb_leave (outside the section), which
  * lets a deferred interrupt in.  The cost is latency: a 1080p blit holds
  * interrupts off for its ~0.8 M cycles (about 230 us), under one time
- * slice.  The same rule keeps the cursor consistent: one drawer at a time.
+ * slice.  The same rule keeps the cursor consistent on one core: one
+ * drawer at a time.  Across cores the text console's state (cursor,
+ * scroll) is console_lock's (kernel/console.S): fbcon_putc is called with
+ * it held, and fbcon_page takes it.  fb_rect_entry and fb_blit_entry
+ * change no state, only pixels, and take no lock (a 1080p blit would
+ * hold it 230 us): what they draw over text from another core at the
+ * same time is the caller's business.
  *
  * Scrolling is by half a screen at a time (jump scroll): one copy of
  * about 4 MB per 33 lines instead of 8 MB per line.
@@ -152,10 +160,57 @@ fb_leave:
     stp     x13, x14, [sp, #96]
     stp     x15, x16, [sp, #112]
     str     x17, [sp, #128]
-    bl      kernel_fp_begin             /* a thread's FP state out of the way */
+    bl      fb_fp_begin                 /* a thread's FP state out of the way */
 .endm
 
+
     .section .text.critical, "ax"
+
+/*
+ * fb_fp_begin: the vector registers for the drawing below: the owner's
+ * FP/SIMD state saved to its TCB first, FP enabled until the section's
+ * exit (PC_PENDING byte 2: critical_exit's fp_check turns it off again).
+ * kernel/thread.S kernel_fp_begin's steps, here in the critical section:
+ * a tick between the look at PC_FPOWNER and the save would let another
+ * thread take the registers, and with console_lock held no switch may
+ * come at all.  Clobbers x9, x16, x17.
+ */
+fb_fp_begin:
+    mrs     x9, tpidr_el2
+    ldr     x16, [x9, #PC_FPOWNER]
+    cbz     x16, 1f
+    str     xzr, [x9, #PC_FPOWNER]
+    ldrb    w17, [x9, #PC_PENDING + 2]
+    cbnz    w17, 2f
+    mov     x17, #(3 << 20)             /* it is not running: FP is off */
+    msr     cptr_el2, x17
+    isb
+2:  fp_save x16, x17
+    b       3f
+1:  ldrb    w17, [x9, #PC_PENDING + 2]
+    cbnz    w17, 4f
+    mov     x17, #(3 << 20)             /* FPEN = 0b11 (CPTR_EL2 in the CPACR layout
+                                           under E2H = 1: Arm ARM D23.2 CPTR_EL2) */
+    msr     cptr_el2, x17
+    isb
+3:  mov     w17, #1
+    strb    w17, [x9, #PC_PENDING + 2]
+4:  ret
+
+/* fb_leave_held: fb_leave without critical_exit, inside the section: for
+   fbcon_putc, whose caller holds console_lock and leaves the section
+   itself. */
+fb_leave_held:
+    ldp     x3, x4, [sp, #16]
+    ldp     x5, x6, [sp, #32]
+    ldp     x7, x8, [sp, #48]
+    ldp     x9, x10, [sp, #64]
+    ldp     x11, x12, [sp, #80]
+    ldp     x13, x14, [sp, #96]
+    ldp     x15, x16, [sp, #112]
+    ldr     x17, [sp, #128]
+    ldp     x29, x30, [sp], #144
+    ret
 
 /*
  * fbcon_cursor_on / fbcon_cursor_off: the cursor (the cell's two bottom
@@ -188,8 +243,11 @@ fbcon_cursor_off:
 
 /*
  * fbcon_putc ( w0 = byte ): draw it at the cursor and advance; CR, LF,
- * backspace move the cursor; scrolls at the bottom.  Clobbers x0-x2 only
- * (the console's contract: callers keep state in x3 and up).
+ * backspace move the cursor; scrolls at the bottom.  With console_lock
+ * held (kernel/console.S con_ring, con_polled), inside the critical
+ * section or with interrupts masked; it does not leave the section (FP
+ * stays on for the caller's critical_exit).  Clobbers x0-x2 only (the
+ * console's contract: callers keep state in x3 and up).
  */
     .globl fbcon_putc
 fbcon_putc:
@@ -269,7 +327,7 @@ fbcon_putc:
     ldp     x1, x2, [x10, #FS_X]
 50: stp     x1, x2, [x10, #FS_X]
     bl      fbcon_cursor_on
-    b       fb_leave
+    b       fb_leave_held
 
 /*
  * fbcon_scroll: the text moves up FS_SCROLL rows; those at the bottom are
@@ -462,11 +520,13 @@ fb_blit_entry:
     b.ne    1b
 9:  b       fb_leave
 
-/* fbcon_page: clear the screen, cursor home.  From thread code;
-   clobbers x0-x2 only. */
+/* fbcon_page: clear the screen, cursor home, under console_lock (the
+   cursor is the text console's).  From thread code; clobbers x0-x2 only. */
     .globl fbcon_page
 fbcon_page:
     fb_enter
+    bl      con_acquire                 /* clobbers x0-x3 */
+    mov     x14, x0
     ladr    x10, fb_state
     ldr     x0, [x10, #FS_ON]
     cbz     x0, 9f
@@ -478,4 +538,7 @@ fbcon_page:
     ladr    x10, fb_state
     stp     xzr, xzr, [x10, #FS_X]
     bl      fbcon_cursor_on
-9:  b       fb_leave
+9:  cbz     x14, 10f
+    ladr    x0, console_lock
+    stlr    xzr, [x0]
+10: b       fb_leave
