@@ -89,3 +89,16 @@ variable bench-ovh
   ." bench: " dup 0 .r ."  samples, instructions "
   bench-insns over 2r@ drop .bench-row ." , cycles "
   bench-cycles swap 2r> nip .bench-row cr ;
+
+\ bench-own ( xt n -- ) as BENCH, for an xt that brackets its own window and
+\ leaves ( instructions cycles ), its bracket already subtracted
+\ (bench-remap): n samples of those, each after the sweep, printed alike.
+variable bench-own-xt
+: bench-own ( xt n -- )
+  dup 1 bench-max 1+ within 0= if -24 throw then
+  swap bench-own-xt !
+  dup 0 ?do bench-sweep depth >r bench-own-xt @ execute depth r> 2 + <> if -260 throw then
+    bench-cycles i cells + ! bench-insns i cells + ! loop
+  ." bench: " dup 0 .r ."  samples, instructions "
+  bench-insns over 0 .bench-row ." , cycles "
+  bench-cycles swap 0 .bench-row cr ;

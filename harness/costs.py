@@ -204,7 +204,47 @@ MEMORY: dict[str, Param] = {
         "return address stack entries (BL pushes, RET pops; deeper calls lose the oldest)", 32, 32,
         "entries", "assumed (not measured on Apple cores); one depth for both models: one predictor "
         "is simulated", costlier="low"),
+    # A TLB shootdown (docs/emulation.md, The cores): a broadcast TLBI
+    # (TLBI ...IS/OS) is complete, for every core of the inner-shareable
+    # domain, only once the DSB after it (SY, ISH or OSH: a barrier of
+    # loads and stores there) has completed (Arm ARM, "Ordering and
+    # completion of TLB maintenance instructions"), and that DSB cannot
+    # complete before every other core has dropped the entries and
+    # finished the accesses it translated with them and said so.  The
+    # DSB of such a sequence costs, beyond its own 17 (measured, a local
+    # DSB), tlbi_sync_core per other running core and tlbi_sync_cluster
+    # per other cluster with a core running (a core held in reset is in no
+    # domain; one in WFI is, and answers).  Charged whether or not the
+    # memory model is on (harness/machine/m3.py).
+    "tlbi_sync_core": Param(
+        "a DSB completing a broadcast TLBI: each other running core's share (it drops the entries, "
+        "finishes the accesses that used them, acknowledges; serialised at its cluster's L2)", 2, 18,
+        "cycles",
+        "assumed: no Apple figure published.  The high end serialises the acknowledgements at "
+        "one L2 access each (l2_hit's high end, 18: the cluster's L2 is where its cores meet); "
+        "the low end overlaps them, a couple of cycles each for the extra message.  That the "
+        "cost grows with the cores of the domain is what Arm server kernels report "
+        "(Linaro Connect MAD24-316, 'Why TLBI matters on ARM server': broadcast TLBI and its DSB "
+        "scale with the cores, up to a 50% gain from limiting the domain on 96 cores)"),
+    "tlbi_sync_cluster": Param(
+        "a DSB completing a broadcast TLBI: the trip to each other cluster with a running core "
+        "and back (the message and the cluster's answer)", 50, 175, "cycles",
+        "assumed: the high end is the cross-cluster trip harness/machine/smp.py IPI_LATENCY "
+        "assumes (175 cycles, 50 ns: a cross-cluster coherence round trip on M1-class parts); "
+        "the low end, 50 cycles (14 ns), a fabric hop without the queueing"),
 }
+
+
+def shootdown_cost(others: int, other_clusters: int, memory: dict[str, Param] | None = None) -> tuple[int, int]:
+    """What the DSB completing a broadcast TLBI waits for the other cores:
+    (conservative cycles, optimistic milli-cycles) with `others` other
+    running cores in `other_clusters` other clusters (0, 0: one core
+    alone, nothing to wait for)."""
+    mem = memory or MEMORY
+    core, cluster = mem["tlbi_sync_core"], mem["tlbi_sync_cluster"]
+    cons = others * core.conservative + other_clusters * cluster.conservative
+    opt = others * core.optimistic + other_clusters * cluster.optimistic
+    return math.ceil(cons), round(opt * 1000)
 
 GEOMETRY: dict[str, Geometry] = {
     "l1d_size": Geometry("L1D size (P-core)", 128 << 10, "bytes",
@@ -214,6 +254,11 @@ GEOMETRY: dict[str, Geometry] = {
     "l1d_line": Geometry("L1D line", 64, "bytes", "assumed (cycle-model.md)"),
     "l2_size": Geometry("L2 size (shared by the P-cluster)", 16 << 20, "bytes",
                         "Linux t8122.dtsi: l2-cache-1 cache-size = <0x1000000>"),
+    "l1d_size_e": Geometry("L1D size (E-core)", 64 << 10, "bytes",
+                           "Linux t8122.dtsi: apple,sawtooth d-cache-size = <0x10000>"),
+    "l2_size_e": Geometry("L2 size (shared by the E-cluster)", 4 << 20, "bytes",
+                          "Linux t8122.dtsi: l2-cache-0 cache-size = <0x400000>, the next-level-cache "
+                          "of cpu@0-cpu@3 (l2-cache-1 that of cpu@10100-cpu@10103: one L2 per cluster)"),
     "l2_ways": Geometry("L2 associativity", 16, "ways", "assumed"),
     "l2_line": Geometry("L2 line", 128, "bytes",
                         "assumed per cycle-model.md (Apple's coherence line is 128 B at L2); a 2026 "
@@ -223,12 +268,27 @@ GEOMETRY: dict[str, Geometry] = {
     "btb": Geometry("indirect-branch targets remembered (direct-mapped by the branch's address)", 256,
                     "entries", "assumed"),
 }
+# One L2 per cluster, shared by its cores; an L1D per core (harness/machine/m3.py _install_costs;
+# t6030 and t6031 have the same E and P figures in their .dtsi).  An E-core has the P-core's ways,
+# lines and latencies (ASSUMED: only its sizes are in the device tree).
 # Not modelled: the L1I (192 KiB on P-cores, t8122.dtsi i-cache-size = <0x30000>; kernel code fits
-# it), conditional-branch mispredicts, TLB misses, the system level cache (inside dram_latency's range).
+# it), conditional-branch mispredicts, TLB misses, the system level cache (inside dram_latency's range),
+# coherence between the L1s (a line another core wrote stays in this one's L1), a DRAM channel
+# shared by the cores (each core has its own).
+
+
+def cache_sets(kind: str = "P") -> tuple[int, int]:
+    """(L1D sets, L2 sets) of a core of this kind ("P" or "E")."""
+    g = {k: v.value for k, v in GEOMETRY.items()}
+    l1 = g["l1d_size" if kind == "P" else "l1d_size_e"]
+    l2 = g["l2_size" if kind == "P" else "l2_size_e"]
+    return l1 // g["l1d_line"] // g["l1d_ways"], l2 // g["l2_line"] // g["l2_ways"]
 
 # How a block ends, for the branch model (blockhook.c K_*), and the DSB flag.
 BLOCK_NONE, BLOCK_CALL, BLOCK_CALL_IND, BLOCK_JUMP_IND, BLOCK_RET, BLOCK_ERET = range(6)
 BLOCK_DSB = 8
+BLOCK_DSB_SYNC = 16     # a DSB that completes broadcast TLB maintenance (SY, ISH, OSH: loads and stores)
+_DSB_SYNC = ("sy", "ish", "osh")
 # A kind's bits 8-31: the block's conservative cycles that rest on assumed
 # costs (blockhook.c K_ASSUMED_SHIFT).
 BLOCK_ASSUMED_SHIFT = 8
@@ -404,7 +464,9 @@ class CostModel:
                 assumed += c - 1
             n += 1
             if cls == "dsb":
-                dsb = BLOCK_DSB
+                dsb |= BLOCK_DSB
+                if insn.op_str.strip().lower() in _DSB_SYNC:
+                    dsb |= BLOCK_DSB_SYNC
             last = insn
         # Words capstone cannot decode are charged as plain instructions:
         # the count must still be exact.
@@ -432,15 +494,19 @@ class CostModel:
         cpu.exception_entry_assumed = int("exception_entry" in self._assumed)
 
     def install_memory(self, cpu, ram: list[tuple[int, int]], nc: list[tuple[int, int]],
-                       device: list[tuple[int, int]], hz: float = 3_500_000_000) -> None:
+                       device: list[tuple[int, int]], hz: float = 3_500_000_000, kind: str = "P") -> None:
         """Charge `cpu`'s memory accesses and branches with this model's
         MEMORY parameters: ram, nc, device are [lo, hi) physical ranges
         (cacheable RAM, Normal-NC, Device; anything else counts as Device).
-        After install() (the branch model reads the block kinds it returns)."""
+        After install() (the branch model reads the block kinds it returns).
+        kind: the core's ("P" or "E"), for its L1D and L2 sizes (GEOMETRY);
+        the machine then shares one L2 among a cluster's cores
+        (El2Cpu.share_l2)."""
         ranges = [(lo, hi, "ram") for lo, hi in ram] + [(lo, hi, "nc") for lo, hi in nc] + \
             [(lo, hi, "device") for lo, hi in device]
+        l1_sets, l2_sets = cache_sets(kind)
         cpu.install_memory_model(ranges, native_memory_params(self.memory, hz),
-                                 int(self.memory["return_stack"].conservative))
+                                 int(self.memory["return_stack"].conservative), l1_sets, l2_sets)
 
 
 def _read_overrides(path: Path) -> dict:

@@ -100,6 +100,10 @@ class SovState(ctypes.Structure):
         ("cycles_assumed", ctypes.c_int64),
         ("blk_assumed", ctypes.c_int64),
         ("mid_assumed", ctypes.c_int64),
+        ("shoot_cons", ctypes.c_int64),
+        ("shoot_opt", ctypes.c_int64),
+        ("shoot_armed", ctypes.c_uint32),
+        ("shoot_pad", ctypes.c_uint32),
     ]
 
 
@@ -142,7 +146,10 @@ def native_library() -> ctypes.CDLL:
     lib.sov_observe.argtypes = [vp, u32, i32]
     lib.sov_compare_regions.argtypes = [vp, vp, u32, vp, vp, vp, vp]
     lib.sov_attach.argtypes = [vp, vp, vp, ctypes.POINTER(ctypes.c_size_t)]
-    lib.sov_mm_install.argtypes = [vp, vp, vp, vp, u32, u32, vp, vp, vp]
+    lib.sov_mm_install.argtypes = [vp, vp, vp, vp, u32, u32, vp, vp, vp, u32, u32]
+    lib.sov_mm_share_l2.argtypes = [vp, vp]
+    lib.sov_mm_l2_id.argtypes = [vp]
+    lib.sov_mm_l2_id.restype = u64
     lib.sov_mm_flush.argtypes = [vp, i32]
     lib.sov_mm_set_streams.argtypes = [vp, u32]
     lib.sov_mm_set_streams.restype = u32
@@ -490,14 +497,16 @@ class El2Cpu:
     # ---- the memory and branch model --------------------------------------
 
     def install_memory_model(self, ranges: Iterable[tuple[int, int, str]], params: list[int],
-                             return_stack: int) -> None:
+                             return_stack: int, l1_sets: int = 256, l2_sets: int = 8192) -> None:
         """Charge memory accesses and branches natively (blockhook.c): caches,
         the DRAM channel, Normal-NC and Device accesses, the return stack
         (`return_stack` entries) and last-target indirect prediction.
         `ranges`: (lo, hi, "ram" | "nc" | "device") physical ranges, at most
         16; an address in none of them is Device.  `params`: the native
         parameters, conservative then optimistic (harness/costs.py
-        native_memory_params makes them).  Once per CPU; it cannot be
+        native_memory_params makes them).  `l1_sets`, `l2_sets`: this
+        core's L1D and (until share_l2) its own L2, in sets (powers of two,
+        at most a P-core's: 256 and 8192).  Once per CPU; it cannot be
         removed (a machine without it: M3Config(memory_model=False)).
         Installing it puts every load and store on unicorn's slow path."""
         ranges = list(ranges)
@@ -511,10 +520,41 @@ class El2Cpu:
         ty = (ctypes.c_uint32 * max(n, 1))(*[kinds[r[2]] for r in ranges])
         p = (ctypes.c_int64 * len(params))(*[int(v) for v in params])
         err = self._lib.sov_mm_install(self._stp, self._uch.value, _fn_addr(uclib.uc_hook_add), p,
-                                       return_stack, n, lo, hi, ty)
+                                       return_stack, n, lo, hi, ty, int(l1_sets), int(l2_sets))
         if err:
             raise EmulatorError(f"installing the memory model failed ({err})")
         self.memory_model = True
+
+    def share_l2(self, owner: "El2Cpu") -> None:
+        """Use `owner`'s L2 from now on (the cores of a cluster share
+        one): this core's own is dropped.  A line either core brings in is
+        a hit for the other; either's traffic evicts the other's lines.
+        The L1s stay per core.  Both need the memory model."""
+        if self._lib.sov_mm_share_l2(self._stp, owner._stp):
+            raise EmulatorError("sharing an L2 needs the memory model on both cores")
+
+    @property
+    def l2_id(self) -> int:
+        """Which L2 this core's memory model uses (equal for cores sharing one; 0: no model)."""
+        return self._lib.sov_mm_l2_id(self._stp)
+
+    def shootdown_pending(self, cons: int, opt_x1000: int, armed: bool) -> None:
+        """A broadcast TLBI ran: the next DSB that completes it (a block
+        holding DSB SY/ISH/OSH: costs.BLOCK_DSB_SYNC) costs `cons` more
+        conservative cycles and `opt_x1000` optimistic milli-cycles, all
+        assumed; `armed` False when the current block's DSB came before the
+        TLBI.  Several TLBIs before one DSB: one wait (the largest)."""
+        st = self._st
+        st.shoot_cons = max(st.shoot_cons, int(cons))
+        st.shoot_opt = max(st.shoot_opt, int(opt_x1000))
+        st.shoot_armed = int(armed)
+
+    def charge_assumed(self, cons: int, opt_x1000: int) -> None:
+        """Add cycles that rest on an assumption to both counters now."""
+        st = self._st
+        st.cycles_cons += int(cons)
+        st.cycles_opt += int(opt_x1000)
+        st.cycles_assumed += int(cons) * 1000
 
     def set_prefetch_streams(self, n: int) -> int:
         """The sequential streams the modelled prefetcher follows (default

@@ -35,7 +35,7 @@ from pathlib import Path
 from unicorn import UC_HOOK_CODE
 
 from harness import bootargs, chips, payload
-from harness.costs import CostModel
+from harness.costs import CostModel, shootdown_cost
 from harness.elf import Symbols
 from harness.machine.cpu import NO_LIMIT, El2Cpu, EmulatorError, StopReason, decode_esr
 from harness.machine.framebuffer import Framebuffer
@@ -271,7 +271,9 @@ class M3:
         # passes through sync_icache (as it must on hardware), which drops
         # the cached costs of that range.
         self.costs = cfg.costs or CostModel()
-        self._install_costs(cpu)
+        self._l2_owners: dict[tuple[int, int], El2Cpu] = {}    # (die, cluster): the core whose L2 the cluster shares
+        self._shoot_paid: dict[int, tuple[int, int]] = {}      # core index: the DSB a shootdown was charged at
+        self._install_costs(boot)
         self._sync_icache = sync = self.symbols.address("sync_icache", lay.load_base)
         cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._code_rewritten(boot), begin=sync, end=sync)
 
@@ -341,8 +343,11 @@ class M3:
         cpu = core.cpu
 
         def tlbi(_enc, _xt):
-            for other in self._others(core):
+            others = list(self._others(core))
+            for other in others:
                 other.pending_flush = True
+            if others:
+                self._shootdown(core, others)
 
         def ic(enc, xt):
             if enc[1:] == IC_IVAU:
@@ -353,6 +358,32 @@ class M3:
 
         cpu.observe_sys(TLBI_BROADCAST, tlbi)
         cpu.observe_sys([IC_IALLUIS, IC_IALLU, IC_IVAU], ic)
+
+    def _shootdown(self, core: Core, others: list[Core]) -> None:
+        """A broadcast TLBI on `core` while `others` run (started: a core
+        in reset is in no shareability domain; one in WFI answers too):
+        the DSB that completes it waits for them (harness/costs.py
+        shootdown_cost, tlbi_sync_core and tlbi_sync_cluster).  A DSB SY,
+        ISH or OSH after the TLBI in its own block is charged now (once per
+        DSB, whatever TLBIs precede it); otherwise the next such DSB is
+        (El2Cpu.shootdown_pending; blockhook.c charges it)."""
+        mine = (core.info.die, core.info.cluster)
+        clusters = {(c.info.die, c.info.cluster) for c in others} - {mine}
+        cons, opt = shootdown_cost(len(others), len(clusters), self.costs.memory)
+        cpu = core.cpu
+        st = cpu._st
+        pc, end = cpu.observed_pc, st.blk_addr + st.blk_size
+        if st.blk_addr <= pc < end - 4:
+            code = bytes(cpu.uc.mem_read(pc + 4, end - pc - 4))
+            for i in range(0, len(code) - 3, 4):
+                w = int.from_bytes(code[i:i + 4], "little")
+                if w & 0xFFFFF0FF == 0xD503309F and (w >> 8) & 0xF in (0xF, 0xB, 0x3):   # DSB SY, ISH, OSH
+                    at = (st.instructions, pc + 4 + i)           # this block's run, that DSB
+                    if self._shoot_paid.get(core.index) != at:
+                        self._shoot_paid[core.index] = at
+                        cpu.charge_assumed(cons, opt)
+                    return
+        cpu.shootdown_pending(cons, opt, armed=False)
 
     def _others(self, core: Core):
         return (c for c in self.cores if c is not core and c.cpu is not None)
@@ -502,7 +533,7 @@ class M3:
                       write=lambda v: tmr.__setitem__("ena", v & 3))
         self._serve_id_registers(core)
         regs = CoreRegs(cpu, boot=False)        # interrupts held off until the kernel sets CYC_OVRD
-        self._install_costs(cpu)
+        self._install_costs(core)
         sync = self._sync_icache
         cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._code_rewritten(core), begin=sync, end=sync)
         cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._into_m1n1(core, a),
@@ -511,20 +542,30 @@ class M3:
         self._observe_broadcasts(core)
         core.models.update(clock=clock, pmu=pmu, timer=timer, vtimer=vtimer, ipi=ipi, vm_tmr=tmr, regs=regs)
 
-    def _install_costs(self, cpu) -> None:
+    def _install_costs(self, core: Core) -> None:
         """A core's cycle model and (M3Config.memory_model) its memory
         hierarchy: usable RAM cacheable, the framebuffer Normal-NC, the
-        devices Device."""
+        devices Device; its own L1D (its core type's size), and its
+        cluster's L2, shared with the cluster's other cores (the first
+        core of a cluster to start makes it; harness/costs.py GEOMETRY)."""
         cfg, chip, lay = self.config, self.chip, self.layout
+        cpu = core.cpu
         self.costs.install(cpu)
         if cfg.memory_model:
             a = chip.aic
             self.costs.install_memory(cpu, ram=[(lay.phys_base, lay.mem_end)], nc=[(lay.fb.base, lay.fb_end)],
                                       device=[(chip.uart.base, chip.uart.base + self.uart.size),
                                               (a.base, a.base + a.size),
-                                              (chip.wdt.base, chip.wdt.base + self.wdt.size)], hz=CPU_HZ)
+                                              (chip.wdt.base, chip.wdt.base + self.wdt.size)], hz=CPU_HZ,
+                                      kind=core.info.kind)
             if cfg.prefetch_streams is not None:
                 cpu.set_prefetch_streams(cfg.prefetch_streams)
+            cluster = (core.info.die, core.info.cluster)
+            owner = self._l2_owners.get(cluster)
+            if owner is None:
+                self._l2_owners[cluster] = cpu
+            else:
+                cpu.share_l2(owner)
 
     def _into_m1n1(self, core: Core, pc: int) -> None:
         """A secondary executes m1n1's vectors: its RVBAR was never set

@@ -87,13 +87,17 @@ typedef struct {
 #define K_ERET 5     /* ERET: its target (a switch's) is not predicted */
 #define K_END_MASK 7
 #define K_DSB 8      /* the block holds a DSB: outstanding memory traffic completes */
+#define K_DSB_SYNC 16 /* ... one that completes broadcast TLB maintenance (SY, ISH, OSH) */
 /* Bits 8-31 of a kind: the block's conservative cycles that rest on
  * assumed costs (harness/costs.py: above the one-cycle floor of each
  * instruction whose cost is an assumption). */
 #define K_ASSUMED_SHIFT 8
 #define K_FLAGS_MASK 0xffu
 
-/* ---- memory model geometry (harness/costs.py GEOMETRY must agree) ---- */
+/* ---- memory model geometry (harness/costs.py GEOMETRY must agree) ----
+ * Lines and ways are fixed; the number of sets is a core's (sov_mm_install:
+ * a P-core's L1D is 128 KiB, an E-core's 64 KiB; a P-cluster's L2 16 MiB,
+ * an E-cluster's 4 MiB).  L1_SETS and L2_SETS are the P-core's, the most. */
 #define L1_LINE_SHIFT 6 /* 64 B */
 #define L1_SETS 256     /* 128 KiB / 64 B / 8 ways */
 #define L1_WAYS 8
@@ -137,6 +141,15 @@ typedef struct {
     uint64_t lo, hi;
     uint32_t type;
 } mm_range;
+
+/* An L2: one per cluster, shared by the cores of the cluster
+ * (sov_mm_share_l2), each of which holds a reference.  Lines in
+ * most-recently-used order per set: (line + 1) << 1 | dirty. */
+typedef struct {
+    uint64_t *line;     /* [sets][L2_WAYS] */
+    uint32_t sets;      /* a power of two */
+    uint32_t refs;
+} mm_l2;
 #define MM_MAX_RANGES 16
 
 /* Statistics (sov_mm_stats): counts, for tests and reports. */
@@ -179,6 +192,14 @@ typedef struct {
     int64_t cycles_assumed;  /* milli-cycles of cycles_cons that rest on assumed costs */
     int64_t blk_assumed;     /* what the current block added to it */
     int64_t mid_assumed;
+    /* A broadcast TLBI whose completing DSB is still to come (set from
+     * Python, harness/machine/m3.py): that DSB waits for the other cores,
+     * shoot_cons cycles and shoot_opt milli-cycles (all of it assumed),
+     * charged at the entry of the block after the next block that holds
+     * a DSB of K_DSB_SYNC (shoot_armed: the current block's DSB, if any,
+     * came before the TLBI and does not count). */
+    int64_t shoot_cons, shoot_opt;
+    uint32_t shoot_armed, shoot_pad;
 
     /* private from here on */
     uc_emu_stop_fn emu_stop;
@@ -206,8 +227,9 @@ typedef struct {
     mm_range ranges[MM_MAX_RANGES];
     uint32_t nranges;
     uint64_t ram_lo, ram_size; /* the first cacheable range: the fast classification */
-    uint64_t *l1;              /* [L1_SETS][L1_WAYS], MRU first: (line + 1) << 1 | dirty */
-    uint64_t *l2;              /* [L2_SETS][L2_WAYS], likewise with 128 B lines */
+    uint64_t *l1;              /* [l1_sets][L1_WAYS], MRU first: (line + 1) << 1 | dirty */
+    uint32_t l1_sets;          /* a power of two */
+    mm_l2 *l2;                 /* the cluster's, likewise with 128 B lines (shared) */
     uint64_t streams[N_STREAMS];
     uint32_t stream_run[N_STREAMS]; /* lines of the stream seen so far, up to the last */
     uint32_t stream_next;
@@ -239,12 +261,20 @@ sov_state *sov_new(void *emu_stop, void *reg_read, void *reg_write, int reg_pc, 
     return st;
 }
 
+static void l2_release(mm_l2 *c)
+{
+    if (c && --c->refs == 0) {
+        free(c->line);
+        free(c);
+    }
+}
+
 void sov_free(sov_state *st)
 {
     if (st) {
         free(st->table);
         free(st->l1);
-        free(st->l2);
+        l2_release(st->l2);
         free(st);
     }
 }
@@ -475,7 +505,7 @@ static inline int set_touch(uint64_t *set, int ways, uint64_t tag, int dirty, ui
 static int l2_access(sov_state *st, uint64_t l2line, int dirty)
 {
     uint64_t victim = 0;
-    uint64_t *set = st->l2 + (l2line & (L2_SETS - 1)) * L2_WAYS;
+    uint64_t *set = st->l2->line + (l2line & (st->l2->sets - 1)) * L2_WAYS;
     if (set_touch(set, L2_WAYS, l2line + 1, dirty, &victim))
         return 1;
     st->stats[S_L2_MISS]++;
@@ -555,7 +585,7 @@ static void fill_wait(sov_state *st, uint64_t addr, uint32_t size)
 static void l1_access(sov_state *st, uint64_t line, int w)
 {
     uint64_t victim = 0;
-    uint64_t *set = st->l1 + (line & (L1_SETS - 1)) * L1_WAYS;
+    uint64_t *set = st->l1 + (line & (st->l1_sets - 1)) * L1_WAYS;
     int hit = set_touch(set, L1_WAYS, line + 1, w, &victim);
     if (hit)
         return;
@@ -667,7 +697,7 @@ void sov_mem_read_hook(uc_engine *uc, int type, uint64_t addr, int size, int64_t
     if (st->n_fills)
         fill_wait(st, addr, (uint32_t)size);
     uint64_t line = addr >> L1_LINE_SHIFT;
-    uint64_t mru = st->l1[(line & (L1_SETS - 1)) * L1_WAYS];
+    uint64_t mru = st->l1[(line & (st->l1_sets - 1)) * L1_WAYS];
     if ((mru >> 1) == line + 1 && ((addr + (uint64_t)size - 1) >> L1_LINE_SHIFT) == line)
         return;
     mm_access(st, uc, addr, (uint32_t)size, 0);
@@ -679,7 +709,7 @@ void sov_mem_write_hook(uc_engine *uc, int type, uint64_t addr, int size, int64_
     (void)type;
     (void)value;
     uint64_t line = addr >> L1_LINE_SHIFT;
-    uint64_t mru = st->l1[(line & (L1_SETS - 1)) * L1_WAYS];
+    uint64_t mru = st->l1[(line & (st->l1_sets - 1)) * L1_WAYS];
     if (mru == ((line + 1) << 1 | 1) && ((addr + (uint64_t)size - 1) >> L1_LINE_SHIFT) == line)
         return; /* MRU and already dirty */
     mm_access(st, uc, addr, (uint32_t)size, 1);
@@ -748,9 +778,9 @@ static void bp_resolve(sov_state *st, uint64_t addr)
 static void mm_reset_state(sov_state *st)
 {
     if (st->l1)
-        memset(st->l1, 0, sizeof(uint64_t) * L1_SETS * L1_WAYS);
-    if (st->l2)
-        memset(st->l2, 0, sizeof(uint64_t) * L2_SETS * L2_WAYS);
+        memset(st->l1, 0, sizeof(uint64_t) * st->l1_sets * L1_WAYS);
+    if (st->l2) /* the cluster's: every core of it loses its lines too */
+        memset(st->l2->line, 0, sizeof(uint64_t) * st->l2->sets * L2_WAYS);
     memset(st->streams, 0, sizeof st->streams);
     memset(st->stream_run, 0, sizeof st->stream_run);
     st->stream_next = 0;
@@ -762,20 +792,32 @@ static void mm_reset_state(sov_state *st)
     memset(st->btb_target, 0, sizeof st->btb_target);
 }
 
+static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
+
 /* Install the model: params[2 * MM_NPARAM] (conservative then optimistic,
  * milli-cycles, see P_*), ras_depth, n ranges (lo, hi, type: 0 cacheable,
  * 1 Normal-NC, 2 Device; anything outside them is Device; the first
- * cacheable one is checked first), then the read and write hooks are
- * registered.  Returns 0 or the uc_err / -1. */
+ * cacheable one is checked first), the sets of this core's L1D and of an
+ * L2 of its own (powers of two, at most L1_SETS / L2_SETS; a core of a
+ * cluster then shares one: sov_mm_share_l2), then the read and write
+ * hooks are registered.  Returns 0 or the uc_err / -1. */
 int sov_mm_install(sov_state *st, uc_engine *uc, void *hook_add_ptr, const int64_t *params,
                    uint32_t ras_depth, uint32_t n, const uint64_t *lo, const uint64_t *hi,
-                   const uint32_t *type)
+                   const uint32_t *type, uint32_t l1_sets, uint32_t l2_sets)
 {
     if (st->mm_on || n > MM_MAX_RANGES || ras_depth == 0 || ras_depth > RAS_MAX)
         return -1;
-    st->l1 = calloc((size_t)L1_SETS * L1_WAYS, sizeof(uint64_t));
-    st->l2 = calloc((size_t)L2_SETS * L2_WAYS, sizeof(uint64_t));
+    if (!pow2(l1_sets) || l1_sets > L1_SETS || !pow2(l2_sets) || l2_sets > L2_SETS)
+        return -1;
+    st->l1_sets = l1_sets;
+    st->l1 = calloc((size_t)l1_sets * L1_WAYS, sizeof(uint64_t));
+    st->l2 = calloc(1, sizeof *st->l2);
     if (!st->l1 || !st->l2)
+        return -1;
+    st->l2->refs = 1;
+    st->l2->sets = l2_sets;
+    st->l2->line = calloc((size_t)l2_sets * L2_WAYS, sizeof(uint64_t));
+    if (!st->l2->line)
         return -1;
     memcpy(st->p, params, sizeof st->p);
     st->ras_depth = ras_depth;
@@ -814,15 +856,33 @@ void sov_mm_flush(sov_state *st, int writeback)
         return;
     if (writeback) {
         uint64_t dirty = 0;
-        for (size_t i = 0; i < (size_t)L1_SETS * L1_WAYS; i++)
+        for (size_t i = 0; i < (size_t)st->l1_sets * L1_WAYS; i++)
             dirty += (st->l1[i] & 1) << L1_LINE_SHIFT;
-        for (size_t i = 0; i < (size_t)L2_SETS * L2_WAYS; i++)
-            dirty += (st->l2[i] & 1) << L2_LINE_SHIFT;
+        for (size_t i = 0; i < (size_t)st->l2->sets * L2_WAYS; i++)
+            dirty += (st->l2->line[i] & 1) << L2_LINE_SHIFT;
         if (dirty)
             mm_writeback(st, (uint32_t)(dirty > UINT32_MAX ? UINT32_MAX : dirty));
     }
     mm_reset_state(st);
 }
+
+/* st's L2 becomes the one `owner` has (the cores of a cluster share
+ * theirs): its own is dropped, lines and all.  Both must have the model
+ * installed.  Returns 0, or -1. */
+int sov_mm_share_l2(sov_state *st, sov_state *owner)
+{
+    if (!st->mm_on || !owner->mm_on)
+        return -1;
+    if (st->l2 == owner->l2)
+        return 0;
+    l2_release(st->l2);
+    st->l2 = owner->l2;
+    st->l2->refs++;
+    return 0;
+}
+
+/* The sets of st's L2 (tests: shared or not is the same L2). */
+uint64_t sov_mm_l2_id(const sov_state *st) { return (uint64_t)(uintptr_t)st->l2; }
 
 /* How many sequential streams the prefetcher follows (at most N_STREAMS;
  * 0 turns it off: the pessimistic pass).  Returns the number set. */
@@ -841,10 +901,27 @@ void sov_mm_idle(sov_state *st)
         mm_drain(st, 0);
 }
 
+/* A broadcast TLBI's completion: the block that just ran held the DSB
+ * that waits for the other cores (charged once, whatever follows; a DSB
+ * in the TLBI's own block before it does not count: shoot_armed). */
+static void shoot_check(sov_state *st)
+{
+    if ((st->bp_prev_kind & K_DSB_SYNC) && st->shoot_armed) {
+        st->cycles_cons += st->shoot_cons;
+        st->cycles_opt += st->shoot_opt;
+        st->cycles_assumed += st->shoot_cons * 1000;
+        st->shoot_cons = st->shoot_opt = 0;
+    }
+    st->shoot_armed = 1;
+}
+
 /* An exception was taken: the next block is its vector, not the target
- * of the branch that ended the last one. */
+ * of the branch that ended the last one (a DSB that ended that one has
+ * completed). */
 void sov_bp_exception(sov_state *st)
 {
+    if (st->shoot_cons | st->shoot_opt)
+        shoot_check(st);
     st->bp_prev_kind = K_NONE;
 }
 
@@ -875,6 +952,8 @@ static int irq_deliverable(sov_state *st, uc_engine *uc)
 void sov_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     sov_state *st = user;
+    if (st->shoot_cons | st->shoot_opt)
+        shoot_check(st);
     /* The branch that led here was taken whatever happens to this block
      * (a stop resumes here, an interrupt enters its vector instead). */
     if (st->bp_on && st->bp_prev_kind)
