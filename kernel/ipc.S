@@ -444,6 +444,7 @@ ipc_timeout:
  * thread home.  Already away (REPLY-RECEIVE's receive on a third core),
  * the first return address stands.
  */
+/* bench: xcall (budget 175 cycles; a call to a server on another core, the caller moved there and back) */
 call_away:
     ladr    x7, ipc_call
     /* fall through */

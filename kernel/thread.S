@@ -303,11 +303,42 @@ thread_pin:
     ccmp    x0, x4, #4, eq              /* the console: only to the boot core */
     b.ne    8f
     str     x0, [x6, #T_AFFINE]
+    mov     x7, #1
+    str     x7, [x6, #T_PINNED]
     spin_unlock x5
     cmp     x6, x10
     b.ne    critical_exit
     cmp     x0, x9
     b.ne    thread_migrate              /* us: now (returns over there) */
+    b       critical_exit
+8:  spin_unlock x5
+    mov     x0, #-24
+    b       critical_throw
+
+/*
+ * thread_unpin ( x1 = a thread id, x30 = UNPIN's caller ): the balancer
+ * may move that thread to an idle core (tick_balance).  Not the console
+ * thread (its input is the boot core's).  No such thread: THROW -24.
+ */
+    .globl thread_unpin
+thread_unpin:
+    mrs     x9, tpidr_el2
+    ladr    x5, threads_lock
+    spin_lock x5, w2, w3
+    ladr    x4, percpu
+    ldr     x6, [x4, #PC_THREADS]
+1:  cbz     x6, 8f
+    ldr     x7, [x6, #T_ID]
+    cmp     x7, x1
+    b.eq    2f
+    ldr     x6, [x6, #T_ALLNEXT]
+    b       1b
+2:  ladr    x7, console_thread
+    ldr     x7, [x7]
+    cmp     x7, x6
+    b.eq    8f
+    str     xzr, [x6, #T_PINNED]
+    spin_unlock x5
     b       critical_exit
 8:  spin_unlock x5
     mov     x0, #-24
@@ -495,6 +526,8 @@ tcb_init:
 tcb_fill:                               /* ( ... x6 = its id ): off the list (an idle thread) */
     str     x9, [x10, #T_CORE]
     stp     x9, xzr, [x10, #T_AFFINE]   /* its own core; at home (T_AWAYRET 0) */
+    mov     x5, #1
+    str     x5, [x10, #T_PINNED]        /* it stays there (UNPIN lets it go) */
     add     x2, x22, #(SLOT_R0 >> 12), lsl #12      /* its empty return stack */
     add     x3, x22, #(SLOT_S0 >> 12), lsl #12      /* its empty data stack */
     add     x4, x10, #T_USER
@@ -679,6 +712,7 @@ threads_init:
     ladr    x1, idle_loop
     mov     x20, #0
     bl      tcb_init
+    str     x10, [x9, #PC_IDLE]         /* (the balancer's test of an idle core) */
     enqueue_tail x10
 
     msr     cptr_el2, xzr               /* FP/SIMD traps: switched lazily (fp_trap) */
@@ -851,21 +885,84 @@ tick_go:
 1:  ldr     x5, [x6, #T_PRIO]
     cbz     x5, tick_idle               /* the idle thread runs: maybe no tick at all */
     msr     cnthp_cval_el2, x1
-2:  bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
+tick_eoi:
+    bl      board_timer_eoi             /* x0 = token; clobbers x0-x3 */
     ldp     x1, x2, [x6, #T_AFFINE]     /* pinned elsewhere (PIN), and not away */
     cmp     x1, x4                      /* for an IPC (T_AWAYRET 0)? */
     ccmp    x2, #0, #0, ne
     b.eq    tick_move
+    ldr     x1, [x4, #PC_READY]
+    lsr     x1, x1, #1                  /* a thread waits here (not the idle one): */
+    cbnz    x1, tick_balance            /*   an idle core may take it */
+tick_back:
     outranked x3, x5, x5, x4            /* x3 = 63 - the best ready, x5 = 63 - ours */
     b.ls    tick_switch                 /* as urgent as we are: switch */
     tf_leave
+
+/* tick_balance ( x4, x5 = our priority, x6, x7, x29 ): load balancing by
+   the owner of the work, so no core touches another's queues.  The head
+   of the best ready queue, if the balancer may move it (UNPIN: T_PINNED
+   0) and it is not away for an IPC, goes to the first core found idle
+   (its idle thread running, its inbox empty: a look, not a promise; two
+   cores may send to one, which then has work for both) with the hand-over
+   of thread_migrate (its FP/SIMD state into its TCB if the registers hold
+   it, then the push, the point of no return, and the IPI).  It belongs
+   there from then on (T_AFFINE).  Not in the allocators (x29); nothing
+   found: nothing done.  Back to tick_back with x4-x7 as they were. */
+tick_balance:
+    cbnz    x29, tick_back
+    ldr     x1, [x4, #PC_READY]
+    clz     x2, x1
+    sub     x3, x4, x2, lsl #4
+    ldr     x0, [x3, #PC_QUEUE_TOP]     /* the head of the best queue */
+    ldr     x1, [x0, #T_PINNED]
+    ldr     x2, [x0, #T_AWAYRET]
+    orr     x1, x1, x2
+    cbnz    x1, tick_back               /* it stays */
+    tf_save_wide
+    ladr    x8, smp_cores
+    ldr     x9, [x8]
+    ladr    x8, core_table
+    mov     x10, #0
+81: cmp     x10, x9
+    b.hs    88f                          /* no core idle */
+    ldr     x11, [x8, x10, lsl #3]
+    add     x10, x10, #1
+    cmp     x11, x4
+    b.eq    81b
+    ldr     x12, [x11, #PC_CURRENT]
+    ldr     x13, [x11, #PC_IDLE]
+    cmp     x12, x13
+    b.ne    81b
+    ldr     x12, [x11, #PC_INBOX]
+    cbnz    x12, 81b
+    mov     x9, x4                      /* found: x11 */
+    dequeue_best x10                    /* (x0's thread) */
+    ldr     x1, [x9, #PC_FPOWNER]
+    cmp     x1, x10
+    b.ne    82f
+    mov     x2, #(3 << 20)              /* it owns the registers (the running */
+    msr     cptr_el2, x2                /* thread does not: FP is off): on, */
+    isb                                 /* saved, off again */
+    fp_save x1, x2
+    str     xzr, [x9, #PC_FPOWNER]
+    msr     cptr_el2, xzr
+    isb
+82: str     x11, [x10, #T_CORE]
+    str     x11, [x10, #T_AFFINE]
+    inbox_push x10, x11, x1, x2, x3     /* no return */
+    mov     x0, x11
+    bl      board_ipi
+    mov     x4, x9
+88: tf_restore_wide
+    b       tick_back
 
 /* tick_move ( x1 = its core, x4, x6 = the running thread, x7, x29 ): a
    thread pinned to another core (PIN) goes there at its first tick here:
    its frame completed, its FP/SIMD state (if the registers hold it) into
    its TCB, onto that core's inbox (the point of no return), an IPI, and
    this core's best ready thread runs.  Not in the allocators (x29): the
-   next tick.  (Labels 71-73: tick_idle below branches back to 2b.) */
+   next tick. */
 tick_move:
     cbnz    x29, 73f
     tf_save_wide
@@ -904,11 +1001,11 @@ tick_move:
    core's IPI or a device, brings work; tick_request turns it on again). */
 tick_idle:
     msr     cnthp_cval_el2, x1
-    cbnz    x2, 2b
+    cbnz    x2, tick_eoi
     ldr     x3, [x4, #PC_READY]
-    cbnz    x3, 2b
+    cbnz    x3, tick_eoi
     msr     cnthp_ctl_el2, xzr          /* disabled */
-    b       2b
+    b       tick_eoi
 
 /* tick_request: an IPI (board_timer_ack said 2): another core left work in
    our inbox.  The tick is made due now, timer on: it comes at once,

@@ -73,6 +73,8 @@ def forth_program(threads, cores: int = 1) -> tuple[str, dict]:
             f"if 2drop 2drop drop 7 swap lg{i} else drop then else drop r> drop then ;",
         ]
         body, held, stamp = [], [], 0
+        if cores > 1 and i % 2:     # the balancer may move it (UNPIN): an idle core
+            body.append("me unpin")  # takes it from a core where it waits
         for k, o in enumerate(ops):
             ident = 1000 * (i + 1) + k
             kind = o[0]
@@ -136,7 +138,8 @@ def _summed(machine, word: str, cores: int, n: int) -> list[int]:
 
 
 def run_program(machine, threads, cores: int = 1):
-    """cores > 1: thread i runs on core i mod cores, and the free lists
+    """cores > 1: thread i starts on core i mod cores (odd ones may be
+    moved by the balancer), and the free lists
     are summed over the cores (a slot or block goes back to the lists of
     the core its thread ended on)."""
     text, sent = forth_program(threads, cores)

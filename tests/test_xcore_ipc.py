@@ -144,5 +144,28 @@ def test_a_thread_that_moves_itself_keeps_its_fp_state(qemu_boot):
     c.send("variable r2  : other ( -- ) 987654321 30000000 fp-spin r2 ! ;  ' other 10 3 spawn-on drop  1 ms "
            "variable r  variable r3  : hopfp ( -- ) 4242 0 fp-spin drop  3 me pin  fp-d0 r !  0 me pin  fp-d0 r3 ! ; "
            "' hopfp 20 spawn drop")
-    line = "2 ms r ? r3 ? 300 ms r2 ?"
+    line = "50 ms r ? r3 ? 300 ms r2 ?"
     assert _ints(c.send(line), line) == [4242, 4242, 987654321]
+
+
+@pytest.mark.parametrize("where", ["m3", "qemu"])
+def test_idle_cores_take_waiting_unpinned_threads(request, where):
+    """Load balancing (kernel/thread.S tick_balance): busy threads spawned on
+    the boot core and UNPINned spread over the idle cores at the boot
+    core's ticks, one a core; threads left pinned (the default) stay where
+    they were spawned."""
+    c, n = _machine(request, where)
+    c.send("create at 16 cells allot  variable go  variable k  "
+           ": w ( -- ) k @ 1 k +! begin core over cells at + ! go @ until drop ; "
+           ": sp ( n -- ) 0 do ['] w 10 spawn unpin loop ;  : sh ( -- ) 3 0 do at i cells + @ . loop ;")
+    c.send("3 sp")                      # (a short line: its echo is quick with busy cores)
+    line = "3 ms sh -1 go ! 1 ms"
+    cores = _ints(c.send(line), line)
+    assert len(set(cores)) == 3, cores
+    c.send(": sp ( n -- ) 0 do ['] w 10 spawn drop loop ;  0 go ! 0 k !")
+    c.send("3 sp")
+    line = "2 ms sh -1 go ! 1 ms"
+    assert _ints(c.send(line), line) == [0, 0, 0]
+    for bad in ("1 unpin", "99999 unpin"):
+        assert "error -24" in c.send(bad), bad
+    assert "7 " in c.send("3 4 + .")

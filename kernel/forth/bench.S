@@ -41,6 +41,7 @@ endword w_benchsample
    with nothing between is measured first and subtracted, so the figures
    are the window's alone.  Interrupts are masked throughout (the window
    is one core's, as in the kernel's own BBM sequences). */
+/* bench: tlb_shootdown (budget 175 cycles; a live page remapped while every other core runs) */
 word "bench-remap", w_benchremap
     str     x30, [sp, #-16]!
     mov     x0, tos

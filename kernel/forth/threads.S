@@ -165,6 +165,16 @@ word "pin", w_pin
     b       thread_pin
 endword w_pin
 
+/* unpin ( tid -- ) the balancer may move that thread: an idle core takes
+   it from a core where it waits (kernel/thread.S tick_balance).  A thread
+   stays where it was spawned until then; PIN fixes it again.  THROW -24
+   if no such thread, or for the console thread. */
+word "unpin", w_unpin
+    mov     x1, tos
+    ldr     tos, [dsp], #8
+    b       thread_unpin
+endword w_unpin
+
 /* ipi ( core -- ) interrupt that core (board_ipi): it takes a tick now
    (kernel/thread.S tick_request), which finds its inbox as it is */
 word "ipi", w_ipi
