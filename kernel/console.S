@@ -724,6 +724,10 @@ rx_count:
  */
     .globl console_getc
 console_getc:
+    mrs     x0, tpidr_el2               /* input is the boot core's (the AIC sends */
+    ladr    x1, percpu                  /* the UART's interrupt there; one RX */
+    cmp     x0, x1                      /* waiter): elsewhere KEY is refused, */
+    b.ne    getc_elsewhere              /* THROW -21, nothing taken */
     stp     x29, x30, [sp, #-48]!
     stp     x3, x4, [sp, #16]
     str     x9, [sp, #32]
@@ -751,6 +755,10 @@ console_getc:
     add     x2, x2, #1
     str     x2, [x1, #16]
     b       1b
+
+getc_elsewhere:
+    mov     x0, #-21
+    b       throw_x0
 
 /* user_interrupt: where a Ctrl-C sends the console thread: THROW -28, in
    its own context (EL2t, its stacks), at a point it was interrupted or

@@ -169,3 +169,14 @@ def test_idle_cores_take_waiting_unpinned_threads(request, where):
     for bad in ("1 unpin", "99999 unpin"):
         assert "error -24" in c.send(bad), bad
     assert "7 " in c.send("3 4 + .")
+
+
+@pytest.mark.parametrize("where", ["m3", "qemu"])
+def test_key_on_another_core_is_refused_and_the_console_keeps_its_input(request, where):
+    """Console input is the boot core's (the UART's interrupt is delivered
+    there; one RX waiter): KEY on another core THROWs -21 and takes
+    nothing; the console still reads what is typed."""
+    c, n = _machine(request, where)
+    line = "variable r  : k ( -- ) ['] key catch r ! ;  ' k 20 1 spawn-on drop 2 ms r ?"
+    assert _ints(c.send(line), line) == [-21]
+    assert "7 " in c.send("3 4 + .")
