@@ -10,9 +10,9 @@
  *
  * FP/SIMD: threads switch the FP/SIMD registers lazily (kernel/thread.S);
  * a drawing routine first moves the owner's state to its TCB
- * (fb_fp_begin, in fb_enter: kernel_fp_begin's work, but inside the
- * section, so no switch can come between its look at the owner and its
- * save), and every routine here that touches v-registers runs in
+ * (kernel_fp_begin, in fb_enter: inside the section, so no switch can
+ * come between its look at the owner and its save), and every routine
+ * here that touches v-registers runs in
  * .text.critical:
  * the timer and the UART interrupt are deferred while the PC is inside
  * (kernel/thread.S, kernel/console.S), so no other thread can run, and use
@@ -160,42 +160,11 @@ fb_leave:
     stp     x13, x14, [sp, #96]
     stp     x15, x16, [sp, #112]
     str     x17, [sp, #128]
-    bl      fb_fp_begin                 /* a thread's FP state out of the way */
+    bl      kernel_fp_begin             /* a thread's FP state out of the way */
 .endm
 
 
     .section .text.critical, "ax"
-
-/*
- * fb_fp_begin: the vector registers for the drawing below: the owner's
- * FP/SIMD state saved to its TCB first, FP enabled until the section's
- * exit (PC_PENDING byte 2: critical_exit's fp_check turns it off again).
- * kernel/thread.S kernel_fp_begin's steps, here in the critical section:
- * a tick between the look at PC_FPOWNER and the save would let another
- * thread take the registers, and with console_lock held no switch may
- * come at all.  Clobbers x9, x16, x17.
- */
-fb_fp_begin:
-    mrs     x9, tpidr_el2
-    ldr     x16, [x9, #PC_FPOWNER]
-    cbz     x16, 1f
-    str     xzr, [x9, #PC_FPOWNER]
-    ldrb    w17, [x9, #PC_PENDING + 2]
-    cbnz    w17, 2f
-    mov     x17, #(3 << 20)             /* it is not running: FP is off */
-    msr     cptr_el2, x17
-    isb
-2:  fp_save x16, x17
-    b       3f
-1:  ldrb    w17, [x9, #PC_PENDING + 2]
-    cbnz    w17, 4f
-    mov     x17, #(3 << 20)             /* FPEN = 0b11 (CPTR_EL2 in the CPACR layout
-                                           under E2H = 1: Arm ARM D23.2 CPTR_EL2) */
-    msr     cptr_el2, x17
-    isb
-3:  mov     w17, #1
-    strb    w17, [x9, #PC_PENDING + 2]
-4:  ret
 
 /* fb_leave_held: fb_leave without critical_exit, inside the section: for
    fbcon_putc, whose caller holds console_lock and leaves the section

@@ -274,6 +274,27 @@ thread_migrate:
 2:  msr     spsel, #1
     b       resume_frame_masked
 
+/* find_thread: x6 = the listed thread whose id is x1 (none: to
+   no_such_thread), under threads_lock, held on both ways out (x5: the
+   lock; the holder cannot be switched out: a critical section); x4 = the
+   boot core's per-core state, x7 = the console thread.  Clobbers x2-x7. */
+.macro find_thread
+    ladr    x5, threads_lock
+    spin_lock x5, w2, w3
+    ladr    x4, percpu
+    ldr     x6, [x4, #PC_THREADS]
+8830:
+    cbz     x6, no_such_thread
+    ldr     x7, [x6, #T_ID]
+    cmp     x7, x1
+    b.eq    8831f
+    ldr     x6, [x6, #T_ALLNEXT]
+    b       8830b
+8831:
+    ladr    x7, console_thread
+    ldr     x7, [x7]
+.endm
+
 /*
  * thread_pin ( x0 = the per-core state of a running core, x1 = a thread
  * id, x30 = PIN's caller ): that thread belongs to that core from now on
@@ -287,21 +308,10 @@ thread_migrate:
 thread_pin:
     mrs     x9, tpidr_el2
     current_tcb x10
-    ladr    x5, threads_lock            /* the list: the holder cannot be */
-    spin_lock x5, w2, w3                /* switched out (a critical section) */
-    ladr    x4, percpu
-    ldr     x6, [x4, #PC_THREADS]
-1:  cbz     x6, 8f
-    ldr     x7, [x6, #T_ID]
-    cmp     x7, x1
-    b.eq    2f
-    ldr     x6, [x6, #T_ALLNEXT]
-    b       1b
-2:  ladr    x7, console_thread
-    ldr     x7, [x7]
+    find_thread
     cmp     x7, x6
     ccmp    x0, x4, #4, eq              /* the console: only to the boot core */
-    b.ne    8f
+    b.ne    no_such_thread
     str     x0, [x6, #T_AFFINE]
     mov     x7, #1
     str     x7, [x6, #T_PINNED]
@@ -311,7 +321,10 @@ thread_pin:
     cmp     x0, x9
     b.ne    thread_migrate              /* us: now (returns over there) */
     b       critical_exit
-8:  spin_unlock x5
+/* no_such_thread: find_thread found none (or the console thread where it
+   may not go): threads_lock back, THROW -24 */
+no_such_thread:
+    spin_unlock x5
     mov     x0, #-24
     b       critical_throw
 
@@ -323,26 +336,12 @@ thread_pin:
     .globl thread_unpin
 thread_unpin:
     mrs     x9, tpidr_el2
-    ladr    x5, threads_lock
-    spin_lock x5, w2, w3
-    ladr    x4, percpu
-    ldr     x6, [x4, #PC_THREADS]
-1:  cbz     x6, 8f
-    ldr     x7, [x6, #T_ID]
-    cmp     x7, x1
-    b.eq    2f
-    ldr     x6, [x6, #T_ALLNEXT]
-    b       1b
-2:  ladr    x7, console_thread
-    ldr     x7, [x7]
+    find_thread
     cmp     x7, x6
-    b.eq    8f
+    b.eq    no_such_thread
     str     xzr, [x6, #T_PINNED]
     spin_unlock x5
     b       critical_exit
-8:  spin_unlock x5
-    mov     x0, #-24
-    b       critical_throw
 
 /* block_current ( x9, x10 = the running thread, already where it waits:
    an endpoint queue, the sleepers ): run the best ready thread.  Returns
@@ -1162,10 +1161,15 @@ fp_trap:
 
 /*
  * kernel_fp_begin: kernel code about to use the vector registers (the
- * framebuffer's NEON drawing, inside a critical section): the owner's
- * state is saved first, and FP is enabled until the section's exit.
- * Clobbers x9, x16, x17.
+ * framebuffer's NEON drawing, kernel/fbcon.S), or a thread about to
+ * leave the core (thread_migrate): the owner's state is saved to its
+ * TCB first, and FP is enabled until the section's exit (PC_PENDING
+ * byte 2: critical_exit's fp_check turns it off again).  In the critical
+ * section: a tick between the look at PC_FPOWNER and the save would let
+ * another thread take the registers, and with console_lock held no switch
+ * may come at all.  Clobbers x9, x16, x17.
  */
+    .section .text.critical, "ax"
     .globl kernel_fp_begin
 kernel_fp_begin:
     mrs     x9, tpidr_el2
@@ -1181,12 +1185,14 @@ kernel_fp_begin:
     b       3f
 1:  ldrb    w17, [x9, #PC_PENDING + 2]
     cbnz    w17, 4f
-    mov     x17, #(3 << 20)
+    mov     x17, #(3 << 20)             /* FPEN = 0b11 (CPTR_EL2 in the CPACR layout
+                                           under E2H = 1: Arm ARM D23.2 CPTR_EL2) */
     msr     cptr_el2, x17
     isb
 3:  mov     w17, #1
     strb    w17, [x9, #PC_PENDING + 2]
 4:  ret
+    .text
 
 /*
  * thread_idle_make ( x9 = a core's per-core state, not yet started -- x0 =
