@@ -42,7 +42,18 @@ heap-size heap-base !
   over cell - blk-size cell - over u< 0= if drop 0 exit then
   dup heap-allocate ?dup if 2drop drop -61 exit then
   nip 2dup over cell - blk-size cell - move swap heap-free drop 0 ;
-' heap-allocate ' heap-free kmem-heap!
+\ The heap is one for all cores and its words are Forth, run by any
+\ thread and preemptible: one thread in it at a time, under heap-lock; a
+\ thread that finds it taken sleeps a millisecond and looks again (a
+\ sleep, not YIELD: the holder may be preempted on this core at a lower
+\ priority, which YIELD would never let run, or be running on another).
+variable heap-lock
+: heap-enter ( -- ) begin heap-lock lock-try 0= while 1 ms repeat ;
+: heap-leave ( -- ) heap-lock lock-release ;
+: heap-allocate-locked ( u -- a ior ) heap-enter heap-allocate heap-leave ;
+: heap-free-locked ( a -- ior ) heap-enter heap-free heap-leave ;
+: heap-resize-locked ( a u -- a' ior ) heap-enter heap-resize heap-leave ;
+' heap-allocate-locked ' heap-free-locked kmem-heap!
 
 \ class-of ( u -- s ) where u bytes live: the chunk size of its class, or
 \ 0 for the heap
@@ -55,6 +66,6 @@ heap-size heap-base !
   over 0= if nip allocate exit then
   over alloc-size if 2drop -61 exit then ( a u size )
   over class-of over class-of = if
-    65536 u> if heap-resize exit then drop 0 exit then
+    65536 u> if heap-resize-locked exit then drop 0 exit then
   over allocate if drop 2drop -61 exit then ( a u size a' )
   >r min over swap r@ swap move free drop r> 0 ;

@@ -690,10 +690,12 @@ KNOWN_OVER: dict[str, Over] = {
         "at the assumed range's high end) and the DSB ISH after them, which waits for the 7 other "
         "running cores (301 assumed: the TLB shootdown row), are most of the figure; every core "
         "spawns, so the id is an LDADD and the all-threads list is taken under its lock")),
-    "malloc_4k": Over(490, (
+    "malloc_4k": Over(530, (
         "the p99 is a fresh slab: a 4 KiB chunk's slab is one 16 KiB page, so every fourth "
         "4096 ALLOCATE takes a page and a slab record and marks the page table (the median is within "
-        "budget); a fresh page comes from the one bump region, under its lock (every core draws on it)")),
+        "budget); before it the slow path looks for chunks other cores freed (the owner's remote "
+        "list), and the record is a 64-byte line (owner, pending bits, link); a fresh page comes "
+        "from the one bump region, under its lock (every core draws on it)")),
     "ipi": Over(800, (
         "the figure is the sender's cycles while it waits: the IPI's trip (175, assumed), then on the "
         "target its FIQ entry, the requested tick (tick_request), the ERET, the timer's FIQ and the tick "

@@ -185,7 +185,7 @@ el2_sync_sp0:
     ubfx    x2, x0, #14, #11
     add     x4, x3, x2, lsl #3          /* the page's entry */
     ldr     x5, [x4]
-    tbz     x5, #DZ_BIT, 9f             /* not demand-zero: a guard page */
+    tbz     x5, #DZ_BIT, 8f             /* not demand-zero: a guard page, or mapped */
     ldp     x2, x3, [x1, #(PC_ZTOP - PC_DWIN)]  /* a page zeroed ahead of time */
     cmp     x2, x3
     b.eq    5f
@@ -193,20 +193,31 @@ el2_sync_sp0:
     str     x2, [x1, #(PC_ZTOP - PC_DWIN)]
 4:  mov     x3, #EL2_DEMAND_LO
     movk    x3, #EL2_DEMAND_HI, lsl #48
-    orr     x0, x0, x3
-    str     x0, [x4]
+    orr     x3, x0, x3
+    cas     x5, x3, [x4]                /* only over the entry we read: two cores */
+    tbnz    x5, #0, 7f                  /*   touching the page first at once map one
+                                           (the only other writer of a demand-zero
+                                           entry is another core's fault) */
     dsb     ishst                       /* the walker sees it; ERET synchronises */
-    ldp     x2, x3, [sp, #16]
+6:  ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x0, x1, [sp], #48
     eret
+7:  mrs     x1, tpidr_el2               /* the other core's page won: ours to the */
+    ldr     x2, [x1, #PC_PAGES]         /*   page list (kernel/alloc.S kfree_page) */
+    str     x2, [x0]
+    str     x0, [x1, #PC_PAGES]
+    b       6b
 5:  stp     x4, x9, [sp, #-32]!         /* none left: zero one now (the old cost) */
-    str     x30, [sp, #16]
+    stp     x30, x5, [sp, #16]
     sub     x9, x1, #PC_DWIN
     bl      zpage_slow
-    ldr     x30, [sp, #16]
+    ldp     x30, x5, [sp, #16]
     ldp     x4, x9, [sp], #32
     cbnz    x0, 4b
+8:  tbnz    x5, #0, 6b                  /* valid: another core mapped it meanwhile (a
+                                           TLB never holds an entry that faults, Arm
+                                           ARM D8.16: the retry walks again) */
 9:  ldp     x2, x3, [sp, #16]           /* not ours (or no memory left): THROW */
     ldp     x4, x5, [sp, #32]
     ldp     x0, x1, [sp], #48

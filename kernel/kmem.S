@@ -18,14 +18,16 @@
  *   finds a chunk's class, its slab record and whether it is allocated
  *   from the address alone.
  *
- * - Slab records, 32 bytes: the free bitmap (bit 63 - i set = chunk i is
- *   free), the slab's base, the next record on its class's list, the
- *   bitmap when every chunk is free.  A slab is at most 64 chunks: for
+ * - Slab records, 64 bytes (kernel/percpu.inc KR_*): the free bitmap (bit
+ *   63 - i set = chunk i is free), the slab's base, the next record on
+ *   its class's list, the bitmap when every chunk is free, the owning
+ *   core, the chunks other cores freed (pending), the link on the owner's
+ *   list of such records, the class.  A slab is at most 64 chunks: for
  *   256 B .. 16 KiB it is a whole page (64 .. 1 chunks), for 32 and 64 KiB
  *   a span of 2 or 4 pages with one chunk, and a page of 16 .. 128 B
- *   chunks holds 16 .. 2 slabs of 64, whose records are one 512-byte
- *   group (the page's cell points at the group; FREE picks the record by
- *   the offset).  Records come from pages carved into 512 records or 32
+ *   chunks holds 16 .. 2 slabs of 64, whose records are one 1 KiB group
+ *   (the page's cell points at the group; FREE picks the record by the
+ *   offset).  Records come from pages carved into 256 records or 16
  *   groups, never handed to Forth.
  *
  * - Per core (TPIDR_EL2, kernel/percpu.inc): for each class the list of
@@ -49,10 +51,28 @@
  * interrupt there is deferred to their exit through critical_exit
  * (kernel/thread.S), so no thread on this core sees a list half changed.
  * The slow paths here run with interrupts masked (they are rare and
- * bounded: one page carved, or the trim's walk).  A second core would
- * free into its own lists only chunks of its own slabs; a chunk freed by
- * another core needs an atomic OR (LDSET) on the record, or a return
- * queue: not needed with one core.
+ * bounded: one page carved, or the trim's walk).
+ *
+ * Many cores.  Every core has its own lists, records and pages (kalloc_page
+ * is per core; only bump_alloc, fresh memory, takes a lock), and the page
+ * table is one, shared (kernel/smp.S gives every core the boot core's
+ * PC_KTABLE; its demand-zero pages are installed with CAS, kernel/domain.S,
+ * so two cores touching a table page first at once both see one page).  A
+ * slab belongs to the core that made it (KR_OWNER), and only that core
+ * changes its bitmap and its list links: ALLOCATE and a FREE on the owner
+ * stay plain loads and stores, no lock, no atomic.  A FREE on another core
+ * (a thread moved, or memory handed to a thread elsewhere) sets the chunk's
+ * bit in the record's KR_PENDING with LDSET (the old value says whether it
+ * was freed there already: ior -60), and the first pending chunk of a
+ * record pushes the record on the owner's PC_KREMOTE list with CAS (the
+ * inbox pattern of kernel/thread.S: many pushers, one taker, taken whole
+ * with SWP, so no ABA).  The owner folds pending chunks into its bitmaps
+ * (kmem_drain_masked) when a class's list is empty, before it carves a new
+ * slab, and before a trim: a remote FREE costs the owner nothing until it
+ * needs the memory, and memory freed elsewhere is reused before fresh
+ * memory is taken.  A FREE racing a double FREE of the same chunk on two
+ * other cores may answer 0 twice (the chunk is freed once: the bits are
+ * ORed); a double FREE seen in order answers -60 as on one core.
  */
 #include "macros.inc"
 #include "percpu.inc"
@@ -61,23 +81,18 @@
 #define PAGE        16384
 #define NCLASS      13
 #define TAG_HEAP    31
-#define KR_BITS     0
-#define KR_BASE     8
-#define KR_NEXT     16
-#define KR_FULL     24
-assert_adjacent KR_BITS, KR_BASE        /* bitmap, base: one LDP/STP */
-assert_adjacent KR_NEXT, KR_FULL        /* next, full */
-#define KREC        32
-#define KGROUP      512
 #define PAGENO_MASK 0xFFFFFFFFF         /* PC_KRANGE bits 0-35 */
 
 /* slab_link: record x11 (slab base x10, free bitmap x14) at the head of
-   class x19's list on this core (x9), and counted.  Clobbers x0, x3, x4. */
+   class x19's list on this core (x9), owned by it, and counted.  Clobbers
+   x0, x3, x4. */
 .macro slab_link
     add     x3, x9, x19, lsl #3
     ldr     x4, [x3, #PC_KCLASS]
     stp     x14, x10, [x11, #KR_BITS]
     stp     x4, x14, [x11, #KR_NEXT]
+    stp     x9, xzr, [x11, #KR_OWNER]
+    stp     xzr, x19, [x11, #KR_RNEXT]
     str     x11, [x3, #PC_KCLASS]
     ldr     x0, [x3, #PC_KSLABS]
     add     x0, x0, #1
@@ -156,7 +171,13 @@ kmem_grow:
     mrs     x20, daif
     msr     daifset, #3                 /* nothing on this core runs meanwhile */
     mrs     x9, tpidr_el2
-    cmp     x19, #11
+    ldr     x0, [x9, #PC_KREMOTE]
+    cbz     x0, 3f
+    bl      kmem_drain_masked           /* chunks other cores freed come first */
+    add     x3, x9, x19, lsl #3
+    ldr     x0, [x3, #PC_KCLASS]
+    cbnz    x0, 70f                     /* a slab of the class has one now */
+3:  cmp     x19, #11
     b.hs    40f
     bl      kalloc_page                 /* the slab's page */
     cbnz    x0, 1f
@@ -186,6 +207,8 @@ kmem_grow:
     csel    x8, x4, x8, eq
     stp     x14, x6, [x5, #KR_BITS]     /* bitmap, base */
     stp     x8, x14, [x5, #KR_NEXT]     /* next, full */
+    stp     x9, xzr, [x5, #KR_OWNER]    /* ours, nothing pending */
+    stp     xzr, x19, [x5, #KR_RNEXT]
     add     x5, x5, #KREC
     add     x6, x6, x13
     b.ne    2b
@@ -260,7 +283,7 @@ kmem_grow:
     b       90b
 
 /* kmem_rec ( x9 -- x0 = a 32-byte record or 0 ), masked: from the free
-   records, or a page carved into 512.  Clobbers x1-x3, x5. */
+   records, or a page carved into 256.  Clobbers x1-x3, x5. */
 kmem_rec:
     ldr     x0, [x9, #PC_KREC]
     cbz     x0, 1f
@@ -305,6 +328,37 @@ kmem_carve:
 9:  ret
 
 /*
+ * kmem_drain_masked ( x9 = this core ): the chunks other cores freed in
+ * this core's slabs into their bitmaps; a slab that was full goes back on
+ * its class's list.  The list is taken whole (SWP: pushes after that
+ * start a new one); each record's link is read before its pending bits
+ * are taken, because once they are taken a FREE elsewhere may push the
+ * record again (and write the link).  Interrupts masked (or at boot).
+ * Clobbers x0-x7.
+ */
+    .globl kmem_drain_masked
+kmem_drain_masked:
+    add     x1, x9, #PC_KREMOTE
+    swpal   xzr, x0, [x1]
+1:  cbz     x0, 9f
+    ldr     x2, [x0, #KR_RNEXT]
+    add     x3, x0, #KR_PENDING
+    swpal   xzr, x4, [x3]               /* the chunks freed elsewhere */
+    ldr     x5, [x0, #KR_BITS]
+    orr     x6, x5, x4
+    str     x6, [x0, #KR_BITS]
+    cbnz    x5, 2f                      /* on its list already */
+    cbz     x4, 2f
+    ldr     x7, [x0, #KR_CLASS]         /* it was full: back at its list's head */
+    add     x3, x9, x7, lsl #3
+    ldr     x7, [x3, #PC_KCLASS]
+    str     x7, [x0, #KR_NEXT]
+    str     x0, [x3, #PC_KCLASS]
+2:  mov     x0, x2
+    b       1b
+9:  ret
+
+/*
  * kmem_trim_masked ( x9 ): every slab whose chunks are all free leaves its
  * class's list and gives its pages back to the page lists, its record
  * back to the records; a page of small slabs goes when all of its slabs
@@ -314,6 +368,7 @@ kmem_carve:
  */
 kmem_trim_masked:
     mov     x18, x30
+    bl      kmem_drain_masked           /* what other cores freed counts as free */
     mov     x11, #0                     /* class */
 1:  add     x12, x9, x11, lsl #3
     add     x13, x12, #PC_KCLASS        /* the link that points at the record */

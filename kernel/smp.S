@@ -98,6 +98,15 @@ smp_start:
     str     x0, [x18, #PC_KEY]
     str     x22, [x18, #PC_CORE]
     str     x22, [x18, #PC_CALLSEQ]     /* its call numbers: n, n + NCORES_MAX, ... */
+    mrs     x9, tpidr_el2               /* the one allocator page table and demand */
+    add     x2, x9, #PC_KTABLE          /*   window (kernel/kmem.S, Many cores) */
+    ldp     x0, x1, [x2]
+    add     x2, x18, #PC_KTABLE
+    stp     x0, x1, [x2]
+    add     x2, x9, #PC_DWIN
+    ldp     x0, x1, [x2]
+    add     x2, x18, #PC_DWIN           /* (no zeroed pages ahead there: its faults */
+    stp     x0, x1, [x2]                /*   zero their page, kernel/thread.S idle_core) */
     ldr     x0, [x18, #PC_ESTACK]
     cbnz    x0, 16f                     /* a slot a refused core left: its stack and */
     mov     x0, #ESTACK_SIZE            /*   idle thread are taken over */

@@ -38,6 +38,11 @@ TMO = 24_000          # IPC timeout in counter ticks (1 ms at 24 MHz)
 EXAMPLES = int(os.environ.get("THREAD_EXAMPLES", "60"))
 QEMU_EXAMPLES = int(os.environ.get("QEMU_THREAD_EXAMPLES", "12"))
 PRIOS = [10, 20, 32, 40]
+# 0: a 4 KiB block (block-alloc, the kernel's per-core block lists); else
+# ALLOCATE of that many bytes: size classes (per-core slabs, freed on
+# whichever core the thread is on then: kernel/kmem.S, Many cores) and,
+# past 64 KiB, the shared heap under its lock
+ALLOC_SIZES = [0, 16, 200, 4096, 70000]
 ENDPOINTS = 2
 
 op = st.one_of(
@@ -46,7 +51,7 @@ op = st.one_of(
     st.tuples(st.just("rx"), st.integers(0, ENDPOINTS - 1)),
     st.tuples(st.just("yield")),
     st.tuples(st.just("sleep"), st.integers(0, 2)),
-    st.tuples(st.just("alloc")),
+    st.tuples(st.just("alloc"), st.sampled_from(ALLOC_SIZES)),
     st.tuples(st.just("free")),
     st.tuples(st.just("exit")),
 )
@@ -95,15 +100,17 @@ def forth_program(threads, cores: int = 1) -> tuple[str, dict]:
                 body.append(f"{o[1]} ms")
             elif kind == "alloc" and len(held) < 16:
                 stamp = ident
-                body.append(f"block-alloc dup {stamp} swap ! held{i} nh{i} @ cells + ! 1 nh{i} +!")
-                held.append(stamp)
+                get = ("block-alloc" if o[1] == 0 else
+                       f"{o[1]} allocate if 11 {stamp} lg{i} then")
+                body.append(f"{get} dup {stamp} swap ! held{i} nh{i} @ cells + ! 1 nh{i} +!")
+                held.append((stamp, o[1]))
             elif kind == "free" and held:
-                body.append(_free(i, held.pop()))
+                body.append(_free(i, *held.pop()))
             elif kind == "exit":
                 break
             body.append(f"chk{i}")
         while held:                               # all the program's memory back
-            body.append(_free(i, held.pop()))
+            body.append(_free(i, *held.pop()))
         body.append(f"1 done{i} !")
         # one step a line: a definition may span lines, a line is at most 1 KiB
         lines += [f": t{i} ( -- )"] + body + [";"]
@@ -113,9 +120,10 @@ def forth_program(threads, cores: int = 1) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", sent
 
 
-def _free(i: int, stamp: int) -> str:
+def _free(i: int, stamp: int, size: int) -> str:
+    give = "block-free" if size == 0 else f"free if 10 {stamp} lg{i} then"
     return (f"-1 nh{i} +! held{i} nh{i} @ cells + @ dup @ {stamp} <> "
-            f"if 9 {stamp} lg{i} then block-free")
+            f"if 9 {stamp} lg{i} then {give}")
 
 
 def say(m, line: str) -> str:
@@ -172,6 +180,8 @@ def check(sent, logs, slots, stats, listing):
     events = [(code, value, t) for t, log in enumerate(logs) for code, value in log]
     assert not [e for e in events if e[0] == 8], "a thread ran while a higher-priority one was ready"
     assert not [e for e in events if e[0] == 9], "a block was overwritten: handed out twice?"
+    assert not [e for e in events if e[0] == 10], "FREE refused a chunk ALLOCATE gave"
+    assert not [e for e in events if e[0] == 11], "ALLOCATE failed"
     received = {}
     for code, value, _ in events:
         if code == 2:

@@ -31,7 +31,7 @@ kmem_allocate:
     sub     x3, x9, x0, lsl #3
     ldr     x4, [x3, #KM_HEAD0]         /* a slab with a free chunk */
     cbz     x4, kmem_allocate_grow
-    ldp     x5, x6, [x4]                /* its bitmap, its base */
+    ldp     x5, x6, [x4, #KR_BITS]      /* its bitmap, its base */
     clz     x7, x5                      /* the first free chunk */
     mov     x8, #(1 << 63)
     lsr     x8, x8, x7
@@ -46,7 +46,7 @@ kmem_allocate:
     ldr     x16, [x9, #PC_PENDING]      /* critical_exit, its common case inline */
     cbnz    x16, critical_exit
     ret
-2:  ldr     x10, [x4, #16]
+2:  ldr     x10, [x4, #KR_NEXT]
     str     x10, [x3, #KM_HEAD0]
     b       1b
 endword w_allocate
@@ -73,7 +73,7 @@ kmem_free:
     and     x8, tos, #0x3fff
     add     x10, x6, #9                 /* class + 10: a slab of 64 chunks */
     lsr     x8, x8, x10
-    add     x5, x5, x8, lsl #5          /* this chunk's slab */
+    add     x5, x5, x8, lsl #KREC_SHIFT /* this chunk's slab */
     ldp     x11, x12, [x5]              /* bitmap, base */
     add     x10, x6, #3                 /* class + 4 */
     sub     x13, tos, x12
@@ -85,8 +85,11 @@ kmem_free:
     lsr     x16, x16, x14
     tst     x11, x16
     b.ne    kmem_free_bad               /* free already */
+    ldr     x17, [x5, #KR_OWNER]
+    cmp     x17, x9
+    b.ne    3f                          /* another core's slab */
     orr     x15, x11, x16
-    str     x15, [x5]
+    str     x15, [x5, #KR_BITS]
     cbz     x11, 2f                     /* it was full: back on the list */
 1:  mov     tos, #0
     ldr     x16, [x9, #PC_PENDING]
@@ -94,8 +97,25 @@ kmem_free:
     ret
 2:  add     x3, x9, x7, lsl #3
     ldr     x10, [x3, #PC_KCLASS]
-    str     x10, [x5, #16]
+    str     x10, [x5, #KR_NEXT]
     str     x5, [x3, #PC_KCLASS]
+    b       1b
+    /* another core's: its pending bit (LDSET: whether it was freed here
+       already), and the record on the owner's list if it is the first
+       (kernel/kmem.S, Many cores); the owner folds it in */
+3:  add     x3, x5, #KR_PENDING
+    ldsetal x16, x4, [x3]
+    tst     x4, x16
+    b.ne    kmem_free_bad               /* freed elsewhere already */
+    cbnz    x4, 1b                      /* the record is on the owner's list */
+    add     x17, x17, #PC_KREMOTE
+    ldr     x4, [x17]
+4:  str     x4, [x5, #KR_RNEXT]
+    mov     x6, x4
+    casl    x6, x5, [x17]               /* (release: the link before the record) */
+    cmp     x6, x4
+    mov     x4, x6
+    b.ne    4b
     b       1b
 endword w_free
 
@@ -117,7 +137,7 @@ word "alloc-size", w_allocsize
     and     x8, tos, #0x3fff
     add     x10, x6, #9
     lsr     x8, x8, x10
-    add     x5, x5, x8, lsl #5
+    add     x5, x5, x8, lsl #KREC_SHIFT
     ldp     x11, x12, [x5]              /* bitmap, base */
     add     x10, x6, #3
     sub     x13, tos, x12
@@ -249,8 +269,6 @@ kmem_throw_range:
 kmem_allocate_grow:
     mov     x21, x30
     bl      critical_exit
-    ldr     x1, [x9, #PC_KTABLE]
-    cbz     x1, kmem_no_heap            /* another core: the heap is the boot core's */
     mov     x19, #60
     sub     x19, x19, x0                /* the class */
     bl      kmem_grow
@@ -264,8 +282,6 @@ kmem_allocate_big:
     mrs     x9, tpidr_el2
     mov     x21, x30
     bl      critical_exit
-    ldr     x1, [x9, #PC_KTABLE]
-    cbz     x1, kmem_no_heap
     mov     x30, x21
     cbnz    tos, 1f
     mov     tos, #1                     /* 0 bytes: the smallest chunk */
@@ -275,16 +291,6 @@ kmem_allocate_big:
     cbz     x1, 2f
     br      x1
 2:  str     xzr, [dsp, #-8]!
-    mov     tos, #-59
-    ret
-
-/* kmem_no_heap ( x21 = the return ): ALLOCATE on a core whose per-core
-   state has no heap (every core but the boot core, until the allocator
-   has per-core caches over a shared pool: docs/threads.md, Many cores):
-   ior -59, as when memory is out, nothing touched. */
-kmem_no_heap:
-    mov     x30, x21
-    str     xzr, [dsp, #-8]!
     mov     tos, #-59
     ret
 

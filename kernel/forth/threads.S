@@ -57,6 +57,26 @@ word "yield", w_yield
     b       thread_yield
 endword w_yield
 
+/* lock-try ( a-addr -- flag ) take the lock in the cell at a-addr if it
+   is free (SWP with acquire: 0 free, 1 held): true if taken.  For locks a
+   thread may hold across a switch, whose waiters YIELD (forth/40-memory.fth
+   the heap); never in a critical section. */
+word "lock-try", w_locktry
+    mov     x0, #1
+    swpa    x0, x0, [tos]
+    cmp     x0, #0
+    csetm   tos, eq
+    ret
+endword w_locktry
+
+/* lock-release ( a-addr -- ) the lock taken by lock-try (a store with
+   release: everything done under it is seen by the next taker) */
+word "lock-release", w_lockrelease
+    stlr    xzr, [tos]
+    ldr     tos, [dsp], #8
+    ret
+endword w_lockrelease
+
 /* thread-exit ( -- ) end the running thread */
 word "thread-exit", w_threadexit
     b       thread_exit
