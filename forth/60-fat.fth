@@ -27,14 +27,21 @@
 \
 \ Write ordering, so that a crash at any moment leaves a volume fsck.fat
 \ can mend without losing another file's data: the cache writes a dirty
-\ sector back only after every dirty sector of a lower class (data 1, FAT
-\ 2, directory 3, FSInfo 4; sync-below): a file's data reaches the disk
+\ sector back only after every dirty sector of a lower class (sync-below:
+\ c-data, c-fat, c-dir, c-dir2, c-info): a file's data reaches the disk
 \ before the FAT entries that chain it, they before the directory entry
-\ that points at the chain, and the FSInfo hint last.  A directory's new
-\ cluster is zeroed on the disk at once, before the FAT links it.  Clusters
-\ are freed (truncate, delete) only after the directory entry no longer
-\ points at them is on the disk (61-files.fth).  So a crash leaves lost
-\ clusters or a file shorter than its chain, never a chain in two files.
+\ that points at the chain, and the FSInfo hint last.  Within the FAT, a
+\ new cluster's end mark is on the disk before the entry that links it
+\ (clus-new).  A new entry's 8.3 slot (c-dir) goes before its long-name
+\ slots (c-dir2), and a deleted entry's long-name slots before its 8.3
+\ slot, so a crash leaves a short name without its long one, never a long
+\ name without its file.  A directory's new cluster is zeroed on the disk
+\ at once, before the FAT links it.  Clusters are freed (truncate, delete)
+\ only after the directory entry no longer points at them is on the disk
+\ (61-files.fth).  So a crash leaves lost clusters, a file shorter than
+\ its chain, or a stale FSInfo count; never a chain through a free
+\ cluster or in two files (RENAME-FILE is the exception: it writes the new
+\ entry before it deletes the old one, so a crash between leaves both).
 \ Both FAT copies are written alike; with mirroring off (BPB_ExtFlags bit
 \ 7) only the active one is read and written.
 \
@@ -81,11 +88,11 @@ $5a21 value fat-date   \ 2025-01-01: (year-1980) << 9 | month << 5 | day (fatgen
 \ #slots sectors, least recently used out, write-back in class order.
 8 constant #slots
 create slot-sec #slots cells allot   \ the sector a slot holds, -1: none
-create slot-cls #slots cells allot   \ 0 clean, else the class of its dirt
+create slot-cls #slots cells allot   \ 0 clean, else the class of its dirt (c-data .. c-info)
 create slot-use #slots cells allot   \ when it was last used
 variable slot-clock
 0 value cache                        \ #slots sectors and one of zeros, ALLOCATEd at the first mount
-1 constant c-data  2 constant c-fat  3 constant c-dir  4 constant c-info
+1 constant c-data  2 constant c-fat  3 constant c-dir  4 constant c-dir2  5 constant c-info
 : >sec ( i -- a ) cells slot-sec + ;
 : >cls ( i -- a ) cells slot-cls + ;
 : >use ( i -- a ) cells slot-use + ;
@@ -97,7 +104,7 @@ variable slot-clock
 : sync-below ( c -- ior ) \ write back every dirty slot of a class below c, lower classes first
   1 ?do #slots 0 do i >cls @ j = if i slot-put ?dup if unloop unloop exit then then loop loop 0 ;
 : cache-sync ( -- ior ) \ write back every dirty slot, in class order
-  5 sync-below ;
+  c-info 1+ sync-below ;
 : slot-evict ( i -- ior ) \ write slot i back, after every lower class
   dup >cls @ ?dup if sync-below ?dup if nip exit then then slot-put ;
 : slot-find ( sector -- i | -1 )
@@ -151,11 +158,16 @@ $0fffffff constant eoc       \ the end mark written
     dup fat@ ?dup if nip nip unloop 0 swap exit then
     0= if unloop 0 exit then 1+ dup clus? 0= if drop 2 then
   loop drop 0 ior-full ;
-: clus-new ( prev -- clus ior ) \ a free cluster marked the end of a chain, and linked after prev (0: none)
+: fat-sec ( clus -- sector ) 0 fat-loc nip ;
+\ clus-new ( prev -- clus ior ) a free cluster marked the end of a chain, and linked after prev (0: none);
+\ the mark is on the disk before the link when they are in different FAT sectors
+: clus-new ( prev -- clus ior )
   find-free ?dup if nip nip 0 swap exit then
   eoc over fat! ?dup if nip nip 0 swap exit then
+  over ?dup if fat-sec over fat-sec <> if c-dir sync-below ?dup if nip nip 0 swap exit then then then
   swap ?dup if over swap fat! ?dup if nip 0 swap exit then then
-  dup 1+ to fs-next fs-free 0> if fs-free 1- to fs-free then true to fs-infodirty 0 ;
+  dup 1+ dup clus? 0= if drop 2 then to fs-next
+  fs-free 0> if fs-free 1- to fs-free then true to fs-infodirty 0 ;
 : chain-free ( clus -- ior ) \ free a chain: at most the cluster count of entries
   fs-nclus 0 ?do
     dup clus? 0= if drop unloop ior-chain exit then
@@ -405,13 +417,21 @@ create run-at /it allot   \ the iterator where the free slots found start
   it-last @ clus-new ?dup if nip exit then
   dup clus-zero ?dup if nip exit then
   it-clus ! 1 it-n +! 0 it-sec ! 0 it-off ! 0 ;
-\ dir-room ( k clus -- ior ) k free slots in a row in the directory at clus, grown if need be: run-at
+create it-save /it allot
+: dir-skip ( n -- ior ) \ the n free slots from run-at on marked deleted (0xE5) on the disk: no 0x00 (the end) before what follows
+  dir-it it-save /it move run-at dir-it /it move
+  0 ?do it-entry ?dup if nip unloop exit then $e5 over c! c-dir sec-dirty it-step ?dup if unloop exit then loop
+  it-save dir-it /it move cache-sync ;
+\ dir-room ( k clus -- ior ) k free slots in a row in the directory at clus, grown if need be: run-at;
+\ in one sector when k is 16 or less, so that the entry reaches the disk in one write
 : dir-room ( k clus -- ior )
   it-start ?dup if nip exit then 0
   begin
     it-clus @ 0= if dir-grow ?dup if nip nip exit then then
     it-entry ?dup if nip nip nip exit then c@ dup 0= swap $e5 = or
-    if dup 0= if dir-it run-at /it move then 1+ 2dup = if 2drop 0 exit then
+    if dup if it-off @ 0= 2 pick 17 < and if dir-skip ?dup if nip exit then 0 then then
+      dup 0= if dir-it run-at /it move then
+      1+ 2dup = if 2drop 0 exit then
     else drop 0 then
     it-step ?dup if nip nip exit then
   again ;
@@ -419,6 +439,7 @@ create new-dent 32 allot   \ the entry being written
 2variable new-name         \ its long name
 variable new-lfns          \ its long-name slots (0: the name is its 8.3 name)
 variable new-sum           \ sfn's checksum
+variable new-esec          \ the sector its 8.3 slot goes in
 : lfn-fill ( e k -- ) \ long-name slot k (1: the first 13 characters) of new-name into the 32 bytes at e
   over 32 $ff fill
   dup new-lfns @ = $40 and over or 2 pick c!
@@ -428,14 +449,17 @@ variable new-sum           \ sfn's checksum
     dup 0< if drop else 2 pick i lfn-offs + c@ + w! then
   loop 2drop ;
 \ dir-add ( a u clus -- ior ) a new entry named a u from new-dent in the directory at clus: long-name slots and the 8.3 entry; dent is it
+\ (the sector with the 8.3 slot is written first, c-dir; the long-name slots in other sectors after it, c-dir2)
 : dir-add ( a u clus -- ior )
   >r 2dup new-name 2! r@ sfn-choose ?dup if r> drop exit then
   lossy @ 0= new-name 2@ sfn 0 sfn-text compare 0= and if 0 else new-name @ 12 + 13 / then new-lfns !
   new-lfns @ 1+ r> dir-room ?dup if exit then
+  run-at dir-it /it move new-lfns @ 0 ?do it-step ?dup if unloop exit then loop it-where drop new-esec !
   run-at dir-it /it move dir-it ent-first /it move new-lfns @ 1+ ent-slots !
   sfn sfn-sum new-sum ! sfn new-dent 11 move 0 new-dent 12 + c!
   new-lfns @ begin ?dup while
-    it-entry ?dup if nip exit then dup >r over lfn-fill r> c-dir sec-dirty
+    it-entry ?dup if nip exit then dup >r over lfn-fill
+    r> it-where drop new-esec @ = if c-dir else c-dir2 then sec-dirty
     it-step ?dup if nip exit then 1-
   repeat
   it-entry ?dup if nip exit then new-dent over 32 move c-dir sec-dirty
@@ -444,8 +468,9 @@ variable new-sum           \ sfn's checksum
   fat-time over 22 + w! fat-date over 24 + w! fat-date swap 18 + w! ;
 : new-dent-init ( attr -- ) \ new-dent: no cluster, size 0, made now
   new-dent 32 erase new-dent 11 + c! fat-time new-dent 14 + w! fat-date new-dent 16 + w! new-dent dent-stamp ;
-: dent-kill ( -- ior ) \ mark the slots of the entry found last deleted (0xE5), long-name slots and all
+: dent-kill ( -- ior ) \ mark the slots of the entry found last deleted (0xE5): its long-name slots reach the disk first
   ent-first dir-it /it move ent-slots @ 0 ?do
-    it-entry ?dup if nip unloop exit then $e5 over c! c-dir sec-dirty
+    it-entry ?dup if nip unloop exit then $e5 over c!
+    i 1+ ent-slots @ = it-where drop ent-sec @ = or if c-dir2 else c-dir then sec-dirty
     it-step ?dup if unloop exit then
   loop 0 ;

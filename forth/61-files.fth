@@ -165,14 +165,16 @@ create nl-char 10 c,
 : lf-at ( a n -- i | -1 ) \ where the first LF is
   0 ?do dup i + c@ 10 = if drop i unloop exit then loop drop -1 ;
 variable rl-pos  variable rl-u
-: read-line ( a u1 fid -- u2 flag ior ) \ a line of at most u1 characters into a (it holds u1+2): LF or CR LF ends it, flag false at the end of the file
+\ read-line ( a u1 fid -- u2 flag ior ) a line into a: LF or CR LF ends it (not kept); flag false at the end of the file;
+\ u2 = u1: the line goes on (Forth 2012 11.6.1.2090), so a line of exactly u1 characters leaves its LF for the next call
+: read-line ( a u1 fid -- u2 flag ior )
   dup 1 fid-check ?dup if nip nip nip 0 false rot exit then
   >r dup rl-u ! r@ fcb-pos @ rl-pos !
-  over swap 2 + r@ fcb-read ?dup if nip nip r> drop 0 false rot exit then
+  over swap 1+ r@ fcb-read ?dup if nip nip r> drop 0 false rot exit then
   dup 0= if 2drop r> drop 0 false 0 exit then
   2dup lf-at dup 0< if drop nip rl-u @ min dup else
     nip tuck 1+ >r over if 2dup + 1- c@ 13 = if swap 1- swap then then drop r>
-    over rl-u @ > if 2drop rl-u @ dup then
+    over rl-u @ < 0= if 2drop rl-u @ dup then
   then rl-pos @ + r> fcb-pos ! true 0 ;
 : reposition-file ( ud fid -- ior ) \ the position is ud (past the end is allowed: a write fills the gap with zeros)
   dup 3 fid-check ?dup if nip nip nip exit then

@@ -17,6 +17,7 @@ warnings off
 variable host-reads      \ sectors read and written, for the tests
 variable host-writes
 variable host-flushes
+-1 value host-write-limit \ sectors written before the "crash": later writes are dropped (-1: none)
 
 \ host-image ( a u -- ior ) the disk is now the image file named a u
 : host-image ( a u -- ior )
@@ -37,6 +38,7 @@ variable host-flushes
 
 : blk-write ( addr sector n -- ior ) \ n sectors from memory at addr onto the disk, from sector on
   2dup host-at ?dup if nip nip nip exit then
+  host-write-limit 0< 0= if host-writes @ over + host-write-limit u> if drop 2drop 0 exit then then
   nip dup host-writes +! 512 * host-fd write-file if -272 else 0 then ;
 
 : blk-flush ( -- ior ) \ what was written is in the image file
