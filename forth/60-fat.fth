@@ -149,9 +149,6 @@ $0fffffff constant eoc       \ the end mark written
 : next-clus ( clus -- clus' ior ) \ the next cluster of a chain, 0 at its end; ior-chain for any other entry
   fat@ ?dup if exit then dup eoc-min u< 0= if drop 0 0 exit then
   dup clus? if 0 exit then drop 0 ior-chain ;
-: free-count ( -- n ior ) \ free clusters: FSInfo's count, else counted in the FAT
-  fs-ok 0= if 0 ior-fid exit then fs-free 0< 0= if fs-free 0 exit then
-  0 fs-nclus 2 + 2 ?do i fat@ ?dup if nip unloop exit then 0= - loop dup to fs-free 0 ;
 : find-free ( -- clus ior ) \ a free cluster, looked for from the FSInfo hint on, once round
   fs-next dup clus? 0= if drop 2 then
   fs-nclus 0 ?do
@@ -232,6 +229,9 @@ variable fs-why-n      \ and the value it did not take
   48 bpb-w to fs-info info-read  true to fs-ok 0 ;
 : ?mount ( -- ior ) \ mount unless mounted
   fs-ok if 0 else mount then ;
+: free-count ( -- n ior ) \ free clusters: FSInfo's count, else counted in the FAT
+  ?mount ?dup if 0 swap exit then fs-free 0< 0= if fs-free 0 exit then
+  0 fs-nclus 2 + 2 ?do i fat@ ?dup if nip unloop exit then 0= - loop dup to fs-free 0 ;
 
 \ ---- directories (fatgen103 "FAT Directory Structure") --------------------------
 \ A directory is read through one iterator: its cluster (0 past the end),
