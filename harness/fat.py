@@ -651,7 +651,9 @@ class Volume:
             self._fat = array.array("I", raw)
         self._free = self._fat[2:self.max_cluster + 1].count(0)
         hint = fsi.FSI_Nxt_Free
-        self._hint = hint if 2 <= hint <= self.max_cluster else self.root_cluster
+        # FSI_Nxt_Free: "If the value is 0xFFFFFFFF, then there is no hint and
+        # the driver should start looking at cluster 2" (as for any value out of range)
+        self._hint = hint if 2 <= hint <= self.max_cluster else 1
         self._dirty: set[int] = set()               # FAT sectors to write
         self._allocated = False
         self._check_root()
@@ -958,20 +960,26 @@ class Volume:
 
     def walk(self, path: str = "/") -> Iterator[tuple[str, Entry]]:
         """(path, entry) for everything below path, depth first; a
-        directory is refused if it is reached twice (a loop in the tree)."""
-        seen: set[int] = set()
-
-        def visit(d: _Dir) -> Iterator[tuple[str, Entry]]:
-            if d.cluster in seen:
-                raise FatError(f"directory {d.path}: reached twice (its cluster {d.cluster} is another's)")
-            seen.add(d.cluster)
-            for r in d.records:
-                p = f"{d.path.rstrip('/')}/{r.entry.name}"
-                yield p, r.entry
-                if r.entry.is_dir:
-                    yield from visit(self._subdir(d, r))
-
-        yield from visit(self._dir_at(path))
+        directory is refused if it is reached twice (a loop in the tree).
+        A stack, not recursion: a crafted image can nest deeper than Python
+        recurses."""
+        top = self._dir_at(path)
+        seen = {top.cluster}
+        stack = [(top, iter(top.records))]
+        while stack:
+            d, records = stack[-1]
+            r = next(records, None)
+            if r is None:
+                stack.pop()
+                continue
+            yield f"{d.path.rstrip('/')}/{r.entry.name}", r.entry
+            if r.entry.is_dir:
+                if r.entry.first_cluster in seen:
+                    raise FatError(f"directory {d.path.rstrip('/')}/{r.entry.name}: reached twice "
+                                   f"(its cluster {r.entry.first_cluster} is another directory's)")
+                seen.add(r.entry.first_cluster)
+                sub = self._subdir(d, r)
+                stack.append((sub, iter(sub.records)))
 
     # -- writing ------------------------------------------------------------------
 

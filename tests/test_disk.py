@@ -403,6 +403,20 @@ def test_an_orphaned_long_name_is_refused(base_image):
             v.listdir("/")
 
 
+def test_a_directory_reached_twice_is_refused(base_image):
+    with fat.Volume(base_image) as v:
+        root = v._root()
+        rec = root.find("dir")
+        slot = v._cluster_offset(root.chain[0]) + root.end * fat.ENTRY      # the first free slot
+    buf = bytearray(base_image)
+    buf[slot:slot + fat.ENTRY] = b"DIR2       " + rec.raw[11:]             # a second name for the same cluster
+    with fat.Volume(buf) as v:
+        assert v.listdir("dir2") == v.listdir("dir")
+        with pytest.raises(fat.FatError, match="reached twice"):
+            list(v.walk())
+        assert any("another directory's" in p or "cross-linked" in p for p in v.problems())
+
+
 def test_disk_full_changes_nothing(tmp_path):
     image = tmp_path / "full.img"
     fat.format_image(image, MIN_IMAGE)
