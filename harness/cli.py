@@ -439,11 +439,6 @@ def cmd_probe(args) -> int:
                       elf=Path(args.elf) if args.elf else None)
 
 
-def _fat():
-    from harness import fat
-    return fat
-
-
 def _tool(name: str) -> str | None:
     """A host tool on PATH, or in /usr/sbin and /sbin where Debian puts
     dosfstools (often not on a user's PATH)."""
@@ -455,7 +450,7 @@ def cmd_disk_new(args) -> int:
     """A new FAT32 image: mkfs.fat -F 32 when the host has it (and the
     result is then read back by harness/fat.py, which refuses what the spec
     would not call FAT32), else or with --pure fat.py's own formatter."""
-    fat = _fat()
+    from harness import fat
     image = Path(args.image)
     if image.exists() and not args.force:
         raise SystemExit(f"error: {image} exists (--force replaces it)")
@@ -471,7 +466,7 @@ def cmd_disk_new(args) -> int:
             with open(image, "wb") as f:
                 f.truncate(args.size)
         except OSError as e:
-            raise SystemExit(f"error: cannot write {image}: {e.strerror}") from None
+            raise SystemExit(f"error: cannot write {image}: {e.strerror or e}") from None
         r = subprocess.run([mkfs, "-F", "32", str(image)], capture_output=True, text=True)
         if r.returncode:
             image.unlink(missing_ok=True)
@@ -491,7 +486,7 @@ def cmd_disk_new(args) -> int:
 def cmd_disk_put(args) -> int:
     """A host file (or stdin: -) into the image, at PATH (default: its own
     name in the root; into PATH if PATH is a directory or ends with /)."""
-    fat = _fat()
+    from harness import fat
     if args.hostfile == "-" and (not args.path or args.path.endswith("/")):
         raise SystemExit("error: stdin has no name: give the PATH to write it to")
     try:
@@ -516,7 +511,7 @@ def cmd_disk_put(args) -> int:
 def cmd_disk_get(args) -> int:
     """A file of the image to the host (default: its name in the current
     directory; -: stdout)."""
-    fat = _fat()
+    from harness import fat
     with fat.Volume(args.image) as v:
         data = v.read(args.path)
         name = v.stat(args.path).name
@@ -530,14 +525,14 @@ def cmd_disk_get(args) -> int:
     try:
         out.write_bytes(data)
     except OSError as e:
-        raise SystemExit(f"error: cannot write {out}: {e.strerror}") from None
+        raise SystemExit(f"error: cannot write {out}: {e.strerror or e}") from None
     return 0
 
 
 def cmd_disk_ls(args) -> int:
     """A directory of the image (or one file): size, time, name, and the
     8.3 alias where it is not the name."""
-    fat = _fat()
+    from harness import fat
     with fat.Volume(args.image) as v:
         e = v.stat(args.path)
         entries = v.listdir(args.path) if e.is_dir else [e]
