@@ -154,13 +154,13 @@ ATTR_LONG_NAME = ATTR_READ_ONLY | ATTR_HIDDEN | ATTR_SYSTEM | ATTR_VOLUME_ID
 ATTR_LONG_NAME_MASK = ATTR_LONG_NAME | ATTR_DIRECTORY | ATTR_ARCHIVE
 LAST_LONG_ENTRY = 0x40
 LFN_CHARS = 13                      # UCS-2 characters per long entry
-MAX_LONG_NAME = 255                 # "...the maximum length of a long name is 255 characters"
+MAX_LONG_NAME = 255                 # "FAT Long Directory Entries": 255 characters, the NUL not counted
 FREE_ENTRY = 0xE5                   # DIR_Name[0]: the entry is free
 END_OF_DIR = 0x00                   # DIR_Name[0]: free, and so is every entry after it
 KANJI_E5 = 0x05                     # DIR_Name[0]: the name really starts with 0xE5
 NTRES_LOWER_BASE = 0x08             # Windows NT / mtools / Linux: base shown in lower case
 NTRES_LOWER_EXT = 0x10              # and the extension
-MAX_DIR_ENTRIES = 65536             # "FAT Directory Structure": a directory holds at most 65536 entries
+MAX_DIR_ENTRIES = 65536             # fatgen103's limit on the 32-byte entries of one directory
 DOT = b".          "
 DOTDOT = b"..         "
 
@@ -177,9 +177,9 @@ MIN_CLUSTERS = 65525                # "FAT Type Determination": fewer is FAT12 o
 MAX_CLUSTERS = 0x0FFFFFF5           # clusters 2..0x0FFFFFF6; 0x0FFFFFF7 means bad
 MAX_FILE_SIZE = 0xFFFFFFFF          # DIR_FileSize is 32 bits
 
-SECTOR_SIZES = (512, 1024, 2048, 4096)  # BPB_BytsPerSec: "may take on only the following values"
-MAX_CLUSTER_BYTES = 32 * 1024       # BPB_SecPerClus: "...more than 32K bytes ... is not supported"
-MEDIA = (0xF0, *range(0xF8, 0x100))  # BPB_Media: "Legal values ... 0xF0, 0xF8 ... 0xFF"
+SECTOR_SIZES = (512, 1024, 2048, 4096)  # BPB_BytsPerSec: the only values it may take
+MAX_CLUSTER_BYTES = 32 * 1024       # BPB_SecPerClus: never a value making clusters larger than 32K
+MEDIA = (0xF0, *range(0xF8, 0x100))  # BPB_Media: its legal values
 
 # "FAT Directory Structure": bytes never valid in DIR_Name (besides < 0x20
 # and lower case letters; 0x05 at DIR_Name[0] is KANJI_E5).
@@ -651,8 +651,8 @@ class Volume:
             self._fat = array.array("I", raw)
         self._free = self._fat[2:self.max_cluster + 1].count(0)
         hint = fsi.FSI_Nxt_Free
-        # FSI_Nxt_Free: "If the value is 0xFFFFFFFF, then there is no hint and
-        # the driver should start looking at cluster 2" (as for any value out of range)
+        # FSI_Nxt_Free 0xFFFFFFFF is no hint: the search starts at cluster 2
+        # (and so it does for any value out of range)
         self._hint = hint if 2 <= hint <= self.max_cluster else 1
         self._dirty: set[int] = set()               # FAT sectors to write
         self._allocated = False
@@ -1359,8 +1359,10 @@ class Geometry:
         return self.size // self.bytes_per_sector
 
 
-# fatgen103 "FAT Type Determination", DskTableFAT32: volume size (in
-# 512-byte sectors, up to) -> sectors per cluster; 0 means too small.
+# fatgen103 "FAT Volume Initialization", DskTableFAT32: volume size (in
+# 512-byte sectors, up to) -> sectors per cluster; 0 means too small.  The
+# FAT's size is then found exactly (geometry()), not by that section's
+# approximation, which may leave a few sectors more than needed.
 _DSK_TABLE_FAT32 = ((66600, 0), (532480, 1), (16777216, 8), (33554432, 16), (67108864, 32), (0xFFFFFFFF, 64))
 RESERVED_SECTORS = 32               # BPB_RsvdSecCnt: "typically 32" on FAT32
 NUM_FATS = 2
