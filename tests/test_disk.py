@@ -169,14 +169,17 @@ def test_fat_py_reads_mmd_directories_and_mkfs_labels(tmp_path):
 
 # --- fat.py -> fsck.fat + mtools ---------------------------------------------
 
-@pytest.mark.parametrize("made_by", ["fat.py", "mkfs.fat"])
-def test_mtools_reads_what_fat_py_wrote(tmp_path, made_by):
+@pytest.mark.parametrize("made_by, options, size", [
+    ("fat.py", (), 64 << 20), ("mkfs.fat", (), 64 << 20),
+    ("mkfs.fat", ("-S", "4096", "-s", "1"), 320 << 20), ("mkfs.fat", ("-s", "64"), 2100 << 20)],
+    ids=["fat.py", "mkfs.fat", "mkfs.fat-4K-sectors", "mkfs.fat-32K-clusters"])
+def test_mtools_reads_what_fat_py_wrote(tmp_path, made_by, options, size):
     tree = sample_tree()
     image = tmp_path / "w.img"
     if made_by == "fat.py":
-        fat.format_image(image, 64 << 20)
+        fat.format_image(image, size)
     else:
-        mkfs(image)
+        mkfs(image, *options, size=size)
     with fat.Volume(image, writable=True) as v:
         write_fat_tree(v, tree)
         assert v.problems() == []
@@ -244,6 +247,17 @@ def test_the_pure_formatter_matches_mkfs_geometry_and_both_are_clean(tmp_path):
             assert a.problems() == [] and b.problems() == []
             assert a.free_clusters == b.free_clusters == a.clusters - 1
         assert os.stat(ours).st_blocks * 512 < 2 << 20          # sparse: the zeros are not written
+
+
+def test_the_pure_formatter_makes_4k_sector_volumes(tmp_path):
+    image = tmp_path / "4k.img"
+    g = fat.format_image(image, 320 << 20, bytes_per_sector=4096)
+    assert (g.bytes_per_sector, g.sectors_per_cluster) == (4096, 1)
+    with fat.Volume(image, writable=True) as v:
+        write_fat_tree(v, {"a/Long name in 4K sectors.txt": b"4K" * 5000})
+        assert v.problems() == []
+    fsck_clean(image)
+    assert run("mtype", "-i", image, "::/a/Long name in 4K sectors.txt").stdout == b"4K" * 5000
 
 
 # --- names -------------------------------------------------------------------
