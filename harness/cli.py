@@ -439,6 +439,111 @@ def cmd_probe(args) -> int:
                       elf=Path(args.elf) if args.elf else None)
 
 
+def _tool(name: str) -> str | None:
+    """A host tool on PATH, or in /usr/sbin and /sbin where Debian puts
+    dosfstools (often not on a user's PATH)."""
+    import shutil
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(("/usr/sbin", "/sbin")))
+
+
+def cmd_disk_new(args) -> int:
+    """A new FAT32 image: mkfs.fat -F 32 when the host has it (and the
+    result is then read back by harness/fat.py, which refuses what the spec
+    would not call FAT32), else or with --pure fat.py's own formatter."""
+    from harness import fat
+    image = Path(args.image)
+    if image.exists() and not args.force:
+        raise SystemExit(f"error: {image} exists (--force replaces it)")
+    if not image.resolve().parent.is_dir():
+        raise SystemExit(f"error: no directory {image.resolve().parent} to make {image.name} in")
+    fat.geometry(args.size)                 # a bad size is refused before anything is written
+    mkfs = None if args.pure else _tool("mkfs.fat")
+    if mkfs is None:
+        fat.format_image(image, args.size)
+        how = "harness/fat.py" + ("" if args.pure else " (no mkfs.fat on this host)")
+    else:
+        try:
+            with open(image, "wb") as f:
+                f.truncate(args.size)
+        except OSError as e:
+            raise SystemExit(f"error: cannot write {image}: {e.strerror or e}") from None
+        r = subprocess.run([mkfs, "-F", "32", str(image)], capture_output=True, text=True)
+        if r.returncode:
+            image.unlink(missing_ok=True)
+            lines = (r.stderr or r.stdout).strip().splitlines() or [f"exit status {r.returncode}"]
+            raise SystemExit(f"error: mkfs.fat: {lines[-1]}")
+        how = "mkfs.fat"
+    try:
+        with fat.Volume(image) as v:
+            summary = f"{v.clusters} clusters of {v.cluster_size} bytes, {v.free_bytes} bytes free"
+    except fat.FatError:
+        image.unlink(missing_ok=True)
+        raise
+    print(f"{image}: FAT32, {args.size} bytes, {summary} ({how})")
+    return 0
+
+
+def cmd_disk_put(args) -> int:
+    """A host file (or stdin: -) into the image, at PATH (default: its own
+    name in the root; into PATH if PATH is a directory or ends with /)."""
+    from harness import fat
+    if args.hostfile == "-" and (not args.path or args.path.endswith("/")):
+        raise SystemExit("error: stdin has no name: give the PATH to write it to")
+    try:
+        if args.hostfile == "-":
+            data, mtime = sys.stdin.buffer.read(), None
+        else:
+            data, mtime = Path(args.hostfile).read_bytes(), Path(args.hostfile).stat().st_mtime
+    except OSError as e:
+        raise SystemExit(f"error: cannot read {args.hostfile}: {e.strerror or e}") from None
+    target = args.path or "/"
+    with fat.Volume(args.image, writable=True) as v:
+        if target.endswith("/") or v.is_dir(target):
+            if args.hostfile == "-":
+                raise SystemExit(f"error: stdin has no name: {target} is a directory; give the file's PATH")
+            target = f"{target.rstrip('/')}/{Path(args.hostfile).name}"
+        if args.parents:
+            v.mkdir("/".join(fat.split_path(target)[:-1]), parents=True, mtime=mtime)
+        v.write_file(target, data, mtime=mtime)
+    return 0
+
+
+def cmd_disk_get(args) -> int:
+    """A file of the image to the host (default: its name in the current
+    directory; -: stdout)."""
+    from harness import fat
+    with fat.Volume(args.image) as v:
+        data = v.read(args.path)
+        name = v.stat(args.path).name
+    if args.hostfile == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    out = Path(args.hostfile or name)
+    if out.is_dir():
+        out = out / name
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise SystemExit(f"error: cannot write {out}: {e.strerror or e}") from None
+    return 0
+
+
+def cmd_disk_ls(args) -> int:
+    """A directory of the image (or one file): size, time, name, and the
+    8.3 alias where it is not the name."""
+    from harness import fat
+    with fat.Volume(args.image) as v:
+        e = v.stat(args.path)
+        entries = v.listdir(args.path) if e.is_dir else [e]
+    for e in entries:
+        size = "<dir>" if e.is_dir else str(e.size)
+        when = e.mtime.strftime("%Y-%m-%d %H:%M") if e.mtime else "-"
+        alias = f"  ({e.short_name})" if fat.fold(e.short_name) != fat.fold(e.name) else ""
+        print(f"{size:>10}  {when:<16}  {e.name}{'/' if e.is_dir else ''}{alias}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -530,6 +635,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--elf", help="kernel ELF to replay (default: build/kernel.elf)")
     p.set_defaults(fn=cmd_probe, board="m3")
 
+    p = sub.add_parser("disk", help="FAT32 images: make one, put files in, get them out, list them")
+    dsub = p.add_subparsers(dest="disk_command", required=True, metavar="new|put|get|ls")
+    d = dsub.add_parser("new", help="a new FAT32 image (mkfs.fat -F 32 if the host has it)")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("--size", type=_size, default=64 << 20,
+                   help="bytes, with units: 64M (default), 1G; FAT32 needs 33M at least")
+    d.add_argument("--pure", action="store_true", help="format with harness/fat.py even if mkfs.fat is here")
+    d.add_argument("--force", action="store_true", help="replace IMAGE if it exists")
+    d.set_defaults(fn=cmd_disk_new)
+    d = dsub.add_parser("put", help="copy a host file into the image")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("hostfile", metavar="HOSTFILE", help="the file to copy, - for stdin")
+    d.add_argument("path", metavar="PATH", nargs="?",
+                   help="where in the image (default: HOSTFILE's name in the root; a directory: into it)")
+    d.add_argument("-p", "--parents", action="store_true", help="make PATH's missing directories")
+    d.set_defaults(fn=cmd_disk_put)
+    d = dsub.add_parser("get", help="copy a file out of the image")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("path", metavar="PATH")
+    d.add_argument("hostfile", metavar="HOSTFILE", nargs="?",
+                   help="where to write it (default: its name here), - for stdout")
+    d.set_defaults(fn=cmd_disk_get)
+    d = dsub.add_parser("ls", help="list a directory of the image")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("path", metavar="PATH", nargs="?", default="/")
+    d.set_defaults(fn=cmd_disk_ls)
+
     args = ap.parse_args(argv)
     if args.command == "run":
         from harness.machine.m3 import DEFAULT_MEM_SIZE
@@ -545,8 +677,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_STOPPED
     except Exception as e:  # a clear line, not a traceback, for expected failures
         from harness.build import BuildError
+        from harness.fat import FatError
         from harness.toolchain import ToolchainError
-        if isinstance(e, (BuildError, ToolchainError)):
+        if isinstance(e, (BuildError, FatError, ToolchainError)):
             print(f"error: {e}", file=sys.stderr)
             return 1
         raise
