@@ -40,8 +40,9 @@
  * and looks again.  There is no timeout: a device that never answers
  * keeps its caller waiting (its buffer is the device's until then); a
  * Ctrl-C for a console thread in TS_IO waits until the request is over
- * (kernel/console.S console_intr_deliver), and then reaches it as a
- * THROW -28 between two pieces, with nothing in flight.
+ * (kernel/console.S console_intr_deliver leaves it pending), and then
+ * blk_interrupt sends the thread to user_interrupt (THROW -28) instead of
+ * back into blk_io, with nothing in flight.
  */
 #include "macros.inc"
 #include "percpu.inc"
@@ -312,7 +313,20 @@ blk_interrupt:
     cbz     x3, 9f                      /* nobody waits (over before it was awaited?) */
     str     xzr, [x2]
     str     x1, [x3, #T_RESULT]
-    ldr     x4, [x3, #T_CORE]
+    mrs     x5, tpidr_el2               /* a Ctrl-C for it while it waited: now, */
+    ldr     x6, [x5, #PC_INTR]          /*   as console_intr_deliver does for a */
+    cbz     x6, 2f                      /*   sleeper: its switch returns into */
+    ladr    x6, console_thread          /*   user_interrupt (only once it has */
+    ldr     x6, [x6]                    /*   switched out: TS_IO; else the tick */
+    cmp     x6, x3                      /*   delivers it, tick_intr) */
+    b.ne    2f
+    ldr     x6, [x3, #T_STATE]
+    cmp     x6, #TS_IO
+    b.ne    2f
+    ladr    x6, user_interrupt
+    str     x6, [x3, #(T_CTX + 40)]
+    str     xzr, [x5, #PC_INTR]
+2:  ldr     x4, [x3, #T_CORE]
     inbox_push x3, x4, x1, x2, x5
     mrs     x5, tpidr_el2
     cmp     x4, x5

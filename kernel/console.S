@@ -563,7 +563,8 @@ console_sleep:
  *     switch returns into user_interrupt;
  *   waiting for the disk (TS_IO, kernel/blk.S): not touched (the device
  *     owns its buffer until the request is over); PC_INTR stays set and
- *     the tick delivers it once the thread runs again (tick_intr);
+ *     the disk's interrupt that ends the wait sends its switch's return
+ *     into user_interrupt (blk_interrupt);
  *   ready: its saved context resumes in user_interrupt.
  * Other threads are not touched: a thread of its own stops only when
  * asked (KILL, or its own CATCH of what the console thread sends it).

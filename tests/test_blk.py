@@ -322,3 +322,42 @@ def test_run_disk_out_saves_what_the_kernel_wrote(kernel, image, tmp_path, capsy
     assert image.read_bytes() == pattern()          # the image itself is the payload's, untouched
     with pytest.raises(SystemExit, match="--disk-out saves the RAM disk --disk IMAGE gave"):
         cli.main(["run", "--elf", str(kernel.elf), "--disk-out", str(out), "--input", "1"])
+
+
+def test_ctrl_c_reaches_a_word_looping_on_the_disk(virt_kernel, image):
+    """The console thread waits for the disk most of the time (TS_IO); a
+    Ctrl-C then waits for the request to be over and ends the word with
+    THROW -28; the disk is free again for the next line."""
+    import os
+    import select
+    import subprocess
+    import time
+    from harness.qemu import qemu_command
+    p = subprocess.Popen(qemu_command(virt_kernel.elf, disk=image, cores=1) + ["-serial", "stdio"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    os.set_blocking(p.stdout.fileno(), False)
+    out = bytearray()
+
+    def wait_for(text: bytes, seconds: float = 60) -> bool:
+        end = time.monotonic() + seconds        # a bound on a hang, not a measurement
+        while time.monotonic() < end:
+            if select.select([p.stdout], [], [], 0.1)[0]:
+                out.extend(p.stdout.read() or b"")
+            if text in out:
+                return True
+        return False
+
+    def say(line: bytes) -> None:
+        p.stdin.write(line)
+        p.stdin.flush()
+    try:
+        assert wait_for(b"ready"), out.decode(errors="replace")
+        say(b"create b5 65536 allot : dspin .\" spin\" .\" ning\" begin b5 0 128 blk-read drop again ; dspin\n")
+        assert wait_for(b"spinning"), out.decode(errors="replace")
+        say(b"\x03")
+        assert wait_for(b"error -28: user interrupt"), out.decode(errors="replace")[-400:]
+        say(b"b5 7 1 blk-read . b5 c@ . blk-stats drop - .\n")
+        assert wait_for(b"0 7 0  ok"), out.decode(errors="replace")[-400:]
+    finally:
+        p.kill()
+        p.wait()

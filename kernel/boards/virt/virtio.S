@@ -177,11 +177,10 @@ vblk_window:
  * QueueReady 1), the capacity (read until ConfigGeneration holds still,
  * 4.2.2), DRIVER_OK.  Then its SPI at the GIC (as gic_init does the
  * UART's): group 1, priority 0x80, edge or level as the DTB's flags say
- * (GICD_ICFGR: Int_config bit 1 of the INTID's two bits set for edge;
- * GICv3 spec 12.9.9; the DTB's third cell, Linux include/dt-bindings/
+ * (GICD_ICFGR<n>: Int_config bit 1 of the INTID's two bits set for edge:
+ * GICv3 spec IHI 0069, GICD_ICFGR<n>; the DTB's third cell, Linux include/dt-bindings/
  * interrupt-controller/irq.h: 1 edge rising, 4 level high), routed to
- * affinity 0.0.0.0 (the boot core: kernel/blk.S waits only there),
- * enabled.  A step the device refuses: Status FAILED (2.1), the reason in
+ * this core, the boot core (kernel/blk.S waits only there), enabled.  A step the device refuses: Status FAILED (2.1), the reason in
  * VB_FAILED (board_report says it), no disk.  Clobbers x0-x9.
  */
     .globl board_blk_init
@@ -294,8 +293,11 @@ board_blk_init:
     orr     w8, w0, w7
     csel    w0, w8, w0, eq
     str     w0, [x6, x3]
-    add     x6, x1, #0x6000             /* GICD_IROUTER<n>: affinity 0.0.0.0 */
-    str     xzr, [x6, x2, lsl #3]
+    mrs     x0, mpidr_el1               /* GICD_IROUTER<n>: this core (the boot */
+    movq    x8, 0xff00ffffff            /*   core), Aff3 39:32, Aff2-Aff0 23:0, */
+    and     x0, x0, x8                  /*   as MPIDR holds them; mode 0 (GICv3 */
+    add     x6, x1, #0x6000             /*   spec IHI 0069, GICD_IROUTER<n>) */
+    str     x0, [x6, x2, lsl #3]
     lsr     x3, x2, #5
     lsl     x3, x3, #2
     add     x6, x1, #0x100              /* GICD_ISENABLER<n> */
