@@ -79,7 +79,7 @@ def _count(text: str) -> int:
 
 def cmd_build(args) -> int:
     from harness.build import build
-    b = build(args.board)
+    b = build(args.board, disk=args.disk)
     for p in (b.elf, b.bin, b.macho):
         shown = p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
         print(f"  {shown}  {p.stat().st_size:>8} bytes")
@@ -103,11 +103,35 @@ def _machine(args, **kw):
     cfg = M3Config(chip=args.chip, load_base=args.load_base, mem_size=args.mem_size,
                    cmdline=args.cmdline, fb_depth=args.fb_depth, fb_placement=args.fb,
                    cntfrq=args.cntfrq, bootargs_revision=args.bootargs_revision,
-                   cores=getattr(args, "cores", None))
+                   cores=getattr(args, "cores", None), disk=_disk_bytes(args))
     try:
         return M3(_kernel_elf(args), cfg, **kw)
     except (MachineError, ValueError) as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def _disk_bytes(args) -> bytes | None:
+    """run --disk IMAGE on the emulated M3: the image as the payload's RAM
+    disk, as `build --disk` makes it (harness/payload.py)."""
+    if not getattr(args, "disk", None):
+        return None
+    from harness.payload import PayloadError, read_disk
+    try:
+        return read_disk(args.disk)
+    except PayloadError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _save_disk(args, m) -> None:
+    """run --disk-out PATH: the RAM disk as the run left it (the emulated
+    M3's memory; a real M3 loses it at reset)."""
+    if getattr(args, "disk_out", None):
+        data = m.disk_image()
+        try:
+            Path(args.disk_out).write_bytes(data)
+        except OSError as e:
+            raise SystemExit(f"error: --disk-out: {e}") from None
+        print(f"disk: {args.disk_out} ({len(data)} bytes)", file=sys.stderr)
 
 
 def _write_out(byte: int) -> None:
@@ -141,6 +165,11 @@ def cmd_run(args) -> int:
 
     if args.screenshot and args.board != "m3":
         raise SystemExit("error: --screenshot needs the emulated M3 (board m3): virt has no framebuffer")
+    if args.disk_out and not args.disk:
+        raise SystemExit("error: --disk-out saves the RAM disk --disk IMAGE gave")
+    if args.disk_out and args.board != "m3":
+        raise SystemExit("error: --disk-out is the emulated M3's RAM disk: under QEMU the kernel writes "
+                         "the --disk image itself")
     if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
         raise SystemExit(f"error: --screenshot {args.screenshot}: no directory "
                          f"{Path(args.screenshot).resolve().parent} to write it in")
@@ -157,6 +186,7 @@ def cmd_run(args) -> int:
         m.feed(script)
         result = m.run(args.limit)
         _save_screenshot(args, m)
+        _save_disk(args, m)
     else:
         result = _interactive(args)
     sys.stdout.buffer.flush()
@@ -187,7 +217,7 @@ def _run_qemu_script(args, script: bytes):
     from harness.qemu import DEFAULT_CORES as DEFAULT_VIRT_CORES, QemuError, QemuVirt
     try:
         with QemuVirt(_kernel_elf(args), mem_size=args.mem_size, cmdline=args.cmdline,
-                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES) as q:
+                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES, disk=args.disk) as q:
             return q.run_script(script, args.limit)
     except QemuError as e:
         raise SystemExit(f"error: {e}") from None
@@ -198,8 +228,12 @@ def cmd_qemu(args) -> int:
     from harness.qemu import INSTALL_HINT, qemu_binary, qemu_command
     if qemu_binary() is None:
         raise SystemExit(f"error: {INSTALL_HINT}")
-    cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
-                       icount=not args.accel, accel=args.accel, cores=args.cores)
+    from harness.qemu import QemuError
+    try:
+        cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
+                           icount=not args.accel, accel=args.accel, cores=args.cores, disk=args.disk)
+    except QemuError as e:
+        raise SystemExit(f"error: {e}") from None
     cmd += ["-serial", "mon:stdio"]
     print("Sovereign on QEMU virt: Ctrl-A x leaves, Ctrl-A c toggles the QEMU monitor.",
           file=sys.stderr)
@@ -300,6 +334,7 @@ def _interactive(args):
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         _save_screenshot(args, m)
+        _save_disk(args, m)
 
 
 def cmd_bench(args) -> int:
@@ -553,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="assemble and link the kernel, write the payloads")
     common(p)
+    p.add_argument("--disk", metavar="IMAGE",
+                   help="board m3: kernel.bin and kernel.macho carry this disk image as a RAM disk "
+                        "(whole 512-byte sectors, at most 1 GiB)")
     p.set_defaults(fn=cmd_build)
 
     p = sub.add_parser("run", help="the Forth console on the emulated M3")
@@ -582,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="framebuffer depth m1n1 reports: 30 (x2r10g10b10, default) or 32 (x8r8g8b8)")
     p.add_argument("--cores", type=_cores, default=None, metavar="N",
                    help="cores emulated, 1 to the chip's count (default: all; the others stay in reset)")
+    p.add_argument("--disk", metavar="IMAGE",
+                   help="a disk: on m3 the payload carries it as a RAM disk (as build --disk); "
+                        "on virt QEMU's virtio-blk over the file itself")
+    p.add_argument("--disk-out", metavar="IMAGE",
+                   help="m3: save the RAM disk as the run left it (what the kernel wrote is in memory only)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("bench", help="the budget table: every seed primitive measured in the emulated M3")
@@ -612,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="e.g. hvf (the Phase 2 path on an M3/M4 Mac), tcg,thread=multi (MTTCG); "
                         "default TCG with -icount")
     p.add_argument("--cores", type=_cores_virt, default=4, help="cores (-smp), 1 to 32 (default 4)")
+    p.add_argument("--disk", metavar="IMAGE",
+                   help="a raw disk image on a virtio-blk device (the kernel's blk-read, blk-write)")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     p.set_defaults(fn=cmd_qemu, board="virt")
 

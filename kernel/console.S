@@ -561,6 +561,10 @@ console_sleep:
  *   asleep, waiting for room in the TX ring, or in IPC: taken off what it
  *     waits on (as a timeout would, ipc_timeout), made ready, and its
  *     switch returns into user_interrupt;
+ *   waiting for the disk (TS_IO, kernel/blk.S): not touched (the device
+ *     owns its buffer until the request is over); PC_INTR stays set and
+ *     the disk's interrupt that ends the wait sends its switch's return
+ *     into user_interrupt (blk_interrupt);
  *   ready: its saved context resumes in user_interrupt.
  * Other threads are not touched: a thread of its own stops only when
  * asked (KILL, or its own CATCH of what the console thread sends it).
@@ -796,6 +800,8 @@ console_intr_deliver:
     b.eq    2f
     cmp     x2, #TS_SLEEP
     b.eq    3f
+    cmp     x2, #TS_IO                  /* waiting for the disk: its buffer is the */
+    b.eq    9f                          /*   device's until it answers: pending */
     sub     x3, x2, #TS_SEND
     cmp     x3, #(TS_REPLY - TS_SEND)
     b.ls    4f

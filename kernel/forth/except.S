@@ -286,6 +286,10 @@ error_table:
     err -258, "breakpoint"
     err -259, "reply to a call nobody is waiting on"
     err -260, "a benchmarked word must leave the stack as it found it"
+    err -270, "no disk"
+    err -271, "sector out of range"
+    err -272, "disk error"
+    err -273, "the disk is read-only"
     .word   0, 0
 
 /* Exception classes (ESR_EL2.EC) named in fault reports. */
