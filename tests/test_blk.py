@@ -361,3 +361,52 @@ def test_ctrl_c_reaches_a_word_looping_on_the_disk(virt_kernel, image):
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_device_error_is_an_ior(virt_kernel, image, tmp_path):
+    """QEMU's blkdebug driver fails every read of sector 100 with EIO:
+    virtio-blk answers VIRTIO_BLK_S_IOERR (rerror=report, the default),
+    the kernel -272; the sectors around it read, the disk goes on."""
+    rules = tmp_path / "rules.cfg"
+    rules.write_text('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "100"\n')
+    q = QemuVirt(virt_kernel.elf, cores=1, extra_args=[
+        "-drive", f"if=none,file=blkdebug:{rules}:{image},format=raw,id=e", "-device", "virtio-blk-device,drive=e"])
+    try:
+        r = q.run(50_000_000)
+        assert r.status == "idle", r.report
+        c = Console(q, r.output)
+        c.send(WORDS)
+        assert ask(c, "buf 99 1 blk-read . buf 100 1 blk-read . buf 98 4 blk-read . buf 101 1 blk-read . "
+                      "buf 101 1 disk-pat? .") == [0, -272, -272, 0, -1]
+        assert "error -272: disk error" in c.send("buf 100 1 blk-read throw")
+        assert ask(c, "1 2 + .") == [3]
+    finally:
+        q.close()
+
+
+def test_the_ram_disk_keeps_the_emulated_m3_deterministic(kernel, image):
+    script = WORDS + "7 fill-pat buf 3 4 blk-write . buf2 0 4 blk-read . buf2 0 4 disk-pat? .\n"
+    runs = []
+    for _ in range(2):
+        m = M3(kernel.elf, M3Config(disk=image.read_bytes()))
+        r = m.run_script(script)
+        assert r.status == "idle" and r.errors == 0, r.report
+        runs.append((r.output, r.instructions, m.disk_image()))
+    assert runs[0] == runs[1]
+
+
+def test_lief_reads_the_macho_with_its_disk_segment(kernel, image):
+    import lief
+    disk = image.read_bytes()
+    macho = payload.macho_bytes(kernel.elf, disk)
+    flat, base, _ = payload.flat_image(kernel.elf)
+    fat = lief.MachO.parse(list(macho))
+    try:
+        m = fat.at(0)
+        segs = {s.name: s for s in m.segments}
+        d = segs["__DISK"]
+        assert d.virtual_address == base + len(flat) and d.virtual_size % 0x4000 == 0
+        assert bytes(d.content)[:d.file_size] == disk and d.file_offset % 0x4000 == 0
+        assert m.thread_command.pc == base + 0x800
+    finally:
+        del fat
