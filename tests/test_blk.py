@@ -160,16 +160,23 @@ def test_a_thread_on_another_core_gets_an_ior(disk_console):
     assert ask(c, "buf 0 1 blk-read .") == [0]
 
 
-def test_two_threads_share_the_disk(disk_console):
-    """Threads of the boot core take turns with the one request in flight:
-    all their reads come back right."""
+def test_threads_share_the_disk(disk_console):
+    """Four threads of the boot core reading at once: under QEMU they take
+    turns with the one request in flight (a thread finding the device busy
+    waits in its queue, handed the turn by the interrupt), every read comes
+    back right, and every request slept until the device's interrupt."""
     c = disk_console
-    c.send("variable bad  create b3 2048 allot "
-           ": reader ( sector -- ) 20 0 do b3 over 4 blk-read bad +! b3 over 4 disk-pat? 0= bad +! loop drop ; "
-           ": r40 ( -- ) 40 reader ; "
-           ": two ( -- ) 0 bad !  ['] r40 32 spawn drop "
-           "20 0 do buf i 4 blk-read bad +! buf i 4 disk-pat? 0= bad +! loop 50 ms ;")
-    assert ask(c, "two bad @ .") == [0]
+    before = ask(c, "blk-stats . . .")[::-1]
+    c.send("variable bad  variable done  create b3 2048 allot  create b4 2048 allot  create b6 2048 allot "
+           ": rd ( buf sector -- ) 50 0 do 2dup 4 blk-read bad +! 2dup 4 disk-pat? 0= bad +! loop 2drop 1 done +! ; "
+           ": t1 b3 40 rd ; : t2 b4 80 rd ; : t3 b6 120 rd ; "
+           ": four ( -- ) 0 bad ! 0 done !  ['] t1 32 spawn drop  ['] t2 32 spawn drop  ['] t3 40 spawn drop "
+           "buf 7 rd  begin done @ 4 < while 1 ms repeat ;")
+    assert ask(c, "four bad @ . done @ .") == [0, 4]
+    requests, waits, interrupts = (a - b for a, b in zip(ask(c, "blk-stats . . .")[::-1], before))
+    assert requests == 200
+    if isinstance(c.machine, QemuVirt):
+        assert waits == interrupts == 200
 
 
 def test_threads_lists_a_thread_waiting_for_the_disk(qemu_disk, image):
