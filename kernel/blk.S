@@ -282,7 +282,7 @@ blk_async:
     ladr    x4, blk_waiter
     str     xzr, [x4]
     b       critical_exit
-3:  ladr    x4, blk_queue           /* the device is busy: to the back of */
+3:  ladr    x4, blk_queue               /* the device is busy: to the back of */
     str     xzr, [x10, #T_NEXT]         /*   its queue, TS_IO, until the */
     ldr     x5, [x4, #8]                /*   interrupt that ends the request */
     cbz     x5, 4f                      /*   in flight gives us the turn */
