@@ -250,8 +250,13 @@ blk_request:
  * the header says.  The outcome is in the running thread's T_RESULT: the
  * ior, or BLK_PENDING when another thread's request was in flight
  * (nothing started).  Returns when it is over (to x30).  In the critical
- * section: nothing else on this core runs between the look at
- * blk_waiter and the thread's switch.  A thread that finds a request in
+ * section: no other thread of this core runs between the look at
+ * blk_waiter and the thread's switch, and the device's interrupt, which
+ * does run there, is masked from the look until blk_waiter is ours or we
+ * are on blk_queue (found busy, queued after the interrupt that ended
+ * the request had looked at an empty queue, we would wait for a turn
+ * nobody hands out: tests/test_blk.py four threads sharing the disk
+ * hung so under load).  A thread that finds a request in
  * flight joins blk_queue (through T_NEXT, TS_IO) and is handed back by
  * the interrupt that ends it, with BLK_PENDING: it tries again.
  * Clobbers x0-x23.
@@ -259,10 +264,13 @@ blk_request:
 blk_async:
     mrs     x9, tpidr_el2
     current_tcb x10
-    ladr    x4, blk_waiter
-    ldr     x5, [x4]
-    cbnz    x5, 3f
+    mrs     x6, daif                    /* the device's interrupt runs inside */
+    msr     daifset, #3                 /*   the critical section: masked while */
+    ladr    x4, blk_waiter              /*   we look and queue, or it may end */
+    ldr     x5, [x4]                    /*   the request in flight between the */
+    cbnz    x5, 3f                      /*   two and hand the turn to nobody */
     str     x10, [x4]
+    msr     daif, x6
     str     xzr, [x10, #T_RESULT]
     mov     x20, x30
     bl      board_blk_start             /* clobbers x0-x17 */
@@ -294,7 +302,8 @@ blk_async:
     str     x0, [x10, #T_RESULT]
     mov     x1, #TS_IO
     str     x1, [x10, #T_STATE]
-    b       block_current
+    msr     daif, x6                    /* queued: an interrupt from here on */
+    b       block_current               /*   hands us over (the inbox) */
 
     .text
 
