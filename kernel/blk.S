@@ -36,8 +36,9 @@
  * it asks for waits for the section's exit, and if it comes before the
  * waiter has switched out (a device that answers at once), the waiter is
  * on the inbox while it still runs, which the tick only reads after the
- * switch.  A second thread finding a request in flight sleeps 1/1024 s
- * and looks again.  There is no timeout: a device that never answers
+ * switch.  A second thread finding a request in flight waits its turn
+ * in blk_queue (TS_IO too), handed back by the interrupt that ends the
+ * request before it.  There is no timeout: a device that never answers
  * keeps its caller waiting (its buffer is the device's until then); a
  * Ctrl-C for a console thread in TS_IO waits until the request is over
  * (kernel/console.S console_intr_deliver leaves it pending), and then
@@ -50,12 +51,12 @@
 
 #define PAGE_MASK       0x3fff
 #define PA_MASK         0x0000fffffffff000  /* PAR_EL1.PA, bits 47:12 (Arm ARM D19.2, PAR_EL1) */
-#define BLK_BUSY_SHIFT  10                  /* a busy device is looked at again after 1/1024 s */
 
     .bss
     .balign 8
-    .globl blk_waiter, blk_stats
+    .globl blk_waiter, blk_queue, blk_stats
 blk_waiter: .quad 0             /* the thread whose request the device holds (0: none) */
+blk_queue:  .quad 0, 0          /* threads waiting for their turn: head, tail (T_NEXT) */
 blk_stats:  .quad 0, 0, 0       /* requests to the board, waits for an interrupt, interrupts */
 
     .text
@@ -212,7 +213,7 @@ blk_buffer_ok:
  * blk_request ( x0 = op, x1 = buffer, x2 = sector, x3 = sectors, checked
  * -- x0 = ior ): one board request: a synchronous device's at once, an
  * asynchronous one's through blk_async, after the request in flight (if
- * any) is over.  Clobbers x0-x23.
+ * any) is over (blk_async queues us).  Clobbers x0-x23.
  */
 blk_request:
     sub     sp, sp, #48
@@ -236,13 +237,7 @@ blk_request:
     current_tcb x0
     ldr     x0, [x0, #T_RESULT]
     cmp     x0, #BLK_PENDING
-    b.ne    9f
-    mrs     x0, cntfrq_el0              /* another thread's request in flight: */
-    lsr     x0, x0, #BLK_BUSY_SHIFT     /*   a while, then again */
-    mrs     x1, cntpct_el0
-    add     x0, x0, x1
-    bl      thread_sleep_until          /* clobbers x0-x23 */
-    b       1b
+    b.eq    1b                          /* our turn after another's request */
 9:  ldr     x30, [sp, #32]
     add     sp, sp, #48
     ret
@@ -255,16 +250,27 @@ blk_request:
  * the header says.  The outcome is in the running thread's T_RESULT: the
  * ior, or BLK_PENDING when another thread's request was in flight
  * (nothing started).  Returns when it is over (to x30).  In the critical
- * section: nothing else on this core runs between the look at
- * blk_waiter and the thread's switch.  Clobbers x0-x23.
+ * section: no other thread of this core runs between the look at
+ * blk_waiter and the thread's switch, and the device's interrupt, which
+ * does run there, is masked from the look until blk_waiter is ours or we
+ * are on blk_queue (found busy, queued after the interrupt that ended
+ * the request had looked at an empty queue, we would wait for a turn
+ * nobody hands out: tests/test_blk.py four threads sharing the disk
+ * hung so under load).  A thread that finds a request in
+ * flight joins blk_queue (through T_NEXT, TS_IO) and is handed back by
+ * the interrupt that ends it, with BLK_PENDING: it tries again.
+ * Clobbers x0-x23.
  */
 blk_async:
     mrs     x9, tpidr_el2
     current_tcb x10
-    ladr    x4, blk_waiter
-    ldr     x5, [x4]
-    cbnz    x5, 3f
+    mrs     x6, daif                    /* the device's interrupt runs inside */
+    msr     daifset, #3                 /*   the critical section: masked while */
+    ladr    x4, blk_waiter              /*   we look and queue, or it may end */
+    ldr     x5, [x4]                    /*   the request in flight between the */
+    cbnz    x5, 3f                      /*   two and hand the turn to nobody */
     str     x10, [x4]
+    msr     daif, x6
     str     xzr, [x10, #T_RESULT]
     mov     x20, x30
     bl      board_blk_start             /* clobbers x0-x17 */
@@ -284,9 +290,20 @@ blk_async:
     ladr    x4, blk_waiter
     str     xzr, [x4]
     b       critical_exit
-3:  mov     x0, #BLK_PENDING
+3:  ladr    x4, blk_queue               /* the device is busy: to the back of */
+    str     xzr, [x10, #T_NEXT]         /*   its queue, TS_IO, until the */
+    ldr     x5, [x4, #8]                /*   interrupt that ends the request */
+    cbz     x5, 4f                      /*   in flight gives us the turn */
+    str     x10, [x5, #T_NEXT]
+    b       5f
+4:  str     x10, [x4]
+5:  str     x10, [x4, #8]
+    mov     x0, #BLK_PENDING
     str     x0, [x10, #T_RESULT]
-    b       critical_exit
+    mov     x1, #TS_IO
+    str     x1, [x10, #T_STATE]
+    msr     daif, x6                    /* queued: an interrupt from here on */
+    b       block_current               /*   hands us over (the inbox) */
 
     .text
 
@@ -296,9 +313,13 @@ blk_async:
  * board's IRQ handler has acknowledged its disk's interrupt (at the
  * device and the interrupt controller) and branches here.  If the request
  * in flight is over (board_blk_done), its ior goes into the waiter's
- * T_RESULT, blk_waiter is free, and the waiter goes onto its core's
- * inbox (an IPI if that is not this core) with this core's tick made due
- * now (the header says why).  Returns from the interrupt.
+ * T_RESULT, blk_waiter is free, and the waiter is handed back (blk_hand),
+ * and so is the first thread of blk_queue (its T_RESULT says BLK_PENDING:
+ * its turn).  A Ctrl-C for the console thread that waited (its switch
+ * made: TS_IO) sends its switch's return into user_interrupt, as
+ * console_intr_deliver does for a sleeper; a console thread still
+ * running (the device answered before it switched out) gets it from the
+ * tick (tick_intr).  Returns from the interrupt.
  */
     .globl blk_interrupt
 blk_interrupt:
@@ -313,12 +334,12 @@ blk_interrupt:
     cbz     x3, 9f                      /* nobody waits (over before it was awaited?) */
     str     xzr, [x2]
     str     x1, [x3, #T_RESULT]
-    mrs     x5, tpidr_el2               /* a Ctrl-C for it while it waited: now, */
-    ldr     x6, [x5, #PC_INTR]          /*   as console_intr_deliver does for a */
-    cbz     x6, 2f                      /*   sleeper: its switch returns into */
-    ladr    x6, console_thread          /*   user_interrupt (only once it has */
-    ldr     x6, [x6]                    /*   switched out: TS_IO; else the tick */
-    cmp     x6, x3                      /*   delivers it, tick_intr) */
+    mrs     x5, tpidr_el2
+    ldr     x6, [x5, #PC_INTR]
+    cbz     x6, 2f
+    ladr    x6, console_thread
+    ldr     x6, [x6]
+    cmp     x6, x3
     b.ne    2f
     ldr     x6, [x3, #T_STATE]
     cmp     x6, #TS_IO
@@ -326,16 +347,32 @@ blk_interrupt:
     ladr    x6, user_interrupt
     str     x6, [x3, #(T_CTX + 40)]
     str     xzr, [x5, #PC_INTR]
-2:  ldr     x4, [x3, #T_CORE]
+2:  bl      blk_hand
+    ladr    x2, blk_queue               /* the next one's turn */
+    ldr     x3, [x2]
+    cbz     x3, 9f
+    ldr     x6, [x3, #T_NEXT]
+    str     x6, [x2]
+    cbnz    x6, 3f
+    str     xzr, [x2, #8]
+3:  bl      blk_hand
+9:  tf_leave
+
+/* blk_hand ( x3 = a thread waiting in TS_IO, x7 kept ): onto its core's
+   inbox (CAS, kernel/percpu.inc inbox_push), then that core told: an IPI,
+   or on this core the tick made due now (as tick_request: it takes the
+   inbox, or waits for the critical section it interrupts).  Clobbers
+   x0-x6. */
+blk_hand:
+    ldr     x4, [x3, #T_CORE]
     inbox_push x3, x4, x1, x2, x5
     mrs     x5, tpidr_el2
     cmp     x4, x5
     b.eq    1f
     mov     x0, x4
-    bl      board_ipi                   /* clobbers x0-x2 */
-    b       9f
-1:  mrs     x1, cntpct_el0              /* the tick, now (as tick_request): it */
-    msr     cnthp_cval_el2, x1          /*   takes the inbox, or waits for the */
-    mov     x1, #1                      /*   critical section it interrupts */
-    msr     cnthp_ctl_el2, x1           /* ENABLE, not masked */
-9:  tf_leave
+    b       board_ipi                   /* clobbers x0-x2 */
+1:  mrs     x1, cntpct_el0
+    msr     cnthp_cval_el2, x1
+    mov     x1, #1                      /* ENABLE, not masked */
+    msr     cnthp_ctl_el2, x1
+    ret

@@ -160,16 +160,23 @@ def test_a_thread_on_another_core_gets_an_ior(disk_console):
     assert ask(c, "buf 0 1 blk-read .") == [0]
 
 
-def test_two_threads_share_the_disk(disk_console):
-    """Threads of the boot core take turns with the one request in flight:
-    all their reads come back right."""
+def test_threads_share_the_disk(disk_console):
+    """Four threads of the boot core reading at once: under QEMU they take
+    turns with the one request in flight (a thread finding the device busy
+    waits in its queue, handed the turn by the interrupt), every read comes
+    back right, and every request slept until the device's interrupt."""
     c = disk_console
-    c.send("variable bad  create b3 2048 allot "
-           ": reader ( sector -- ) 20 0 do b3 over 4 blk-read bad +! b3 over 4 disk-pat? 0= bad +! loop drop ; "
-           ": r40 ( -- ) 40 reader ; "
-           ": two ( -- ) 0 bad !  ['] r40 32 spawn drop "
-           "20 0 do buf i 4 blk-read bad +! buf i 4 disk-pat? 0= bad +! loop 50 ms ;")
-    assert ask(c, "two bad @ .") == [0]
+    before = ask(c, "blk-stats . . .")[::-1]
+    c.send("variable bad  variable done  create b3 2048 allot  create b4 2048 allot  create b6 2048 allot "
+           ": rd ( buf sector -- ) 50 0 do 2dup 4 blk-read bad +! 2dup 4 disk-pat? 0= bad +! loop 2drop 1 done +! ; "
+           ": t1 b3 40 rd ; : t2 b4 80 rd ; : t3 b6 120 rd ; "
+           ": four ( -- ) 0 bad ! 0 done !  ['] t1 32 spawn drop  ['] t2 32 spawn drop  ['] t3 40 spawn drop "
+           "buf 7 rd  begin done @ 4 < while 1 ms repeat ;")
+    assert ask(c, "four bad @ . done @ .") == [0, 4]
+    requests, waits, interrupts = (a - b for a, b in zip(ask(c, "blk-stats . . .")[::-1], before))
+    assert requests == 200
+    if isinstance(c.machine, QemuVirt):
+        assert waits == interrupts == 200
 
 
 def test_threads_lists_a_thread_waiting_for_the_disk(qemu_disk, image):
@@ -361,3 +368,52 @@ def test_ctrl_c_reaches_a_word_looping_on_the_disk(virt_kernel, image):
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_device_error_is_an_ior(virt_kernel, image, tmp_path):
+    """QEMU's blkdebug driver fails every read of sector 100 with EIO:
+    virtio-blk answers VIRTIO_BLK_S_IOERR (rerror=report, the default),
+    the kernel -272; the sectors around it read, the disk goes on."""
+    rules = tmp_path / "rules.cfg"
+    rules.write_text('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "100"\n')
+    q = QemuVirt(virt_kernel.elf, cores=1, extra_args=[
+        "-drive", f"if=none,file=blkdebug:{rules}:{image},format=raw,id=e", "-device", "virtio-blk-device,drive=e"])
+    try:
+        r = q.run(50_000_000)
+        assert r.status == "idle", r.report
+        c = Console(q, r.output)
+        c.send(WORDS)
+        assert ask(c, "buf 99 1 blk-read . buf 100 1 blk-read . buf 98 4 blk-read . buf 101 1 blk-read . "
+                      "buf 101 1 disk-pat? .") == [0, -272, -272, 0, -1]
+        assert "error -272: disk error" in c.send("buf 100 1 blk-read throw")
+        assert ask(c, "1 2 + .") == [3]
+    finally:
+        q.close()
+
+
+def test_the_ram_disk_keeps_the_emulated_m3_deterministic(kernel, image):
+    script = WORDS + "7 fill-pat buf 3 4 blk-write . buf2 0 4 blk-read . buf2 0 4 disk-pat? .\n"
+    runs = []
+    for _ in range(2):
+        m = M3(kernel.elf, M3Config(disk=image.read_bytes()))
+        r = m.run_script(script)
+        assert r.status == "idle" and r.errors == 0, r.report
+        runs.append((r.output, r.instructions, m.disk_image()))
+    assert runs[0] == runs[1]
+
+
+def test_lief_reads_the_macho_with_its_disk_segment(kernel, image):
+    import lief
+    disk = image.read_bytes()
+    macho = payload.macho_bytes(kernel.elf, disk)
+    flat, base, _ = payload.flat_image(kernel.elf)
+    fat = lief.MachO.parse(list(macho))
+    try:
+        m = fat.at(0)
+        segs = {s.name: s for s in m.segments}
+        d = segs["__DISK"]
+        assert d.virtual_address == base + len(flat) and d.virtual_size % 0x4000 == 0
+        assert bytes(d.content)[:d.file_size] == disk and d.file_offset % 0x4000 == 0
+        assert m.thread_command.pc == base + 0x800
+    finally:
+        del fat

@@ -190,8 +190,8 @@ board_blk_init:
     cbz     x1, 9f
     str     wzr, [x1, #VIO_STATUS]      /* reset */
     mov     x2, #(1 << 20)
-1:  ldr     w0, [x1, #VIO_STATUS]       /* 2.1.2: the driver waits for it to */
-    cbz     w0, 2f                      /*   read 0 before it goes on */
+1:  ldr     w0, [x1, #VIO_STATUS]       /* the reset is over when it reads 0 */
+    cbz     w0, 2f                      /*   (VIRTIO 1.2 2.4, Device Reset) */
     subs    x2, x2, #1
     b.ne    1b
     mov     x3, #FAIL_RESET
