@@ -19,20 +19,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# DISK=image.img: kernel.bin and kernel.macho carry it as a RAM disk (board m3);
+# make run / make qemu give it to the emulated M3 / QEMU's virtio-blk.
+DISK    ?=
+DISKARG := $(if $(DISK),--disk $(DISK))
+
 kernel: $(STAMP)
-	$(PY) -m harness build --board $(BOARD)
+	$(PY) -m harness build --board $(BOARD) $(if $(filter m3,$(BOARD)),$(DISKARG))
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 run: kernel
-	$(PY) -m harness run --board $(BOARD)
+	$(PY) -m harness run --board $(BOARD) $(DISKARG)
 
 # The virt board under QEMU (qemu-system-aarch64), console on the terminal:
-#   make qemu            (Ctrl-A x leaves)
+#   make qemu            (Ctrl-A x leaves; DISK=image.img: a virtio-blk disk)
 qemu: $(STAMP)
 	$(PY) -m harness build --board virt
-	$(PY) -m harness qemu $(QEMU_ARGS)
+	$(PY) -m harness qemu $(DISKARG) $(QEMU_ARGS)
 
 # MEMORY_MODEL=off: the static cycle model alone (harness/costs.py MEMORY not charged)
 MEMORY_MODEL ?= on

@@ -13,35 +13,35 @@
 heap-region constant heap-size constant heap-base
 heap-base heap-size + constant heap-end
 heap-size heap-base !
-: blk-size ( b -- u ) @ -2 and ;
-: blk-used? ( b -- f ) @ 1 and 0<> ;
-: blk-next ( b -- b' ) dup blk-size + ;
+: chunk-size ( b -- u ) @ -2 and ;
+: chunk-used? ( b -- f ) @ 1 and 0<> ;
+: chunk-next ( b -- b' ) dup chunk-size + ;
 : coalesce ( b -- ) \ merge the free blocks after free block b into it
-  begin dup blk-next dup heap-end u< if blk-used? 0= else drop false then
-  while dup blk-next blk-size over +! repeat drop ;
+  begin dup chunk-next dup heap-end u< if chunk-used? 0= else drop false then
+  while dup chunk-next chunk-size over +! repeat drop ;
 : split ( need b -- b ) \ cut what b does not need off as a free block
-  2dup blk-size swap - dup 32 < if drop nip exit then
+  2dup chunk-size swap - dup 32 < if drop nip exit then
   >r 2dup + r> swap ! tuck ! ;
 : heap-allocate ( u -- a ior )
   dup heap-size 16 - u> if drop 0 -59 exit then
   8 + 15 + -16 and
   heap-base begin dup heap-end u< while
-    dup blk-used? 0= if
-      dup coalesce dup blk-size 2 pick u< 0= if
+    dup chunk-used? 0= if
+      dup coalesce dup chunk-size 2 pick u< 0= if
         split dup 1 swap +! cell+ dup heap-mark 0 exit then
-    then blk-next
+    then chunk-next
   repeat 2drop 0 -59 ;
 : heap? ( a -- f ) heap-base cell+ heap-end within ;
 : heap-free ( a -- ior )
   ?dup 0= if 0 exit then
   dup heap? 0= if drop -60 exit then
-  dup cell - blk-used? 0= if drop -60 exit then
+  dup cell - chunk-used? 0= if drop -60 exit then
   dup heap-unmark cell - dup @ 1- swap ! 0 ;
 : heap-resize ( a u -- a' ior )
   over heap? 0= if drop -61 exit then
-  over cell - blk-size cell - over u< 0= if drop 0 exit then
+  over cell - chunk-size cell - over u< 0= if drop 0 exit then
   dup heap-allocate ?dup if 2drop drop -61 exit then
-  nip 2dup over cell - blk-size cell - move swap heap-free drop 0 ;
+  nip 2dup over cell - chunk-size cell - move swap heap-free drop 0 ;
 \ The heap is one for all cores and its words are Forth, run by any
 \ thread and preemptible: one thread in it at a time, under heap-lock; a
 \ thread that finds it taken sleeps a millisecond and looks again (a

@@ -11,7 +11,7 @@
 : .state ( n -- )
   case 0 of ." running" endof 1 of ." ready  " endof 2 of ." send   " endof
        3 of ." receive" endof 4 of ." reply  " endof 5 of ." sleep  " endof
-       7 of ." input  " endof
+       7 of ." input  " endof 8 of ." disk   " endof
        ." dead   " endcase ;
 
 \ threads ( -- ) every thread: id, state, priority, CPU time (counter ticks

@@ -1,11 +1,12 @@
 """Build the kernel: assemble kernel/, embed forth/, link, write the payloads.
 
-    python -m harness build [--board m3|virt]
+    python -m harness build [--board m3|virt] [--disk IMAGE]
 
 Outputs (board m3 in build/, other boards in build/<board>/):
     kernel.elf    with symbols, linked at the board's LINK_BASE
     kernel.bin    flat image, entry at offset 0x800 (m1n1 raw chainload)
     kernel.macho  LC_SEGMENT_64 + LC_UNIXTHREAD (m1n1 proxy chainload.py)
+With --disk (board m3) both payloads carry the image as a RAM disk.
 """
 
 from __future__ import annotations
@@ -105,9 +106,21 @@ def check_position_independent(obj: Path) -> None:
                         f"(use adr/adrp or a relative .quad a - .)")
 
 
-def build(board: str = "m3") -> Build:
+def build(board: str = "m3", disk: Path | str | None = None) -> Build:
+    """Assemble and link for `board`, write the payloads.  disk: a disk
+    image that kernel.bin and kernel.macho carry as the RAM disk (board
+    m3 only; harness/payload.py with_disk); the ELF never has one."""
     if board not in BOARDS:
         raise BuildError(f"unknown board '{board}' (known: {', '.join(BOARDS)})")
+    disk_bytes = None
+    if disk is not None:
+        if board != "m3":
+            raise BuildError(f"board {board} carries no RAM disk: its disk is virtio-blk "
+                             f"(python -m harness qemu --disk IMAGE)")
+        try:
+            disk_bytes = payload.read_disk(disk)
+        except payload.PayloadError as e:
+            raise BuildError(str(e)) from None
     cfg = BOARDS[board]
     out = output_dir(board)
     objdir = out / "obj"
@@ -140,6 +153,6 @@ def build(board: str = "m3") -> Build:
 
     result = Build(board, out, cfg["link_base"])
     toolchain.link(objects, LINKER_SCRIPT, result.elf, {"LINK_BASE": cfg["link_base"]})
-    payload.write_bin(result.elf, result.bin)
-    payload.write_macho(result.elf, result.macho)
+    payload.write_bin(result.elf, result.bin, disk_bytes)
+    payload.write_macho(result.elf, result.macho, disk_bytes)
     return result

@@ -79,7 +79,7 @@ def _count(text: str) -> int:
 
 def cmd_build(args) -> int:
     from harness.build import build
-    b = build(args.board)
+    b = build(args.board, disk=args.disk)
     for p in (b.elf, b.bin, b.macho):
         shown = p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
         print(f"  {shown}  {p.stat().st_size:>8} bytes")
@@ -103,11 +103,35 @@ def _machine(args, **kw):
     cfg = M3Config(chip=args.chip, load_base=args.load_base, mem_size=args.mem_size,
                    cmdline=args.cmdline, fb_depth=args.fb_depth, fb_placement=args.fb,
                    cntfrq=args.cntfrq, bootargs_revision=args.bootargs_revision,
-                   cores=getattr(args, "cores", None))
+                   cores=getattr(args, "cores", None), disk=_disk_bytes(args))
     try:
         return M3(_kernel_elf(args), cfg, **kw)
     except (MachineError, ValueError) as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def _disk_bytes(args) -> bytes | None:
+    """run --disk IMAGE on the emulated M3: the image as the payload's RAM
+    disk, as `build --disk` makes it (harness/payload.py)."""
+    if not getattr(args, "disk", None):
+        return None
+    from harness.payload import PayloadError, read_disk
+    try:
+        return read_disk(args.disk)
+    except PayloadError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _save_disk(args, m) -> None:
+    """run --disk-out PATH: the RAM disk as the run left it (the emulated
+    M3's memory; a real M3 loses it at reset)."""
+    if getattr(args, "disk_out", None):
+        data = m.disk_image()
+        try:
+            Path(args.disk_out).write_bytes(data)
+        except OSError as e:
+            raise SystemExit(f"error: --disk-out: {e}") from None
+        print(f"disk: {args.disk_out} ({len(data)} bytes)", file=sys.stderr)
 
 
 def _write_out(byte: int) -> None:
@@ -141,6 +165,11 @@ def cmd_run(args) -> int:
 
     if args.screenshot and args.board != "m3":
         raise SystemExit("error: --screenshot needs the emulated M3 (board m3): virt has no framebuffer")
+    if args.disk_out and not args.disk:
+        raise SystemExit("error: --disk-out saves the RAM disk --disk IMAGE gave")
+    if args.disk_out and args.board != "m3":
+        raise SystemExit("error: --disk-out is the emulated M3's RAM disk: under QEMU the kernel writes "
+                         "the --disk image itself")
     if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
         raise SystemExit(f"error: --screenshot {args.screenshot}: no directory "
                          f"{Path(args.screenshot).resolve().parent} to write it in")
@@ -157,6 +186,7 @@ def cmd_run(args) -> int:
         m.feed(script)
         result = m.run(args.limit)
         _save_screenshot(args, m)
+        _save_disk(args, m)
     else:
         result = _interactive(args)
     sys.stdout.buffer.flush()
@@ -187,7 +217,7 @@ def _run_qemu_script(args, script: bytes):
     from harness.qemu import DEFAULT_CORES as DEFAULT_VIRT_CORES, QemuError, QemuVirt
     try:
         with QemuVirt(_kernel_elf(args), mem_size=args.mem_size, cmdline=args.cmdline,
-                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES) as q:
+                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES, disk=args.disk) as q:
             return q.run_script(script, args.limit)
     except QemuError as e:
         raise SystemExit(f"error: {e}") from None
@@ -198,8 +228,12 @@ def cmd_qemu(args) -> int:
     from harness.qemu import INSTALL_HINT, qemu_binary, qemu_command
     if qemu_binary() is None:
         raise SystemExit(f"error: {INSTALL_HINT}")
-    cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
-                       icount=not args.accel, accel=args.accel, cores=args.cores)
+    from harness.qemu import QemuError
+    try:
+        cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
+                           icount=not args.accel, accel=args.accel, cores=args.cores, disk=args.disk)
+    except QemuError as e:
+        raise SystemExit(f"error: {e}") from None
     cmd += ["-serial", "mon:stdio"]
     print("Sovereign on QEMU virt: Ctrl-A x leaves, Ctrl-A c toggles the QEMU monitor.",
           file=sys.stderr)
@@ -300,6 +334,7 @@ def _interactive(args):
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         _save_screenshot(args, m)
+        _save_disk(args, m)
 
 
 def cmd_bench(args) -> int:
@@ -439,6 +474,111 @@ def cmd_probe(args) -> int:
                       elf=Path(args.elf) if args.elf else None)
 
 
+def _tool(name: str) -> str | None:
+    """A host tool on PATH, or in /usr/sbin and /sbin where Debian puts
+    dosfstools (often not on a user's PATH)."""
+    import shutil
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(("/usr/sbin", "/sbin")))
+
+
+def cmd_disk_new(args) -> int:
+    """A new FAT32 image: mkfs.fat -F 32 when the host has it (and the
+    result is then read back by harness/fat.py, which refuses what the spec
+    would not call FAT32), else or with --pure fat.py's own formatter."""
+    from harness import fat
+    image = Path(args.image)
+    if image.exists() and not args.force:
+        raise SystemExit(f"error: {image} exists (--force replaces it)")
+    if not image.resolve().parent.is_dir():
+        raise SystemExit(f"error: no directory {image.resolve().parent} to make {image.name} in")
+    fat.geometry(args.size)                 # a bad size is refused before anything is written
+    mkfs = None if args.pure else _tool("mkfs.fat")
+    if mkfs is None:
+        fat.format_image(image, args.size)
+        how = "harness/fat.py" + ("" if args.pure else " (no mkfs.fat on this host)")
+    else:
+        try:
+            with open(image, "wb") as f:
+                f.truncate(args.size)
+        except OSError as e:
+            raise SystemExit(f"error: cannot write {image}: {e.strerror or e}") from None
+        r = subprocess.run([mkfs, "-F", "32", str(image)], capture_output=True, text=True)
+        if r.returncode:
+            image.unlink(missing_ok=True)
+            lines = (r.stderr or r.stdout).strip().splitlines() or [f"exit status {r.returncode}"]
+            raise SystemExit(f"error: mkfs.fat: {lines[-1]}")
+        how = "mkfs.fat"
+    try:
+        with fat.Volume(image) as v:
+            summary = f"{v.clusters} clusters of {v.cluster_size} bytes, {v.free_bytes} bytes free"
+    except fat.FatError:
+        image.unlink(missing_ok=True)
+        raise
+    print(f"{image}: FAT32, {args.size} bytes, {summary} ({how})")
+    return 0
+
+
+def cmd_disk_put(args) -> int:
+    """A host file (or stdin: -) into the image, at PATH (default: its own
+    name in the root; into PATH if PATH is a directory or ends with /)."""
+    from harness import fat
+    if args.hostfile == "-" and (not args.path or args.path.endswith("/")):
+        raise SystemExit("error: stdin has no name: give the PATH to write it to")
+    try:
+        if args.hostfile == "-":
+            data, mtime = sys.stdin.buffer.read(), None
+        else:
+            data, mtime = Path(args.hostfile).read_bytes(), Path(args.hostfile).stat().st_mtime
+    except OSError as e:
+        raise SystemExit(f"error: cannot read {args.hostfile}: {e.strerror or e}") from None
+    target = args.path or "/"
+    with fat.Volume(args.image, writable=True) as v:
+        if target.endswith("/") or v.is_dir(target):
+            if args.hostfile == "-":
+                raise SystemExit(f"error: stdin has no name: {target} is a directory; give the file's PATH")
+            target = f"{target.rstrip('/')}/{Path(args.hostfile).name}"
+        if args.parents:
+            v.mkdir("/".join(fat.split_path(target)[:-1]), parents=True, mtime=mtime)
+        v.write_file(target, data, mtime=mtime)
+    return 0
+
+
+def cmd_disk_get(args) -> int:
+    """A file of the image to the host (default: its name in the current
+    directory; -: stdout)."""
+    from harness import fat
+    with fat.Volume(args.image) as v:
+        data = v.read(args.path)
+        name = v.stat(args.path).name
+    if args.hostfile == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    out = Path(args.hostfile or name)
+    if out.is_dir():
+        out = out / name
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise SystemExit(f"error: cannot write {out}: {e.strerror or e}") from None
+    return 0
+
+
+def cmd_disk_ls(args) -> int:
+    """A directory of the image (or one file): size, time, name, and the
+    8.3 alias where it is not the name."""
+    from harness import fat
+    with fat.Volume(args.image) as v:
+        e = v.stat(args.path)
+        entries = v.listdir(args.path) if e.is_dir else [e]
+    for e in entries:
+        size = "<dir>" if e.is_dir else str(e.size)
+        when = e.mtime.strftime("%Y-%m-%d %H:%M") if e.mtime else "-"
+        alias = f"  ({e.short_name})" if fat.fold(e.short_name) != fat.fold(e.name) else ""
+        print(f"{size:>10}  {when:<16}  {e.name}{'/' if e.is_dir else ''}{alias}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -448,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="assemble and link the kernel, write the payloads")
     common(p)
+    p.add_argument("--disk", metavar="IMAGE",
+                   help="board m3: kernel.bin and kernel.macho carry this disk image as a RAM disk "
+                        "(whole 512-byte sectors, at most 1 GiB)")
     p.set_defaults(fn=cmd_build)
 
     p = sub.add_parser("run", help="the Forth console on the emulated M3")
@@ -477,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="framebuffer depth m1n1 reports: 30 (x2r10g10b10, default) or 32 (x8r8g8b8)")
     p.add_argument("--cores", type=_cores, default=None, metavar="N",
                    help="cores emulated, 1 to the chip's count (default: all; the others stay in reset)")
+    p.add_argument("--disk", metavar="IMAGE",
+                   help="a disk: on m3 the payload carries it as a RAM disk (as build --disk); "
+                        "on virt QEMU's virtio-blk over the file itself")
+    p.add_argument("--disk-out", metavar="IMAGE",
+                   help="m3: save the RAM disk as the run left it (what the kernel wrote is in memory only)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("bench", help="the budget table: every seed primitive measured in the emulated M3")
@@ -507,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="e.g. hvf (the Phase 2 path on an M3/M4 Mac), tcg,thread=multi (MTTCG); "
                         "default TCG with -icount")
     p.add_argument("--cores", type=_cores_virt, default=4, help="cores (-smp), 1 to 32 (default 4)")
+    p.add_argument("--disk", metavar="IMAGE",
+                   help="a raw disk image on a virtio-blk device (the kernel's blk-read, blk-write)")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     p.set_defaults(fn=cmd_qemu, board="virt")
 
@@ -530,6 +680,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--elf", help="kernel ELF to replay (default: build/kernel.elf)")
     p.set_defaults(fn=cmd_probe, board="m3")
 
+    p = sub.add_parser("disk", help="FAT32 images: make one, put files in, get them out, list them")
+    dsub = p.add_subparsers(dest="disk_command", required=True, metavar="new|put|get|ls")
+    d = dsub.add_parser("new", help="a new FAT32 image (mkfs.fat -F 32 if the host has it)")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("--size", type=_size, default=64 << 20,
+                   help="bytes, with units: 64M (default), 1G; FAT32 needs 33M at least")
+    d.add_argument("--pure", action="store_true", help="format with harness/fat.py even if mkfs.fat is here")
+    d.add_argument("--force", action="store_true", help="replace IMAGE if it exists")
+    d.set_defaults(fn=cmd_disk_new)
+    d = dsub.add_parser("put", help="copy a host file into the image")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("hostfile", metavar="HOSTFILE", help="the file to copy, - for stdin")
+    d.add_argument("path", metavar="PATH", nargs="?",
+                   help="where in the image (default: HOSTFILE's name in the root; a directory: into it)")
+    d.add_argument("-p", "--parents", action="store_true", help="make PATH's missing directories")
+    d.set_defaults(fn=cmd_disk_put)
+    d = dsub.add_parser("get", help="copy a file out of the image")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("path", metavar="PATH")
+    d.add_argument("hostfile", metavar="HOSTFILE", nargs="?",
+                   help="where to write it (default: its name here), - for stdout")
+    d.set_defaults(fn=cmd_disk_get)
+    d = dsub.add_parser("ls", help="list a directory of the image")
+    d.add_argument("image", metavar="IMAGE")
+    d.add_argument("path", metavar="PATH", nargs="?", default="/")
+    d.set_defaults(fn=cmd_disk_ls)
+
     args = ap.parse_args(argv)
     if args.command == "run":
         from harness.machine.m3 import DEFAULT_MEM_SIZE
@@ -545,8 +722,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_STOPPED
     except Exception as e:  # a clear line, not a traceback, for expected failures
         from harness.build import BuildError
+        from harness.fat import FatError
         from harness.toolchain import ToolchainError
-        if isinstance(e, (BuildError, ToolchainError)):
+        if isinstance(e, (BuildError, FatError, ToolchainError)):
             print(f"error: {e}", file=sys.stderr)
             return 1
         raise

@@ -130,9 +130,79 @@ def flat_image(elf_path) -> tuple[bytes, int, int]:
     return bytes(image), base, offset
 
 
-def write_bin(elf_path, out) -> Path:
-    """build/kernel.bin: the flat image, for `chainload.py -r` and stage-1 chainload=."""
+# --- a RAM disk the payload carries (board m3; docs/storage.md) ---------------
+#
+# The disk goes after the image, from a 16 KiB boundary (the image's size
+# is one already: linker/kernel.ld), padded to a whole 16 KiB page, and
+# the image's header says where (kernel/macros.inc HDR_DISK_OFF,
+# HDR_DISK_LEN: offset from the image's start, length in bytes).  m1n1
+# loads the whole file (raw: every byte at its base; Mach-O: every
+# LC_SEGMENT_64, the disk being one more) and appends its own data after
+# it, so the disk lies in RAM between the image and what m1n1 adds; the
+# kernel keeps free memory above it (kernel/boards/m3/ramdisk.S).
+
+SECTOR = 512
+HDR_DISK_OFF = 0x30
+HDR_DISK_LEN = 0x38
+MAX_DISK_SIZE = 1 << 30     # 1 GiB: m1n1 sends it over its proxy; the RAM must hold it too
+
+
+def read_disk(path) -> bytes:
+    """A disk image's bytes, refused with a clear reason if no RAM disk
+    can be made of it: missing, empty, not whole 512-byte sectors, too big."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise PayloadError(f"disk image {path}: {e.strerror or e}") from None
+    if not data:
+        raise PayloadError(f"disk image {path} is empty")
+    if len(data) % SECTOR:
+        raise PayloadError(f"disk image {path} is {len(data)} bytes, not a whole number of "
+                           f"{SECTOR}-byte sectors ({len(data) // SECTOR} and {len(data) % SECTOR} bytes)")
+    if len(data) > MAX_DISK_SIZE:
+        raise PayloadError(f"disk image {path} is {len(data)} bytes: a RAM disk is at most "
+                           f"{MAX_DISK_SIZE} bytes (1 GiB)")
+    return data
+
+
+def _check_disk(disk: bytes) -> None:
+    if len(disk) % SECTOR:
+        raise PayloadError(f"a disk of {len(disk)} bytes is not a whole number of {SECTOR}-byte sectors")
+    if len(disk) > MAX_DISK_SIZE:
+        raise PayloadError(f"a disk of {len(disk)} bytes: a RAM disk is at most {MAX_DISK_SIZE} bytes (1 GiB)")
+
+
+def disk_offset(image_size: int) -> int:
+    """Where the disk starts in a payload whose image is image_size bytes."""
+    return -(-image_size // PAGE_16K) * PAGE_16K
+
+
+def with_disk(image: bytes, disk: bytes | None) -> bytes:
+    """The flat image with the RAM disk appended and its header fields set
+    (disk None or empty: the image unchanged)."""
+    if not disk:
+        return image
+    _check_disk(disk)
+    if disk_of(image) != (0, 0):
+        raise PayloadError("the image already carries a disk")
+    off = disk_offset(len(image))
+    out = bytearray(image) + bytes(off - len(image)) + disk
+    out += bytes(-len(out) % PAGE_16K)
+    struct.pack_into("<2Q", out, HDR_DISK_OFF, off, len(disk))
+    return bytes(out)
+
+
+def disk_of(payload: bytes) -> tuple[int, int]:
+    """(offset, length) of the RAM disk a payload's header names; (0, 0): none."""
+    return struct.unpack_from("<2Q", payload, HDR_DISK_OFF)
+
+
+def write_bin(elf_path, out, disk: bytes | None = None) -> Path:
+    """build/kernel.bin: the flat image, for `chainload.py -r` and stage-1
+    chainload=; with a disk, the disk after it (with_disk)."""
     image, _, _ = flat_image(elf_path)
+    image = with_disk(image, disk)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(image)
@@ -187,10 +257,26 @@ def _prot(flags: int) -> int:
             | (VM_PROT_EXECUTE if flags & PF_X else 0))
 
 
-def macho_bytes(elf_path) -> bytes:
+def macho_bytes(elf_path, disk: bytes | None = None) -> bytes:
     """A Mach-O 64 executable with the ELF's segments at their link addresses
-    and an LC_UNIXTHREAD whose pc is the entry (no LC_MAIN: m1n1 ignores it)."""
-    segments, base, _, offset = _read_elf(elf_path)
+    and an LC_UNIXTHREAD whose pc is the entry (no LC_MAIN: m1n1 ignores it).
+    With a disk: the header's disk fields set in the first segment, and the
+    disk as one more segment (__DISK) where with_disk puts it, so m1n1's
+    flat image of it is kernel.bin's."""
+    segments, base, size, offset = _read_elf(elf_path)
+    if disk:
+        _check_disk(disk)
+        first = segments[0]
+        if first.vaddr != base or len(first.data) < HDR_DISK_LEN + 8:
+            raise PayloadError(f"{elf_path}: the image's header is not in its first segment's file bytes")
+        head = bytearray(first.data)
+        if disk_of(head) != (0, 0):
+            raise PayloadError("the image already carries a disk")
+        off = disk_offset(size)
+        struct.pack_into("<2Q", head, HDR_DISK_OFF, off, len(disk))
+        padded = len(disk) + (-len(disk) % PAGE_16K)
+        segments = [Segment(first.vaddr, bytes(head), first.memsz, first.flags), *segments[1:],
+                    Segment(base + off, disk, padded, PF_R | PF_W)]
     ncmds = len(segments) + 1
     sizeofcmds = len(segments) * SEGMENT_COMMAND_64.size + THREAD_COMMAND.size + ARM_THREAD_STATE64_T.size
     # Each segment's data starts on a 16 KiB file boundary (after the load
@@ -199,10 +285,11 @@ def macho_bytes(elf_path) -> bytes:
     fileoff = -(-(MACH_HEADER_64.size + sizeofcmds) // PAGE_16K) * PAGE_16K
 
     cmds, blobs, used = [], [], set()
-    for s in segments:
+    for i, s in enumerate(segments):
         prot = _prot(s.flags)
+        name = b"__DISK" if disk and i == len(segments) - 1 else _segname(s.flags, used)
         cmds.append(SEGMENT_COMMAND_64.pack(
-            LC_SEGMENT_64, SEGMENT_COMMAND_64.size, _segname(s.flags, used),
+            LC_SEGMENT_64, SEGMENT_COMMAND_64.size, name,
             s.vaddr, s.memsz, fileoff if s.data else 0, len(s.data), prot, prot, 0, 0))
         if s.data:
             blobs.append((fileoff, s.data))
@@ -221,9 +308,9 @@ def macho_bytes(elf_path) -> bytes:
     return bytes(out)
 
 
-def write_macho(elf_path, out) -> Path:
+def write_macho(elf_path, out, disk: bytes | None = None) -> Path:
     """build/kernel.macho: for `chainload.py build/kernel.macho`."""
-    data = macho_bytes(elf_path)
+    data = macho_bytes(elf_path, disk)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

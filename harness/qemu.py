@@ -99,16 +99,36 @@ def qemu_binary() -> str | None:
     return exe if exe and os.access(exe, os.X_OK) else None
 
 
+def disk_args(disk: Path | str) -> list[str]:
+    """QEMU's arguments for a disk image on the virt board: a raw drive on
+    a virtio-blk device, which QEMU plugs into a free virtio-mmio transport
+    (the kernel finds it in the DTB: kernel/boards/virt/virtio.S)."""
+    path = Path(disk)
+    if not path.is_file():
+        raise QemuError(f"disk image {path}: no such file")
+    # QEMU's -drive splits its options at commas: a comma in the path is doubled
+    name = str(path.resolve()).replace(",", ",,")
+    return ["-drive", f"if=none,file={name},format=raw,id=d", "-device", "virtio-blk-device,drive=d"]
+
+
 def qemu_command(elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
-                 icount: bool = True, accel: str | None = None, cores: int = DEFAULT_CORES) -> list[str]:
+                 icount: bool = True, accel: str | None = None, cores: int = DEFAULT_CORES,
+                 disk: Path | str | None = None) -> list[str]:
     """The command line shared by the runner and `make qemu` (which adds
     -nographic for a terminal console).  cores: -smp (the DTB lists them;
     the kernel starts each with PSCI CPU_ON).  accel "tcg,thread=multi"
-    without icount is MTTCG: the cores really in parallel, the race finder."""
+    without icount is MTTCG: the cores really in parallel, the race finder.
+    The virtio-mmio transports are always the modern ones (Version 2,
+    VIRTIO 1.1 4.2.2): QEMU 7.2's default is legacy (hw/virtio/
+    virtio-mmio.c "force-legacy", true), which the kernel's virtio-blk
+    driver does not drive.  disk: a disk image (disk_args)."""
     exe = qemu_binary() or QEMU
     cpu = "host" if accel in ("hvf", "kvm") else "max"   # a hardware accelerator runs the host's core
     cmd = [exe, "-M", MACHINE, "-cpu", cpu, "-m", f"{mem_size >> 20}M", "-smp", str(cores),
-           "-nodefaults", "-display", "none", "-kernel", str(elf)]
+           "-nodefaults", "-display", "none", "-kernel", str(elf),
+           "-global", "virtio-mmio.force-legacy=false"]
+    if disk is not None:
+        cmd += disk_args(disk)
     if accel:
         cmd += ["-accel", accel]
     if icount:
@@ -182,9 +202,11 @@ class QemuVirt:
 
     def __init__(self, elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
                  tx_sink=None, extra_args: list[str] | None = None, cores: int = DEFAULT_CORES,
-                 accel: str | None = None):
+                 accel: str | None = None, disk: Path | str | None = None):
         """accel None: TCG with -icount (one thread, deterministic);
-        "tcg,thread=multi": MTTCG, no icount (host timing decides)."""
+        "tcg,thread=multi": MTTCG, no icount (host timing decides).
+        disk: a raw disk image on a virtio-blk device (disk_args); what the
+        kernel writes to it is in the file (QEMU writes through to it)."""
         exe = qemu_binary()
         if exe is None:
             raise QemuError(INSTALL_HINT)
@@ -244,7 +266,8 @@ class QemuVirt:
         if not 1 <= cores <= MAX_CORES:
             raise QemuError(f"{cores} cores: QEMU's virt board with GICv3 takes 1 to {MAX_CORES}")
         self.cores = cores
-        cmd = qemu_command(self.elf, mem_size, cmdline, icount=accel is None, accel=accel, cores=cores) + [
+        cmd = qemu_command(self.elf, mem_size, cmdline, icount=accel is None, accel=accel, cores=cores,
+                           disk=disk) + [
             "-serial", "stdio", "-S",
             "-chardev", f"socket,id=gdb0,path={sock_path},server=on,wait=off",
             "-gdb", "chardev:gdb0", *(extra_args or [])]

@@ -561,6 +561,10 @@ console_sleep:
  *   asleep, waiting for room in the TX ring, or in IPC: taken off what it
  *     waits on (as a timeout would, ipc_timeout), made ready, and its
  *     switch returns into user_interrupt;
+ *   waiting for the disk (TS_IO, kernel/blk.S): not touched (the device
+ *     owns its buffer until the request is over); PC_INTR stays set and
+ *     the disk's interrupt that ends the wait sends its switch's return
+ *     into user_interrupt (blk_interrupt);
  *   ready: its saved context resumes in user_interrupt.
  * Other threads are not touched: a thread of its own stops only when
  * asked (KILL, or its own CATCH of what the console thread sends it).
@@ -796,6 +800,8 @@ console_intr_deliver:
     b.eq    2f
     cmp     x2, #TS_SLEEP
     b.eq    3f
+    cmp     x2, #TS_IO                  /* waiting for the disk: its buffer is the */
+    b.eq    9f                          /*   device's until it answers: pending */
     sub     x3, x2, #TS_SEND
     cmp     x3, #(TS_REPLY - TS_SEND)
     b.ls    4f
@@ -1162,6 +1168,41 @@ console_hex:
     ret
 
 /* console_dec ( x0 = unsigned value ): decimal digits, one piece */
+/* console_error_code ( x0 = signed THROW code ): "error -N: " as one
+   piece, so a report from another core is not torn inside its first
+   words.  Clobbers x0-x5 (and what con_out clobbers). */
+    .globl console_error_code
+console_error_code:
+    str     x30, [sp, #-64]!
+    add     x3, sp, #56             /* built downwards from ": " */
+    mov     w2, #' '
+    strb    w2, [x3, #-1]!
+    mov     w2, #':'
+    strb    w2, [x3, #-1]!
+    mov     x5, x0
+    cmp     x0, #0
+    cneg    x0, x0, lt
+    mov     x4, #10
+1:  udiv    x1, x0, x4
+    msub    x2, x1, x4, x0
+    add     x2, x2, #'0'
+    strb    w2, [x3, #-1]!
+    mov     x0, x1
+    cbnz    x0, 1b
+    tbz     x5, #63, 2f
+    mov     w2, #'-'
+    strb    w2, [x3, #-1]!
+2:  movz    w2, #0x7265             /* "error " in front: "er" */
+    movk    w2, #0x6f72, lsl #16    /* "ro" */
+    mov     w4, #0x2072             /* "r " */
+    strh    w4, [x3, #-2]!
+    str     w2, [x3, #-4]!
+    mov     x0, x3
+    add     x1, sp, #56
+    bl      con_out
+    ldr     x30, [sp], #64
+    ret
+
     .globl console_dec
 console_dec:
     str     x30, [sp, #-48]!

@@ -24,6 +24,7 @@
 #include "forth/kmem.S"
 #include "forth/threads.S"
 #include "forth/domains.S"
+#include "forth/blk.S"
 #include BOARD_WORDS                  /* the board's own words (kernel/boards/<board>/words.inc) */
 
 /* The newest assembly-defined header, relative to here. */

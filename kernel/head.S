@@ -18,7 +18,9 @@ _head:
     .word   0
     .ascii  "SOVEREIGN-KERNEL"      /* 0x08: magic */
     /* 0x18: image size, 0x20: size of the zeroed .bss inside it, 0x28: entry
-       offset: written by the linker script, which knows them */
+       offset: written by the linker script, which knows them; 0x30, 0x38:
+       a RAM disk's offset and length (macros.inc HDR_DISK_*), 0 here and
+       written into the payload by the build (harness/payload.py with_disk) */
 
     .section .text.entry, "ax"
     .globl _start

@@ -117,12 +117,12 @@ def test_m3_a_report_from_another_core_does_not_tear_the_console(boot):
                  "30 nt ! ' bad 20 3 spawn-on drop talk 5 ms .\" END\"")
     body = out[out.index("talk 5 ms"):]
     assert re.search(r"\nthread 3 terminated:", body), body
-    assert "error -4" in body and ": stack underflow" in body, body
+    assert "error -4: " in body and "stack underflow" in body, body
     toks = TOKEN.findall(body)
     assert len(toks) == 35 and len(set(toks)) == 35, body
     echo = 'talk 5 ms ." END"'
     rest = TOKEN.sub("", body[len(echo):body.rindex("END")])
-    for piece in ("\nthread 3 terminated:", "error -4", ": stack underflow", "\n"):
+    for piece in ("\nthread 3 terminated:", "error -4: ", "stack underflow", "\n"):
         rest = rest.replace(piece, "", 1)
     assert rest.strip() == "", repr(rest)
     assert "7 " in c.send("3 4 + .")

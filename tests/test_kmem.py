@@ -40,7 +40,7 @@ def km(kernel):
     m = M3(kernel.elf)
     assert m.run(50_000_000).ok
     say(m, ": heap-used ( -- n ) 0 heap-base begin dup heap-end u< while "
-           "dup blk-used? if swap 1+ swap then blk-next repeat drop ;")
+           "dup chunk-used? if swap 1+ swap then chunk-next repeat drop ;")
     return m
 
 

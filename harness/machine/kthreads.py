@@ -15,7 +15,8 @@ from functools import lru_cache
 from harness import ROOT
 
 STATES = {0: "running", 1: "ready", 2: "sending on", 3: "receiving on", 4: "waiting for the reply of a call on",
-          5: "sleeping", 6: "dead", 7: "waiting for console input"}
+          5: "sleeping", 6: "dead", 7: "waiting for console input",
+          8: "waiting for the disk"}
 BLOCKED = {2, 3, 4}     # waits nothing but another thread can end
 
 

@@ -103,6 +103,8 @@ class M3Config:
     cores: int | None = None                # cores emulated, 1..the chip's (None: all); the ADT lists all
     quantum: int = smp.DEFAULT_QUANTUM      # instructions a core runs ahead of the next (harness/machine/smp.py)
     rvbar_locked: bool = False              # every secondary's RVBAR locked at m1n1's vectors (a refusal)
+    disk: bytes | None = None               # a RAM disk the payload carries (harness/payload.py with_disk:
+                                            # appended to the image, its header says where), as build --disk
 
 
 class M3:
@@ -125,6 +127,11 @@ class M3:
         self.elf = Path(elf)
         self.symbols = Symbols(self.elf)
         image, _link_base, entry_offset = payload.flat_image(self.elf)
+        try:
+            image = payload.with_disk(image, cfg.disk)   # what build --disk writes: m1n1 loads it all
+        except payload.PayloadError as e:
+            raise MachineError(str(e)) from None
+        self.disk_offset, self.disk_size = payload.disk_of(image)
         self.image_size = len(image)
         video = FB._replace(depth=cfg.fb_depth, stride=cfg.fb_stride or FB.stride)
         try:
@@ -717,6 +724,13 @@ class M3:
         core busy."""
         if irq == self.chip.uart.irq and not self.uart.pending_input and self._console_waits():
             self._rx_empty(self.uart)
+
+    def disk_image(self) -> bytes:
+        """The RAM disk as the kernel has left it (what the payload carried,
+        with every sector it wrote since): b"" without one."""
+        if not self.disk_size:
+            return b""
+        return bytes(self.cpu.uc.mem_read(self.load_base + self.disk_offset, self.disk_size))
 
     def screenshot(self, path) -> Path:
         """Save the framebuffer as a PNG."""

@@ -75,6 +75,7 @@ forth_cold:
 
     bl      board_counters_init
     bl      board_irq_init          /* the board's interrupt sources, the console's receive IRQ */
+    bl      board_blk_init          /* the disk, if the board has one (kernel/blk.S) */
     bl      threads_init            /* the console becomes thread 1; idle; the timer */
     bl      smp_start               /* every other core the board lists (kernel/smp.S) */
     bl      banner

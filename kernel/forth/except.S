@@ -104,19 +104,8 @@ report_error:
     ldp     x0, x1, [x0]
     bl      console_write
     b       9f
-1:  ladr    x0, msg_error
-    bl      console_puts
-    mov     x0, x10
-    cmp     x0, #0
-    b.ge    2f
-    mov     x0, #'-'
-    bl      console_putc
-    neg     x0, x10
-2:  bl      console_dec
-    mov     x0, #':'
-    bl      console_putc
-    mov     x0, #' '
-    bl      console_putc
+1:  mov     x0, x10
+    bl      console_error_code      /* "error -N: ", one piece */
     mov     x0, x10
     bl      error_text
     bl      console_puts
@@ -224,7 +213,6 @@ ec_text:                             /* ( x0 = EC -- x0 = name ) */
     ret
 
     .section .rodata
-msg_error:      .asciz "error "
 msg_colon:      .asciz ": "
 msg_byte:       .asciz ", byte "
 msg_unknown:    .asciz "unknown"
@@ -286,6 +274,10 @@ error_table:
     err -258, "breakpoint"
     err -259, "reply to a call nobody is waiting on"
     err -260, "a benchmarked word must leave the stack as it found it"
+    err -270, "no disk"
+    err -271, "sector out of range"
+    err -272, "disk error"
+    err -273, "the disk is read-only"
     .word   0, 0
 
 /* Exception classes (ESR_EL2.EC) named in fault reports. */

@@ -51,6 +51,7 @@ board_boot_info:
     and     x2, x2, #~0x3fff
     str     x2, [x20, #BI_FREE]
     str     x2, [x20, #BI_FREE0]
+    bl      m3_ramdisk_find             /* a RAM disk in the payload: free memory above it */
     add     x2, x19, #BA_CMDLINE
     str     x2, [x20, #BI_CMDLINE]
     ldr     x2, [x19, #BA_VIDEO_BASE]
@@ -517,7 +518,14 @@ board_report:
     cbz     x0, 5f
     say     msg_wdt
     say_hex M3_WDT
-5:  bl      console_newline
+5:  ldr     x0, [x20, #M3_DISK]
+    cbz     x0, 6f
+    say     msg_disk
+    ldr     x0, [x20, #M3_DISK_SECTORS]
+    bl      console_dec
+    say     msg_disk_at
+    say_hex M3_DISK
+6:  bl      console_newline
     /* the problems: a line for each DIAG_* bit set, from diag_lines */
 8:  ladr    x16, diag_lines
     mov     x17, #0
@@ -552,11 +560,14 @@ msg_irq:            .asciz " irq "
 msg_aic:            .asciz "; AIC"
 msg_at:             .asciz " "
 msg_wdt:            .asciz "; watchdog "
+msg_disk:           .asciz "; RAM disk "
+msg_disk_at:        .asciz " sectors at "
     .balign 4
 diag_lines:                             /* by DIAG_* bit (board.inc) */
     .word   msg_no_adt - diag_lines, msg_no_chip - diag_lines, msg_no_uart - diag_lines
     .word   msg_no_aic - diag_lines, msg_no_wdt - diag_lines, msg_no_cpus - diag_lines
     .word   msg_adt_free - diag_lines, msg_aic_ver - diag_lines, msg_dev_in_ram - diag_lines
+    .word   msg_disk_bad - diag_lines, msg_disk_free - diag_lines
 msg_no_adt:         .asciz "m3: no Apple Device Tree from m1n1 (boot_args devtree): no console UART, interrupts or watchdog\r\n"
 msg_no_chip:        .asciz "m3: the ADT has no /chosen chip-id\r\n"
 msg_no_uart:        .asciz "m3: no console UART in the ADT (/arm-io/uart0): the screen is the only console\r\n"
@@ -566,3 +577,5 @@ msg_no_wdt:         .asciz "m3: no /arm-io/wdt: BYE halts the core instead of re
 msg_no_cpus:        .asciz "m3: no cores in /cpus\r\n"
 msg_adt_free:       .asciz "m3: the ADT lay in free memory: free memory starts above it\r\n"
 msg_dev_in_ram:     .asciz "m3: the ADT puts a device inside usable RAM: not mapped as a device\r\n"
+msg_disk_bad:       .asciz "m3: the image's header names a RAM disk that is not a whole number of sectors past the image in usable RAM: no disk\r\n"
+msg_disk_free:      .asciz "m3: the RAM disk lay in free memory (the loader did not count it): free memory starts above it\r\n"

@@ -284,15 +284,24 @@ add_device:
 /*
  * m3_diag_flags ( -- x0 ): the problems discovery noted (DIAG_*), for
  * board_report.  m3_note_adt_free: the ADT lay in free memory and was
- * kept by moving free memory above it.
+ * kept by moving free memory above it.  m3_note_diag: any other.
  */
-    .globl m3_diag_flags, m3_note_adt_free
+    .globl m3_diag_flags, m3_note_adt_free, m3_note_diag
 m3_diag_flags:
     ladr    x0, m3_diag
     ldr     x0, [x0]
     ret
 m3_note_adt_free:
     diag    DIAG_ADT_FREE
+    ret
+/* m3_note_diag ( x0 = DIAG_* bits ): note them (kernel/boards/m3/ramdisk.S).
+   Clobbers x0, x1. */
+m3_note_diag:
+    ladr    x1, m3_diag
+    ldr     x1, [x1]
+    orr     x1, x1, x0
+    ladr    x0, m3_diag
+    str     x1, [x0]
     ret
 
     .section .rodata

@@ -93,10 +93,19 @@ begin_node:
 31: mov     x0, x10
     ladr    x1, str_cpus
     bl      str_prefix
-    cbz     x0, skip_name
+    cbz     x0, 32f
     ldrb    w2, [x10, #4]
     cbnz    w2, skip_name
     mov     x13, #3
+    b       skip_name
+32: mov     x0, x10                 /* a virtio,mmio transport (hw/arm/virt.c */
+    ladr    x1, str_virtio_mmio     /*   names them virtio_mmio@<base>) */
+    bl      str_prefix
+    cbz     x0, skip_name
+    mov     x13, #4
+    ladr    x0, vblk_cand           /* its reg and interrupts: virtio.S vblk_probe */
+    stp     xzr, xzr, [x0]
+    str     xzr, [x0, #16]
 skip_name:
     ldrb    w2, [x10], #1
     cbnz    w2, skip_name
@@ -105,7 +114,12 @@ skip_name:
     b       next_token
 
 end_node:
-    sub     x12, x12, #1
+    cmp     x12, #2
+    ccmp    x13, #4, #0, eq
+    b.ne    1f
+    bl      vblk_probe              /* the transport just read: the disk? (clobbers x0-x6) */
+    mov     x13, #0
+1:  sub     x12, x12, #1
     b       next_token
 
 prop:
@@ -186,12 +200,42 @@ prop:
     mov     x14, #1
     b       next_token
 5:  cmp     x13, #2
-    b.ne    next_token
+    b.ne    6f
     mov     x0, x5
     ladr    x1, str_bootargs
     bl      str_equal
     cbz     x0, next_token
     str     x4, [x16, #BI_CMDLINE]
+    b       next_token
+6:  cmp     x13, #4                 /* a virtio,mmio transport: reg, interrupts */
+    b.ne    next_token
+    mov     x0, x5
+    ladr    x1, str_reg
+    bl      str_equal
+    cbz     x0, 61f
+    mov     x1, x8
+    bl      read_cells              /* its base (#address-cells of the root) */
+    ladr    x1, vblk_cand
+    str     x0, [x1]
+    b       next_token
+61: mov     x0, x5
+    ladr    x1, str_interrupts
+    bl      str_equal
+    cbz     x0, next_token
+    ldr     w2, [x4, #-8]           /* the value's length: three cells (the */
+    rev     w2, w2                  /*   GIC's #interrupt-cells: type, number, */
+    cmp     w2, #12                 /*   flags; Linux arm,gic-v3 binding) */
+    b.ne    next_token
+    ldr     w0, [x4]
+    ldr     w1, [x4, #4]
+    ldr     w2, [x4, #8]
+    rev     w0, w0
+    rev     w1, w1
+    rev     w2, w2
+    cbnz    w0, next_token          /* 0: an SPI; INTID = 32 + its number */
+    add     w1, w1, #32
+    ladr    x3, vblk_cand
+    stp     x1, x2, [x3, #8]
     b       next_token
 
 fdt_done:
@@ -210,6 +254,13 @@ fdt_done:
     stp     x0, x1, [x16, #BI_DEVS]
     mov     x0, #1
     str     x0, [x16, #BI_NDEV]
+    bl      vblk_window                 /* the disk's transport, outside that window */
+    cbz     x0, 1f
+    mov     x1, #0x4000
+    stp     x0, x1, [x16, #(BI_DEVS + 16)]
+    mov     x0, #2
+    str     x0, [x16, #BI_NDEV]
+1:
     bl      uart_init
     bl      gic_init
     bl      timer_irq_selftest
@@ -549,11 +600,13 @@ uart_rx_wait:
     str     w2, [x1, #UARTIMSC]
 3:  ret
 
-/* board_report: nothing to add to the banner: the DTB gave memory and the
-   command line (read above); the devices are QEMU's fixed virt map. */
+/* board_report: the DTB gave memory and the command line (read above);
+   the devices are QEMU's fixed virt map but for the disk: its line, if a
+   virtio-blk device was found (virtio.S vblk_report).  Clobbers x0-x6,
+   x19. */
     .globl board_report
 board_report:
-    ret
+    b       vblk_report
 
     .section .rodata
     .globl board_name
@@ -565,6 +618,8 @@ str_chosen:     .asciz "chosen"
 str_cpus:       .asciz "cpus"
 str_reg:        .asciz "reg"
 str_bootargs:   .asciz "bootargs"
+str_interrupts: .asciz "interrupts"
+str_virtio_mmio: .asciz "virtio_mmio"
 str_addr_cells: .asciz "#address-cells"
 str_size_cells: .asciz "#size-cells"
 msg_no_dtb:     .asciz "\r\nvirt: no device tree with a /memory node (in x0 or at the base of RAM)\r\n"
@@ -744,11 +799,17 @@ board_irq_vector:
     tf_enter
     mrs     x1, icc_iar1_el1
     cmp     x1, #INTID_UART
-    b.ne    1f
+    b.lo    1f                          /* the timer, an SGI: below every SPI */
+    b.ne    2f
     movq    x2, UART_BASE               /* masked at its source, as the AIC's event */
     str     wzr, [x2, #UARTIMSC]        /* read masks the line on m3: the console */
     msr     icc_eoir1_el1, x1           /* unmasks it (console_rx_unmask) */
     b       console_uart_interrupt
+2:  mov     x3, x0
+    bl      vblk_intid                  /* the disk's (virtio.S vblk_irq), if driven */
+    cmp     x1, x0
+    mov     x0, x3
+    b.eq    vblk_irq
 1:  str     x1, [x0, #PC_INTID]
     b       timer_entered
 
