@@ -71,9 +71,15 @@ def forth_sources(board: str = "m3") -> list[Path]:
     return sorted(FORTH.glob("*.fth")) + sorted((FORTH / board).glob("*.fth"))
 
 
-def write_forth_blob(dest: Path, board: str = "m3") -> None:
+def files_sources() -> list[Path]:
+    """forth/files/*.fth: the file system, in the image as a second text
+    compiled on first use (forth/59-files.fth), not at boot."""
+    return sorted((FORTH / "files").glob("*.fth"))
+
+
+def write_forth_blob(dest: Path, board: str = "m3", sources: list[Path] | None = None) -> None:
     parts = []
-    for src in forth_sources(board):
+    for src in forth_sources(board) if sources is None else sources:
         text = src.read_bytes()
         bad = [i for i, b in enumerate(text) if b < 0x20 and b not in (0x0A, 0x09)]
         if bad:
@@ -128,8 +134,10 @@ def build(board: str = "m3", disk: Path | str | None = None) -> Build:
 
     blob = out / "forth.fth"
     write_forth_blob(blob, board)
+    files_blob = out / "files.fth"
+    write_forth_blob(files_blob, board, files_sources())
     help_blob = out / "help.txt"          # `help WORD`: harness/help.py
-    help_blob.write_bytes(helptext.blob(board, forth_sources(board)))
+    help_blob.write_bytes(helptext.blob(board, forth_sources(board) + files_sources()))
 
     board_dir = KERNEL / "boards" / board       # the platform is a directory
     board_inc = board_dir / "board.inc"
@@ -139,6 +147,8 @@ def build(board: str = "m3", disk: Path | str | None = None) -> Build:
         "FORTH_BLOB": f'"{blob}"',
         # zig cc's cache does not see .incbin files: name the blob's contents
         "FORTH_BLOB_SHA": hashlib.sha256(blob.read_bytes()).hexdigest()[:16],
+        "FILES_BLOB": f'"{files_blob}"',
+        "FILES_BLOB_SHA": hashlib.sha256(files_blob.read_bytes()).hexdigest()[:16],
         "HELP_BLOB": f'"{help_blob}"',
         "HELP_BLOB_SHA": hashlib.sha256(help_blob.read_bytes()).hexdigest()[:16],
         f"BOARD_{board.upper()}": "1",

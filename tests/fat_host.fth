@@ -1,9 +1,9 @@
 \ The block device's four words over a host image file, so that the
-\ file system (forth/60-fat.fth, forth/61-files.fth) runs under gforth
+\ file system (forth/files/60-fat.fth, forth/files/61-files.fth) runs under gforth
 \ against images made by mkfs.fat and filled by mtools: the host side of
 \ tests/test_fat.py.
 \
-\   FAT_IMAGE=img.img gforth tests/fat_host.fth forth/60-fat.fth forth/61-files.fth -e '...'
+\   FAT_IMAGE=img.img gforth tests/fat_host.fth forth/files/60-fat.fth forth/files/61-files.fth -e '...'
 \
 \ The words and their iors are the kernel's (kernel/forth/blk.S): 512-byte
 \ sectors; -270 no disk, -271 a sector outside the disk, -272 the device
@@ -52,5 +52,9 @@ variable host-flushes
 : host-read ( a u fid -- u2 ior ) read-file ;
 : host-write ( a u fid -- ior ) write-file ;
 : host-close ( fid -- ior ) close-file ;
+
+\ the kernel's file access methods (forth/59-files.fth), after gforth's are
+\ compiled into the words above
+1 constant r/o  2 constant w/o  3 constant r/w  : bin ( fam -- fam ) ;
 
 s" FAT_IMAGE" getenv dup [if] host-image drop [else] 2drop [then]

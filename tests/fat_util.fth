@@ -1,5 +1,5 @@
 \ Test words over the file system (tests/test_fat.py), loaded after
-\ forth/60-fat.fth and forth/61-files.fth under gforth with
+\ forth/files/60-fat.fth and forth/files/61-files.fth under gforth with
 \ tests/fat_host.fth: files copied between the FAT volume and host files,
 \ in chunks of an odd size so that reads and writes cross sectors and
 \ clusters at every offset.

@@ -1,4 +1,4 @@
-"""The FAT32 file system (forth/60-fat.fth, forth/61-files.fth) under gforth
+"""The FAT32 file system (forth/files/60-fat.fth, forth/files/61-files.fth) under gforth
 over an image file (tests/fat_host.fth), against the host's own tools:
 mkfs.fat makes the volumes, mtools fills and reads them, fsck.fat -n
 judges what the Forth side wrote.  Images read byte for byte (long names,
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [ROOT / "tests" / "fat_host.fth", ROOT / "forth" / "60-fat.fth",
-           ROOT / "forth" / "61-files.fth", ROOT / "tests" / "fat_util.fth"]
+SOURCES = [ROOT / "tests" / "fat_host.fth", ROOT / "forth" / "files" / "60-fat.fth",
+           ROOT / "forth" / "files" / "61-files.fth", ROOT / "tests" / "fat_util.fth"]
 TOOLS = {"gforth": "gforth", "mkfs.fat": "dosfstools", "fsck.fat": "dosfstools",
          "mcopy": "mtools", "mdir": "mtools", "mtype": "mtools", "mmd": "mtools"}
 SIZE_KIB = 34500          # about 68,000 clusters of 512 bytes: mtools wants 65,525 for FAT32
@@ -441,7 +441,7 @@ CRASH_BENIGN = [r"Free cluster summary wrong \(\d+ vs\. really \d+\)", r"Auto-co
 
 
 def test_a_crash_at_any_write_leaves_what_fsck_mends_without_loss(tmp_path):
-    """The write ordering (forth/60-fat.fth's header): the disk stops taking
+    """The write ordering (forth/files/60-fat.fth's header): the disk stops taking
     writes after N sectors, for N sampled over the whole of a scenario that
     writes, grows a directory, renames, truncates and deletes; fsck.fat -n
     then finds nothing worse than CRASH_BENIGN."""
@@ -466,65 +466,3 @@ def test_a_crash_at_any_write_leaves_what_fsck_mends_without_loss(tmp_path):
         lines = [ln for ln in lines if not ln.startswith(("Leaving", "Not ", "Perform"))]
         bad = [ln for ln in lines if not any(re.fullmatch(p, ln) for p in CRASH_BENIGN)]
         assert not bad, (n, r.stdout)
-
-
-# ---- in the kernel -------------------------------------------------------------------
-
-RAM_DISK = 4 << 20        # the image's first 4 MiB in kernel memory: its FATs, directories and files
-
-
-def test_the_kernel_runs_it_over_a_disk_in_memory(console, tmp_path):
-    """The same Forth compiled at boot by the kernel: with no disk every word
-    says -270; then an image made by mkfs.fat and mcopy is put into kernel
-    memory under the deferred stand-ins (forth/59-blk-none.fth) and the
-    console reads it, writes files, renames and deletes; fsck.fat and mtools
-    read the result."""
-    out = console.send('ls /\ndf\ns" /x" r/o open-file . .')
-    assert out.count("error -270 no disk") == 2 and "-270 0  ok" in out, out
-    img = mkfs(tmp_path / "k.img")
-    rnd = random.Random(7)
-    big = rnd.randbytes(100_000)
-    (tmp_path / "big").write_bytes(big)
-    (tmp_path / "hello").write_bytes(b"hello from the host\nsecond line\n")
-    mtools("mmd", img, "::/Sub")
-    mtools("mcopy", img, str(tmp_path / "big"), "::/Sub/A big file with a long name.bin")
-    mtools("mcopy", img, str(tmp_path / "hello"), "::/hello.txt")
-    mtools("mcopy", img, str(tmp_path / "hello"), "::/gone.txt")
-    raw = bytearray(img.read_bytes())
-    totsec = int.from_bytes(raw[32:36], "little")
-    out = console.send(f"{RAM_DISK} allocate . value rd rd .")
-    addr = int(out.split()[-2])
-    m = console.machine
-    m.cpu.uc.mem_write(addr, bytes(raw[:RAM_DISK]))
-    console.send(
-        f": rd-ok? ( sector n -- f ) + {RAM_DISK // 512} u> 0= ;\n"
-        ": rd-read ( addr sector n -- ior ) 2dup rd-ok? 0= if 2drop drop -271 exit then "
-        "9 lshift >r 9 lshift rd + swap r> move 0 ;\n"
-        ": rd-write ( addr sector n -- ior ) 2dup rd-ok? 0= if 2drop drop -271 exit then "
-        "9 lshift >r 9 lshift rd + r> move 0 ;\n"
-        f": rd-size ( -- n ) {totsec} ; : rd-flush ( -- ior ) 0 ;\n"
-        "' rd-read is blk-read ' rd-write is blk-write ' rd-size is blk-size ' rd-flush is blk-flush")
-    out = console.send("ls /\nls /sub\ncat /HELLO.TXT")
-    assert "<dir>  Sub/" in out and "100000  A big file with a long name.bin" in out, out
-    assert "hello from the host\nsecond line\n" in out, out
-    out = console.send(
-        ': sum ( a u -- n ) r/o open-file throw >r 0 begin pad 100 r@ read-file throw ?dup while '
-        '  pad swap bounds ?do i c@ + loop repeat r> close-file throw ; '
-        's" /sub/a big file with a long name.bin" sum .')
-    assert f" {sum(big)}  ok" in out, out
-    out = console.send(
-        's" /Sub/Written in the kernel.txt" w/o create-file . value f '
-        ': lines ( n -- ) 0 do s" a line written by the kernel" f write-line drop loop ; 500 lines '
-        'f close-file . '
-        's" /gone.txt" delete-file . '
-        's" /hello.txt" s" /Sub/Hello again.txt" rename-file . '
-        'unmount .')
-    assert out.split()[-6:] == ["0", "0", "0", "0", "0", "ok"], out
-    raw[:RAM_DISK] = m.cpu.uc.mem_read(addr, RAM_DISK)
-    img.write_bytes(bytes(raw))
-    fsck(img)
-    assert names(mtools("mdir", img, "::/Sub")) == {
-        "A big file with a long name.bin", "Written in the kernel.txt", "Hello again.txt"}
-    assert names(mtools("mdir", img, "::/")) == {"Sub"}
-    assert mtools("mtype", img, "::/Sub/Written in the kernel.txt") == "a line written by the kernel\n" * 500
-    assert mtools("mtype", img, "::/Sub/Hello again.txt") == "hello from the host\nsecond line\n"

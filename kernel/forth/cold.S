@@ -85,6 +85,8 @@ forth_cold:
     ladr    x0, blob_pos
     ladr    x1, forth_blob
     str     x1, [x0]
+    ladr    x1, forth_blob_end
+    str     x1, [x0, #16]
     mov     x0, #1
     str     x0, [up, #U_SOURCEID]
     str     xzr, [up, #U_SRCLEN]
@@ -115,13 +117,76 @@ forth_cold:
     bl      console_newline
     b       quit
 
+/*
+ * evaluate-lines ( i*x a u -- j*x ): interpret a text of many lines as
+ * the boot source is, a line at a time (SOURCE-ID 1: REFILL takes its
+ * next line, so a definition or a comment may go on across lines), then
+ * the source before it back, whatever happened (a THROW passes on
+ * after).  Why: forth/files/ is compiled on first use (forth/59-files.fth)
+ * as forth/ is at boot; EVALUATE would take the text as one line.
+ */
+word "evaluate-lines", w_evaluate_lines
+    enter
+    ldr     x0, [up, #U_SOURCE]         /* the source, and the line reader's */
+    ldr     x1, [up, #U_SRCLEN]         /*   place, which a nested use moves */
+    stp     x0, x1, [sp, #-64]!
+    ldr     x0, [up, #U_TOIN]
+    ldr     x1, [up, #U_SOURCEID]
+    stp     x0, x1, [sp, #16]
+    ladr    x2, blob_pos
+    ldp     x0, x1, [x2]
+    stp     x0, x1, [sp, #32]
+    ldr     x0, [x2, #16]
+    str     x0, [sp, #48]
+    ldr     x0, [dsp], #8               /* a */
+    add     x1, x0, tos                 /* its end */
+    ldr     tos, [dsp], #8
+    stp     x0, xzr, [x2]
+    str     x1, [x2, #16]
+    mov     x0, #1
+    str     x0, [up, #U_SOURCEID]
+1:  bl      blob_next_line
+    cbz     x0, 2f
+    ladr    x0, w_interpret
+    dpush   x0
+    bl      w_catch
+    cbnz    tos, 3f
+    ldr     tos, [dsp], #8
+    b       1b
+2:  dpush   xzr                         /* the end: nothing to pass on */
+3:  ladr    x2, blob_pos
+    ldp     x0, x1, [sp, #32]
+    stp     x0, x1, [x2]
+    ldr     x0, [sp, #48]
+    str     x0, [x2, #16]
+    ldp     x0, x1, [sp]
+    str     x0, [up, #U_SOURCE]
+    str     x1, [up, #U_SRCLEN]
+    ldp     x0, x1, [sp, #16]
+    str     x0, [up, #U_TOIN]
+    str     x1, [up, #U_SOURCEID]
+    add     sp, sp, #64
+    bl      w_throw                     /* a non-zero code goes on */
+    leave
+endword w_evaluate_lines
+
+/* (files-source) ( -- a u ): the text of forth/files/, in the image */
+word "(files-source)", w_files_source
+    ladr    x0, files_blob
+    ladr    x1, files_blob_end
+    sub     x1, x1, x0
+    stp     x0, tos, [dsp, #-16]!
+    mov     tos, x1
+    ret
+endword w_files_source
+
 /* blob_next_line ( -- x0 = -1 with SOURCE set to the next line | 0 at end )
    Clobbers x0-x4. */
     .globl blob_next_line
 blob_next_line:
     ladr    x4, blob_pos
     ldr     x0, [x4]
-    ladr    x1, forth_blob_end
+    ldr     x1, [x4, #16]
     cmp     x0, x1
     b.hs    9f
     mov     x2, x0
@@ -204,6 +269,11 @@ forth_blob:
 forth_blob_end:
     .byte 0
     .balign 8
+files_blob:                 /* forth/files/: compiled on first use (forth/59-files.fth) */
+    .incbin FILES_BLOB
+files_blob_end:
+    .byte 0
+    .balign 8
     .globl help_blob, help_blob_end
 help_blob:                  /* `help WORD`: a line per word (harness/help.py) */
     .incbin HELP_BLOB
@@ -212,7 +282,7 @@ help_blob_end:
 
     .data
     .balign 8
-blob_pos:   .quad 0, 0      /* next byte of the boot source, line number */
+blob_pos:   .quad 0, 0, 0   /* next byte of the source read line by line, line number, its end */
 blob_line = blob_pos + 8
 
     .bss

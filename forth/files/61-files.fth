@@ -1,5 +1,5 @@
 \ Files: the Forth 2012 File-Access word set (11.6) over the FAT32 volume
-\ of forth/60-fat.fth, and the shell's ls cat rm df.  Why here: programs
+\ of forth/files/60-fat.fth, and the shell's ls cat rm df.  Why here: programs
 \ and people reach the disk through the standard words, and the shell
 \ words are those words put to use.
 \
@@ -31,10 +31,7 @@
 10 cells constant /fcb
 variable open-files                    \ the open files, linked through their first cell
 
-1 constant r/o   \ R/O ( -- fam ) open for reading
-2 constant w/o   \ W/O ( -- fam ) open for writing
-3 constant r/w   \ R/W ( -- fam ) open for both
-: bin ( fam1 -- fam2 ) ;   \ every file is binary: nothing is translated
+\ R/O W/O R/W BIN are forth/59-files.fth's (1 2 3, nothing translated).
 
 : fid? ( x -- f ) \ is x the id of an open file
   open-files begin @ dup while 2dup = if 2drop true exit then repeat 2drop false ;

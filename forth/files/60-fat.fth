@@ -1,5 +1,5 @@
 \ FAT32 with long file names, the disk's file system: the volume (sector
-\ cache, FAT, mount, directories, names).  forth/61-files.fth puts the
+\ cache, FAT, mount, directories, names).  forth/files/61-files.fth puts the
 \ Forth 2012 File-Access words and the shell's ls cat rm df on top.
 \
 \ Why FAT32: every host reads and writes it, so a disk is made, filled and

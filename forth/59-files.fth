@@ -1,0 +1,41 @@
+\ The file system on first use.  forth/files/ (FAT32, the File-Access
+\ words, the shell's ls cat rm df) is in the image as a second text and
+\ is compiled the first time one of its words runs, not at boot: it is
+\ two thirds as long again as the rest of forth/, and a boot that
+\ compiled it would take 1.6 M more instructions to the first prompt for
+\ a disk most sessions never touch.
+\
+\ Each public word is first a stand-in made by LAZY: run, it compiles
+\ forth/files/ (once), finds the real word of its name, keeps it and runs
+\ it; after that it runs the real word at once.  Words compiled after
+\ the file system is in reach the real ones directly.  The compile goes
+\ where HERE is, interpreting, in decimal, and then STATE and BASE are
+\ as they were; it needs the dictionary space (about 40 KB) and runs on
+\ the core and thread that asked.
+
+1 constant r/o   \ R/O ( -- fam ) open for reading
+2 constant w/o   \ W/O ( -- fam ) open for writing
+3 constant r/w   \ R/W ( -- fam ) open for both
+: bin ( fam1 -- fam2 ) ;   \ every file is binary: nothing is translated
+
+variable files-in   \ files-in ( -- a ) true once forth/files/ is compiled
+: files-load ( -- ) \ compile forth/files/ if it is not yet
+  files-in @ if exit then  true files-in !
+  state @ base @ 2>r  0 state !  decimal
+  (files-source) ['] evaluate-lines catch
+  2r> base ! state !  throw ;
+
+: lazy ( "name" -- ) \ a stand-in for the file system's word of that name
+  >in @ create 0 , >in ! parse-name dup c, here over allot swap move
+  does> ( i*x a -- j*x )
+  dup @ ?dup if nip execute exit then
+  files-load  dup cell+ find 0= if -13 throw then   ( a xt )
+  2dup >body = if -13 throw then                    \ still the stand-in
+  tuck swap ! execute ;
+
+lazy open-file    lazy create-file    lazy close-file    lazy read-file
+lazy write-file   lazy read-line      lazy write-line    lazy file-size
+lazy file-position  lazy reposition-file  lazy resize-file  lazy flush-file
+lazy file-status  lazy delete-file    lazy rename-file
+lazy mount        lazy unmount        lazy free-count    lazy .fs-error
+lazy ls           lazy cat            lazy rm            lazy df
