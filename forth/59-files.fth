@@ -39,3 +39,5 @@ lazy file-position  lazy reposition-file  lazy resize-file  lazy flush-file
 lazy file-status  lazy delete-file    lazy rename-file
 lazy mount        lazy unmount        lazy free-count    lazy .fs-error
 lazy ls           lazy cat            lazy rm            lazy df
+lazy include-file lazy included       lazy include       lazy required
+lazy require

@@ -118,3 +118,67 @@ def test_a_disk_that_is_not_fat32_is_an_error_and_the_kernel_goes_on(boot, board
     out = c.send('ls /\ns" /a" r/o open-file nip .')
     assert "error -280" in out and "-280  ok" in out, out
     assert "7 " in c.send("3 4 + .")
+
+
+# ---- programs from the disk: INCLUDE and its kin, the suite's filetest.fth --------------
+
+SUITE = Path(__file__).resolve().parent / "forth2012"
+FAILURE = re.compile(r"^(INCORRECT RESULT: .*|WRONG NUMBER OF RESULTS: .*|error -\d+: .*)$", re.M)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_forth2012_file_access_suite_included_from_the_disk(boot, board, tmp_path):
+    """The suite's files are put on a mkfs.fat image with mcopy and every one
+    is INCLUDEd from it, in runtests.fth's order up to filetest.fth (which
+    also tests REQUIRED REQUIRE INCLUDED with its two helpers, and
+    SAVE-INPUT / RESTORE-INPUT / REFILL from a file): zero failures; then
+    the volume is clean (filetest deletes what it made)."""
+    files = ["tester.fr", "core.fr", "coreplustest.fth", "utilities.fth", "errorreport.fth",
+             "coreexttest.fth", "filetest.fth"]
+    img = mkfs(tmp_path / "suite.img")
+    mtools("mcopy", img, *(str(SUITE / f) for f in files + ["required-helper1.fth", "required-helper2.fth"]), "::/")
+    c = boot(board, img)
+    failures = []
+    for f in files:
+        out = c.send(f"include {f}", limit=200_000_000)
+        failures += [f"{f}: {line}" for line in FAILURE.findall(out)]
+    assert "End of File-Access word set tests" in out, out[-3000:]
+    report = c.send("REPORT-ERRORS")
+    assert not failures, "the suite failed:\n" + "\n".join(failures)
+    for word_set in ["Core", "Core extension", "File-access"]:
+        assert re.search(rf"^{re.escape(word_set)} +0$", report, re.M), report
+    sync(c, img)
+    fsck(img)
+    assert names(mtools("mdir", img, "::/")) == set(files + ["required-helper1.fth", "required-helper2.fth"])
+
+
+def put(tmp_path: Path, img: Path, **texts: str) -> None:
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+        mtools("mcopy", img, str(tmp_path / name), f"::/{name}")
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_include_nests_comments_cross_lines_and_an_error_names_the_file(boot, board, tmp_path):
+    img = mkfs(tmp_path / "inc.img")
+    mtools("mmd", img, "::/lib")
+    put(tmp_path, img,
+        **{"main.fth": ": sq ( n -- n*n ) dup * ;\n( a comment\n  on two lines )\ninclude /lib/cube.fth\n"
+                       "7 cube .\n",
+           "cube.fth": ": cube ( n -- n^3 ) dup sq * ;  1 cube-count +!\n",
+           "bad.fth": "1 2 +\nno-such-word\n3\n",
+           "nested.fth": "include bad.fth\n",
+           "once.fth": "1+\n"})
+    mtools("mmove", img, "::/cube.fth", "::/lib/cube.fth")
+    c = boot(board, img)
+    assert "343  ok" in c.send("variable cube-count include main.fth"), c.send(".s")
+    assert "9 27 1  ok" in c.send("3 sq . 3 cube . cube-count @ .")
+    out = c.send("include nested.fth")
+    assert "in bad.fth line 2\nin nested.fth line 1\nerror -13: undefined word: no-such-word" in out, out
+    assert "<0>" in c.send(".s")                     # the error cleared the stack, as at the console
+    assert "3  ok" in c.send("1 2 + .")              # and the console is the source again
+    out = c.send('0 s" once.fth" required  require once.fth  s" ONCE.FTH" required  include once.fth .')
+    assert "2  ok" in out, out
+    assert "error -38: non-existent file" in c.send("include nothing.fth")
+    assert "error -289" in c.send("include lib")
+    assert "5  ok" in c.send("2 3 + .")

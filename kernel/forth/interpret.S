@@ -114,9 +114,42 @@ word "refill", w_refill
     bl      blob_next_line
     dpush   x0
     leave
-6:  dpush   xzr                     /* EVALUATE strings: no more */
+6:  cmn     x0, #1                  /* EVALUATE strings: no more */
+    b.eq    7f
+    ladr    x1, refill_file         /* a file (INCLUDE-FILE, forth/files/): */
+    ldr     x1, [x1]                /*   the file system's reader */
+    cbz     x1, 7f
+    blr     x1
+    leave
+7:  dpush   xzr
     leave
 endword w_refill
+
+/* 'refill-file ( -- a ): the xt REFILL runs for a file source, a source
+   id other than 0 (the console), -1 (EVALUATE) and 1 (the image's text):
+   ( -- flag ), forth/files/62-include.fth's.  0: none. */
+word "'refill-file", w_trefill_file, F_INLINE
+    str     tos, [dsp, #-8]!
+    ladr    tos, refill_file
+    ret
+endword w_trefill_file
+
+/* source! ( a u -- ) the input source's text is now a u, from its start */
+word "source!", w_source_store
+    ldr     x0, [dsp], #8
+    str     x0, [up, #U_SOURCE]
+    str     tos, [up, #U_SRCLEN]
+    str     xzr, [up, #U_TOIN]
+    ldr     tos, [dsp], #8
+    ret
+endword w_source_store
+
+/* source-id! ( id -- ) the input source is now id's (INCLUDE-FILE) */
+word "source-id!", w_sourceid_store
+    str     tos, [up, #U_SOURCEID]
+    ldr     tos, [dsp], #8
+    ret
+endword w_sourceid_store
 
 /* source ( -- a u ) */
 word "source", w_source
@@ -134,7 +167,7 @@ word ">in", w_toin, F_INLINE
     ret
 endword w_toin
 
-/* source-id ( -- 0 | -1 | 1 ) */
+/* source-id ( -- 0 | -1 | 1 | fileid ) */
 word "source-id", w_sourceid, F_INLINE
     str     tos, [dsp, #-8]!
     ldr     tos, [up, #U_SOURCEID]
@@ -182,6 +215,10 @@ word "evaluate", w_evaluate
     bl      w_throw                 /* rethrow a non-zero code */
     leave
 endword w_evaluate
+
+    .data
+    .balign 8
+refill_file: .quad 0
 
     .bss
     .balign 16

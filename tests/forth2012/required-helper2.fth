@@ -1,0 +1,3 @@
+\ For testing REQUIRED etc
+
+1+
