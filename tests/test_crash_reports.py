@@ -96,3 +96,14 @@ def test_a_wild_address_names_no_word_and_a_real_one_does(console):
     out = console.send(": peek ( -- x ) 0 @ ;  peek")
     assert "in peek+0x" in out, out
     assert "3  ok" in console.send("1 2 + .")
+
+
+def test_a_fault_report_over_a_broken_dictionary_ends(console):
+    """A wild store may break the dictionary's links (a buffer overrun into
+    the headers after it): the fault report's walk for the word's name
+    (word_containing) trusts no link, so the report is printed once and the
+    console answers, where it used to fault inside its own report and
+    report that again without end."""
+    out = console.send(": peek ( -- x ) 0 @ ;  : tail ( -- ) ;  $7ff0000000 latest !  peek")
+    assert out.count("data abort") == 1, out
+    assert "3  ok" in console.send("1 2 + .")

@@ -182,3 +182,38 @@ def test_include_nests_comments_cross_lines_and_an_error_names_the_file(boot, bo
     assert "error -38: non-existent file" in c.send("include nothing.fth")
     assert "error -289" in c.send("include lib")
     assert "5  ok" in c.send("2 3 + .")
+
+
+# ---- damaged volumes --------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_damaged_volume_gives_iors_and_the_kernel_goes_on(boot, tmp_path, seed):
+    """A filled image with random bytes overwritten in the places the file
+    system trusts least (the BPB and FSInfo, the head of both FATs, the root
+    and /Sub directories), booted on the emulated M3: every word answers an
+    ior or its text (never a fault, a hang or a panic), and the console
+    answers after."""
+    img, _ = filled(tmp_path)
+    raw = bytearray(img.read_bytes())
+    rsvd = int.from_bytes(raw[14:16], "little")
+    fatsz = int.from_bytes(raw[36:40], "little")
+    data = rsvd + 2 * fatsz
+    rnd = random.Random(seed)
+    regions = [(0, 1024), (rsvd * 512, rsvd * 512 + 2048), ((rsvd + fatsz) * 512, (rsvd + fatsz) * 512 + 2048),
+               (data * 512, data * 512 + 8192)]
+    for _ in range(48):
+        lo, hi = rnd.choice(regions)
+        raw[rnd.randrange(lo, hi)] = rnd.randrange(256)
+    img.write_bytes(bytes(raw))
+    c = boot("m3", img)
+    out = c.send(
+        'ls /\nls /sub\ncat /hello.txt\ndf\n'
+        'create sb 512 allot '
+        ': sum ( a u -- n ior ) r/o open-file ?dup if exit then >r 0 begin sb 512 r@ read-file ?dup if '
+        'nip r> close-file drop exit then ?dup while sb swap bounds ?do i c@ + loop repeat r> close-file ; '
+        's" /sub/a big file with a long name.bin" sum . .\n'
+        's" /new.txt" w/o create-file . value f  s" some text" f write-line . f close-file .\n'
+        's" /gone.txt" delete-file .  s" /hello.txt" s" /sub/moved.txt" rename-file .\n'
+        'unmount .', limit=400_000_000)
+    assert "abort" not in out and "panic" not in out and "fault" not in out, out
+    assert "7  ok" in c.send("3 4 + ."), out

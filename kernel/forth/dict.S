@@ -158,7 +158,8 @@ header_of:
  * The word whose code holds the address: the largest xt not above it, if
  * the address is below HERE and within 64 KiB of that xt (no word is
  * longer): a wild address (-1 EXECUTE) names no word.  Used to name the
- * word in fault reports.  Clobbers x0-x5.
+ * word in fault reports, so it trusts no link: a header outside the image
+ * and the dictionary below HERE ends the walk.  Clobbers x0-x5.
  */
     .globl word_containing
 word_containing:
@@ -166,6 +167,15 @@ word_containing:
     ldr     x2, [x2]
     mov     x5, #0
 1:  cbz     x2, 9f
+    tst     x2, #7                  /* a header out of the dictionary (one a */
+    b.ne    9f                      /*   wild store overwrote): the walk stops */
+    ladr    x3, __image_start       /*   there, or this report would fault in */
+    cmp     x2, x3                  /*   its turn, and report again, forever */
+    b.lo    9f
+    ladr    x3, dp
+    ldr     x3, [x3]
+    cmp     x2, x3
+    b.hs    9f
     ldrb    w3, [x2, #H_NLEN]
     add     x4, x2, #(H_NAME + 3 + 4)
     add     x4, x4, x3
