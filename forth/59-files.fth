@@ -41,3 +41,4 @@ lazy mount        lazy unmount        lazy free-count    lazy .fs-error
 lazy ls           lazy cat            lazy rm            lazy df
 lazy include-file lazy included       lazy include       lazy required
 lazy require
+lazy make-dir     lazy delete-dir     lazy mkdir         lazy rmdir

@@ -217,3 +217,27 @@ def test_a_damaged_volume_gives_iors_and_the_kernel_goes_on(boot, tmp_path, seed
         'unmount .', limit=400_000_000)
     assert "abort" not in out and "panic" not in out and "fault" not in out, out
     assert "7  ok" in c.send("3 4 + ."), out
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_directories_made_and_removed_in_the_kernel(boot, board, tmp_path):
+    """mkdir / rmdir (MAKE-DIR, DELETE-DIR): nested directories with files,
+    a directory that is not empty refused (-294), a name taken (-287);
+    fsck.fat -n finds nothing and mtools lists what the kernel left."""
+    img = mkfs(tmp_path / "d.img")
+    c = boot(board, img)
+    out = c.send('mkdir /docs\ns" /docs/Deep Notes" make-dir .\n'
+                 's" /docs/Deep Notes/a.txt" w/o create-file throw value f s" hi" f write-line . f close-file .\n'
+                 'rmdir /docs\nmkdir /docs\nmkdir /docs/deep notes\n'
+                 's" /Keep" make-dir . s" /Keep/sub" make-dir . s" /Keep/sub/gone" make-dir . '
+                 's" /Keep/sub/gone" delete-dir . s" /Keep/sub/gone" delete-dir . '
+                 's" /Keep/x/y" make-dir .  s" /docs/Deep Notes/a.txt" delete-dir . unmount .')
+    assert "error -294 directory not empty" in out and "error -287 file exists" in out, out
+    assert "error -13: undefined word: notes" in out, out    # the shell's words take one word of a path
+    assert numbers(out)[-8:] == ["0", "0", "0", "0", "-38", "-38", "-288", "0"], out
+    sync(c, img)
+    fsck(img)
+    assert names(mtools("mdir", img, "::/")) == {"docs", "Keep"}
+    assert names(mtools("mdir", img, "::/docs")) == {"Deep Notes", "deep"}
+    assert names(mtools("mdir", img, "::/Keep/sub")) == set()
+    assert mtools("mtype", img, "::/docs/Deep Notes/a.txt") == "hi\n"

@@ -242,6 +242,7 @@ variable old-par
     -272 of s" disk error" endof
     -273 of s" the disk is read-only" endof
     -59 of s" out of memory" endof
+    -294 of s" directory not empty" endof
     >r s" i/o error" r>
   endcase ;
 : .fs-error ( ior -- ) \ the ior and its text, and why the volume did not mount if it did not

@@ -300,6 +300,7 @@ error_table:
     err -291, "read-only file"
     err -292, "file too large"
     err -293, "file is open"
+    err -294, "directory not empty"
     .word   0, 0
 
 /* Exception classes (ESR_EL2.EC) named in fault reports. */
