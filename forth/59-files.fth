@@ -39,3 +39,5 @@ lazy file-position  lazy reposition-file  lazy resize-file  lazy flush-file
 lazy file-status  lazy delete-file    lazy rename-file
 lazy mount        lazy unmount        lazy free-count    lazy .fs-error
 lazy ls           lazy cat            lazy rm            lazy df
+lazy block  lazy buffer  lazy update  lazy save-buffers  lazy flush  lazy empty-buffers
+lazy load  lazy thru  lazy list  lazy scr  lazy blk

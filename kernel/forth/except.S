@@ -264,6 +264,7 @@ error_table:
     err -29, "compiler nesting"
     err -31, ">BODY used on non-CREATEd definition"
     err -32, "invalid name argument"
+    err -35, "invalid block number"
     err -56, "QUIT"
     err -58, "[IF], [ELSE], or [THEN] exception"
     err -59, "ALLOCATE"
