@@ -1,6 +1,7 @@
 """The Block word set (forth/files/63-blocks.fth, docs/storage.md "Blocks")
 over /blocks.fb in a FAT32 image made by mkfs.fat: the Forth 2012 suite's
-blocktest.fth streamed through the console with zero failures; a block
+blocktest.fth streamed through the console with zero failures (both
+boards); a block
 written in the kernel read back by mtools byte for byte, and one written
 by the host read in the kernel; LOAD of a definition; an error in a
 LOADed block leaves the console working with its input source restored;
@@ -63,12 +64,13 @@ def blocks_file(img: Path) -> bytes:
     return r.stdout
 
 
-def test_forth2012_blocktest(boot, tmp_path):
+@pytest.mark.parametrize("board", ["m3", "qemu"])
+def test_forth2012_blocktest(boot, board, tmp_path):
     """tester.fr, utilities.fth and errorreport.fth as tests/test_forth2012.py
     streams them, then blocktest.fth (blocks 20-29): no failure line, the
     suite's Block count 0, and the volume clean afterwards."""
     img = mkfs(tmp_path / "b.img")
-    c = boot("m3", img)
+    c = boot(board, img)
     failures = []
     for name in ["tester.fr", "utilities.fth", "errorreport.fth", "blocktest.fth"]:
         out = c.send((SUITE / name).read_bytes(), limit=300_000_000)
