@@ -161,23 +161,26 @@ variable scr  0 scr !   \ SCR ( -- a-addr ) the block LIST showed last
   loop drop ;
 
 \ ---- the interpreter's words, with BLK (7.6.1.1360, 7.6.2.2125, 7.6.2.2535) ---
+: in-block? ( -- flag ) \ is the input source a block: BLK set and SOURCE a block buffer (not a string
+  \ that a word compiled before this file EVALUATEs, with the kernel's EVALUATE that leaves BLK as it is)
+  blk @ 0<> source drop bk-data - #bufs 1024 * u< and ;
 : \ ( "ccc<eol>" -- ) \ a comment to the end of the line; in a block, to the end of its 64-character line
-  blk @ 0= if source nip >in ! exit then
+  in-block? 0= if source nip >in ! exit then
   >in @ 1- dup source drop + c@ 92 <> +    ( where the backslash is: >IN is past it or past the space after it )
   64 / 1+ 64 * source nip min >in ! ; immediate
 : evaluate ( i*x a u -- j*x ) \ interpret the string as the input source, BLK 0 meanwhile, then the source as it was
   blk @ >r 0 blk ! ['] evaluate catch r> blk ! reblock throw ;
 : refill ( -- flag ) \ the next line; in a block, the next block (BLK + 1, >IN 0), false past the last one
-  blk @ 0= if refill exit then
+  in-block? 0= if refill exit then
   blk @ bk-max u< 0= if false exit then
   blk @ 1+ bk-get >bk-buf 1024 source! 1 blk +! 0 >in ! true ;
 : save-input ( -- x1 x2 x3 x4 4 ) \ the place in the input source: as before, and BLK
-  save-input drop blk @ 4 ;
+  save-input drop in-block? if blk @ else 0 then 4 ;
 \ restore-input ( x1 .. xn n -- flag ) back to the place SAVE-INPUT gave (a block read again by
 \ its number); flag true when it cannot be (a block's place outside a block, or the other way)
 : restore-input ( x1 .. xn n -- flag )
   dup 4 <> if restore-input exit then drop
-  ?dup if blk @ 0= if 2drop 2drop true exit then
+  ?dup if in-block? 0= if 2drop 2drop true exit then
     blk ! reblock drop >in ! drop false exit then
-  blk @ if 2drop drop true exit then
+  in-block? if 2drop drop true exit then
   3 restore-input ;
