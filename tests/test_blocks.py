@@ -128,7 +128,8 @@ def test_a_block_file_from_the_host_is_read_and_extended(boot, board, tmp_path):
 def test_load_thru_and_list(boot, tmp_path):
     """LOAD interprets a block with a definition and a \\ comment that ends
     at its 64-character line; THRU loads a range; LIST shows 16 numbered
-    lines and sets SCR; REFILL in a block goes on to the next."""
+    lines and sets SCR; REFILL in a block goes on to the next.  A block
+    past what the volume can hold is "disk full" before anything is written."""
     img = mkfs(tmp_path / "b.img")
     c = boot("m3", img)
     out = c.send(
@@ -142,6 +143,12 @@ def test_load_thru_and_list(boot, tmp_path):
     assert " 0 : sq ( n -- n*n ) dup * ; \\ 1 2 3 to the end of line 0" in out, out
     assert " 1 7 sq . blk @ ." in out and "15 " in out and out.rstrip().endswith("5  ok"), out
     assert "25 " in c.send("5 sq .")
+    # a block the volume has not the room to extend the file to: disk full, nothing written
+    out = c.send("4000000 block")
+    assert "error -284" in out, out
+    out = c.send(": size ( -- n ) s\" /blocks.fb\" r/o open-file throw dup file-size throw d>s "
+                 "swap close-file throw ; size . 1 block c@ .")
+    assert re.search(r" 8192 32 +ok", out), out
 
 
 def test_an_error_in_a_loaded_block_restores_the_source(boot, tmp_path):
