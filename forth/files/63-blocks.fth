@@ -104,8 +104,11 @@ variable scr  0 scr !   \ SCR ( -- a-addr ) the block LIST showed last
   #bufs 0 do dup i >bk-num @ = if drop i unloop exit then loop drop -1 ;
 : bk-touch ( i -- i ) \ just used
   1 bk-clock +! bk-clock @ over >bk-use ! ;
+: in-block? ( -- flag ) \ is the input source a block: BLK set and SOURCE a block buffer (not a string
+  \ that a word compiled before this file EVALUATEs, with the kernel's EVALUATE that leaves BLK as it is)
+  blk @ 0<> source drop bk-data - #bufs 1024 * u< and ;
 : bk-pinned ( -- a | 0 ) \ the buffer the interpreter reads from, not to be reused
-  blk @ if source drop else 0 then ;
+  in-block? if source drop else 0 then ;
 : bk-victim ( -- i ) \ an empty buffer, else the least recently used, not the pinned one
   -1 #bufs 0 do
     i >bk-buf bk-pinned <> if
@@ -124,8 +127,8 @@ variable scr  0 scr !   \ SCR ( -- a-addr ) the block LIST showed last
   bk-check dup bk-find dup 0< if drop
     dup bk-extend bk-claim 2dup >bk-buf swap bk-read tuck >bk-num !
   else nip then bk-touch ;
-: reblock ( -- ) \ SOURCE the buffer of block BLK again, if the interpreter reads a block
-  blk @ ?dup if bk-get >bk-buf 1024 source! then ;
+: reblock ( -- ) \ SOURCE the buffer of block BLK again, if the interpreter reads a block (its buffer may have gone)
+  in-block? if blk @ bk-get >bk-buf 1024 source! then ;
 
 \ ---- the Block words (7.6.1) --------------------------------------------------
 : block ( u -- a-addr ) \ the buffer holding block u, read from /blocks.fb unless a buffer holds it
@@ -161,9 +164,6 @@ variable scr  0 scr !   \ SCR ( -- a-addr ) the block LIST showed last
   loop drop ;
 
 \ ---- the interpreter's words, with BLK (7.6.1.1360, 7.6.2.2125, 7.6.2.2535) ---
-: in-block? ( -- flag ) \ is the input source a block: BLK set and SOURCE a block buffer (not a string
-  \ that a word compiled before this file EVALUATEs, with the kernel's EVALUATE that leaves BLK as it is)
-  blk @ 0<> source drop bk-data - #bufs 1024 * u< and ;
 : \ ( "ccc<eol>" -- ) \ a comment to the end of the line; in a block, to the end of its 64-character line
   in-block? 0= if source nip >in ! exit then
   >in @ 1- dup source drop + c@ 92 <> +    ( where the backslash is: >IN is past it or past the space after it )
