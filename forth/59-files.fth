@@ -42,3 +42,5 @@ lazy ls           lazy cat            lazy rm            lazy df
 lazy include-file lazy included       lazy include       lazy required
 lazy require
 lazy make-dir     lazy delete-dir     lazy mkdir         lazy rmdir
+lazy block  lazy buffer  lazy update  lazy save-buffers  lazy flush  lazy empty-buffers
+lazy load  lazy thru  lazy list  lazy scr  lazy blk
