@@ -174,13 +174,11 @@ variable scr  0 scr !   \ SCR ( -- a-addr ) the block LIST showed last
   in-block? 0= if refill exit then
   blk @ bk-max u< 0= if false exit then
   blk @ 1+ bk-get >bk-buf 1024 source! 1 blk +! 0 >in ! true ;
-: save-input ( -- x1 x2 x3 x4 4 ) \ the place in the input source: as before, and BLK
-  save-input drop in-block? if blk @ else 0 then 4 ;
+: save-input ( -- x1 .. xn n ) \ the place in the input source; in a block (n 4) BLK too
+  in-block? 0= if save-input exit then  save-input drop blk @ 4 ;
 \ restore-input ( x1 .. xn n -- flag ) back to the place SAVE-INPUT gave (a block read again by
-\ its number); flag true when it cannot be (a block's place outside a block, or the other way)
+\ its number); flag true when it cannot be (a block's place outside a block)
 : restore-input ( x1 .. xn n -- flag )
   dup 4 <> if restore-input exit then drop
-  ?dup if in-block? 0= if 2drop 2drop true exit then
-    blk ! reblock drop >in ! drop false exit then
-  in-block? if 2drop drop true exit then
-  3 restore-input ;
+  in-block? 0= if 2drop 2drop true exit then
+  blk ! reblock drop >in ! drop false ;
