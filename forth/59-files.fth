@@ -11,7 +11,12 @@
 \ the file system is in reach the real ones directly.  The compile goes
 \ where HERE is, interpreting, in decimal, and then STATE and BASE are
 \ as they were; it needs the dictionary space (about 40 KB) and runs on
-\ the core and thread that asked.
+\ the core and thread that asked.  It must not see the user's words (a
+\ `: fill ... ;` of one's own would be compiled into the file system):
+\ the words defined since the boot are blind meanwhile (find-blind); and
+\ the user must not meet its helpers (`dent`, `fail` ...): after it, every
+\ word it defined that the system did not already name is hidden
+\ (hide-unknown), so only its public words, the stand-ins' names, stay.
 
 1 constant r/o   \ R/O ( -- fam ) open for reading
 2 constant w/o   \ W/O ( -- fam ) open for writing
@@ -22,7 +27,9 @@ variable files-in   \ files-in ( -- a ) true once forth/files/ is compiled
 : files-load ( -- ) \ compile forth/files/ if it is not yet
   files-in @ if exit then  true files-in !
   state @ base @ 2>r  0 state !  decimal
+  here >r  boot-here @ here find-blind                \ the user's words out of sight
   (files-source) ['] evaluate-lines catch
+  0 0 find-blind  r> hide-unknown                     \ and its helpers out of the user's
   2r> base ! state !  throw ;
 
 : lazy ( "name" -- ) \ a stand-in for the file system's word of that name

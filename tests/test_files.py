@@ -241,3 +241,22 @@ def test_directories_made_and_removed_in_the_kernel(boot, board, tmp_path):
     assert names(mtools("mdir", img, "::/docs")) == {"Deep Notes", "deep"}
     assert names(mtools("mdir", img, "::/Keep/sub")) == set()
     assert mtools("mtype", img, "::/docs/Deep Notes/a.txt") == "hi\n"
+
+
+def test_the_file_system_compiled_on_first_use_keeps_to_itself(boot, tmp_path):
+    """forth/files/ is compiled the first time a file word runs, after the
+    user's own words: it must not compile them into itself (a `fill` of
+    one's own used to be called by CREATE-FILE, a data abort), and its
+    helpers (`dent`, `fail`, `cache-drop` ...) must not shadow the user's
+    words or be in reach after it; its public words are."""
+    img = mkfs(tmp_path / "u.img")
+    c = boot("m3", img)
+    c.send(': fill ( -- ) ." mine" ;  : fail ( -- ) ." my fail" ;  : dent ( -- n ) 99 ;')
+    out = c.send('s" /A long name.txt" w/o create-file . value f  s" text" f write-line .  f close-file .')
+    assert numbers(out)[-3:] == ["0", "0", "0"], out
+    assert "my fail99 mine ok" in c.send("fail dent . fill")
+    assert "error -13: undefined word: cache-drop" in c.send("' cache-drop")
+    assert "error -13" not in c.send("' open-file drop ' include drop ' block drop ' mkdir drop")
+    sync(c, img)
+    fsck(img)
+    assert mtools("mtype", img, "::/A long name.txt") == "text\n"

@@ -533,3 +533,31 @@ def test_every_form_is_in_the_docs_table():
     table = (ROOT / "docs/kernel.md").read_text().split("## The code generator's instruction forms")[1]
     named = set(re.findall(r"`(asm_\w+|tmpl_\w+)`", table))
     assert forms and forms == named
+
+
+def test_no_inlined_body_is_position_dependent(console):
+    """An F_INLINE body is copied into the word that uses it, so a
+    PC-relative instruction in it (adr/adrp, a branch, a literal load)
+    would point somewhere else there: 'refill-file and boot-here did, and
+    files-load read a wrong boot-here.  A branch within the body moves with
+    it; control-structure templates (compile-only) are patched by the
+    compiler and are left out."""
+    m = console.machine
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    relative = {"b", "bl", "cbz", "cbnz", "tbz", "tbnz"}
+    bad = []
+    for name in inline_words(m):
+        xt = dict((n, x) for n, x in m.forth_words())[name]
+        flags, length = m.cpu.uc.mem_read(xt - 4, 2)
+        if flags & 0x02:
+            continue
+        code = bytes(m.cpu.uc.mem_read(xt, 4 * max(length, 1)))
+        for insn in md.disasm(code, xt):
+            if insn.mnemonic in ("adr", "adrp") or \
+                    (insn.mnemonic.startswith("ldr") and "#0x" in insn.op_str and "[" not in insn.op_str):
+                bad.append(f"{name}: {insn.mnemonic} {insn.op_str}")
+            elif insn.mnemonic in relative or insn.mnemonic.startswith("b."):
+                target = int(insn.op_str.split("#")[-1], 16)
+                if not xt <= target <= xt + len(code):          # a branch inside the body moves with it
+                    bad.append(f"{name}: {insn.mnemonic} {insn.op_str}")
+    assert not bad, bad

@@ -112,6 +112,10 @@ forth_cold:
     str     x0, [up, #U_SOURCEID]
     b       1b
 3:  str     xzr, [up, #U_SOURCEID]
+    ladr    x0, dp                  /* where the user's words begin */
+    ldr     x0, [x0]
+    ladr    x1, boot_here
+    str     x0, [x1]
     ladr    x0, msg_ready
     bl      console_puts
     bl      console_newline

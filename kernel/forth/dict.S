@@ -27,7 +27,9 @@ name_hash:
 /*
  * find_name ( x0 = address, x1 = length -- x0 = xt or 0, x1 = flags )
  * Case-insensitive search of the name's hash bucket, newest first; hidden
- * words are skipped.  Clobbers x0-x9.
+ * words are skipped, and so are headers in the blind range [lo, hi) that
+ * find-blind set (forth/59-files.fth: the file system compiled on first
+ * use sees the system's words, not the user's).  Clobbers x0-x9.
  */
     .globl find_name
 find_name:
@@ -63,6 +65,11 @@ find_name:
     and     x3, x3, #~3
     ldrb    w8, [x3, #XT_FLAGS]
     tbnz    w8, #3, 5f              /* F_HIDDEN */
+    ladr    x6, find_blind          /* in the blind range (find-blind): */
+    ldp     x6, x7, [x6]            /*   not found either */
+    cmp     x2, x6
+    ccmp    x2, x7, #2, hs          /* lo <= header: is it below hi? */
+    b.lo    5f
     mov     x0, x3
     mov     x1, x8
     ret     x9
@@ -287,6 +294,69 @@ word "words", w_words
 3:  leave
 endword w_words
 
+/* find-blind ( lo hi -- ) headers at lo .. hi-1 are not found (0 0: all are) */
+word "find-blind", w_find_blind
+    ladr    x0, find_blind
+    ldr     x1, [dsp], #8
+    stp     x1, tos, [x0]
+    ldr     tos, [dsp], #8
+    ret
+endword w_find_blind
+
+/*
+ * hide-unknown ( lo -- ) every word defined at lo and above whose name
+ * the system did not have before is hidden (F_HIDDEN): a text compiled
+ * after the boot keeps its own helpers to itself, and only names the
+ * system already had (the stand-ins forth/59-files.fth made, words it
+ * redefines) stay in reach.  The names are looked up with everything
+ * from boot-here on blind (the user's words do not count); the blind
+ * range is 0 0 after.
+ */
+word "hide-unknown", w_hide_unknown
+    enter
+    stp     x19, x20, [sp, #-16]!
+    ladr    x0, find_blind              /* blind from the boot's end on: the */
+    ladr    x1, boot_here               /*   user's words do not count either */
+    ldr     x1, [x1]
+    cmp     x1, tos
+    csel    x1, x1, tos, lo
+    mov     x2, #-1
+    stp     x1, x2, [x0]
+    mov     x19, tos
+    ladr    x20, latest
+    ldr     x20, [x20]
+1:  cbz     x20, 8f
+    cmp     x20, x19
+    b.lo    8f                          /* below lo: done (newest first) */
+    add     x0, x20, #H_NAME
+    ldrb    w1, [x20, #H_NLEN]
+    bl      find_name                   /* clobbers x0-x9 */
+    cbnz    x0, 2f
+    ldrb    w1, [x20, #H_NLEN]
+    add     x3, x20, #(H_NAME + 3 + 4)
+    add     x3, x3, x1
+    and     x3, x3, #~3
+    ldrb    w8, [x3, #XT_FLAGS]
+    orr     w8, w8, #F_HIDDEN
+    strb    w8, [x3, #XT_FLAGS]
+2:  ldr     x3, [x20, #H_LINK]
+    cbz     x3, 8f
+    add     x20, x20, x3
+    b       1b
+8:  ladr    x0, find_blind
+    stp     xzr, xzr, [x0]
+    ldp     x19, x20, [sp], #16
+    ldr     tos, [dsp], #8
+    leave
+endword w_hide_unknown
+
+/* boot-here ( -- a ) HERE when the boot had compiled forth/ */
+word "boot-here", w_boot_here
+    str     tos, [dsp, #-8]!
+    ladr    tos, boot_here
+    ret
+endword w_boot_here
+
 /* latest ( -- header ) the newest header */
 word "latest", w_latest
     ladr    x0, latest
@@ -340,6 +410,9 @@ endword w_forgetto
     .balign 8
     .globl latest
 latest:     .quad 0     /* header of the newest word */
+find_blind: .quad 0, 0  /* headers find_name does not see: [lo, hi) (find-blind) */
+    .globl boot_here
+boot_here:  .quad 0     /* HERE after the boot compiled forth/ (cold.S) */
     .bss
     .balign 8
 dict_hash:  .space HASH_BUCKETS * 8     /* newest header of each bucket */

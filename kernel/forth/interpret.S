@@ -128,7 +128,7 @@ endword w_refill
 /* 'refill-file ( -- a ): the xt REFILL runs for a file source, a source
    id other than 0 (the console), -1 (EVALUATE) and 1 (the image's text):
    ( -- flag ), forth/files/62-include.fth's.  0: none. */
-word "'refill-file", w_trefill_file, F_INLINE
+word "'refill-file", w_trefill_file
     str     tos, [dsp, #-8]!
     ladr    tos, refill_file
     ret
