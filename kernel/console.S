@@ -149,6 +149,8 @@ console_lock:   .quad 0             /* 0 free, else the holder's TPIDR_EL2 (con_
 console_tx_ring: .space TX_RING
 
     .section .rodata
+msg_say_error:  .asciz "error "
+msg_say_colon:  .asciz ": "
 con_crlf:   .ascii "\r\n"
 
     .section .text.critical, "ax"
@@ -1168,40 +1170,60 @@ console_hex:
     ret
 
 /* console_dec ( x0 = unsigned value ): decimal digits, one piece */
-/* console_error_code ( x0 = signed THROW code ): "error -N: " as one
-   piece, so a report from another core is not torn inside its first
-   words.  Clobbers x0-x5 (and what con_out clobbers). */
+/*
+ * console_say ( x0 = string, x1 = signed number, x2 = string ): the first
+ * string, the number in decimal, the second string (NUL-terminated, each
+ * cut at 48 bytes) in one piece, so a report from another core is not
+ * torn inside its words ("thread 3 terminated:", "error -4: ").
+ * Clobbers x0-x7 (and what con_out clobbers).
+ */
+    .globl console_say
+console_say:
+    str     x30, [sp, #-128]!
+    add     x3, sp, #8              /* the line, built upwards */
+    add     x7, x3, #48
+1:  ldrb    w4, [x0], #1            /* the first string */
+    cbz     w4, 2f
+    strb    w4, [x3], #1
+    cmp     x3, x7
+    b.lo    1b
+2:  cmp     x1, #0                  /* the number: sign, then digits */
+    b.ge    3f
+    mov     w4, #'-'
+    strb    w4, [x3], #1
+    neg     x1, x1
+3:  add     x5, sp, #120            /* digits downwards at the frame's end */
+    mov     x6, #10
+4:  udiv    x4, x1, x6
+    msub    x7, x4, x6, x1
+    add     x7, x7, #'0'
+    strb    w7, [x5, #-1]!
+    mov     x1, x4
+    cbnz    x1, 4b
+    add     x6, sp, #120
+5:  ldrb    w4, [x5], #1            /* ... moved up after the first string */
+    strb    w4, [x3], #1
+    cmp     x5, x6
+    b.lo    5b
+    add     x7, x3, #48
+6:  ldrb    w4, [x2], #1            /* the second string */
+    cbz     w4, 7f
+    strb    w4, [x3], #1
+    cmp     x3, x7
+    b.lo    6b
+7:  mov     x1, x3
+    add     x0, sp, #8
+    bl      con_out
+    ldr     x30, [sp], #128
+    ret
+
+/* console_error_code ( x0 = signed THROW code ): "error -N: " in one piece */
     .globl console_error_code
 console_error_code:
-    str     x30, [sp, #-64]!
-    add     x3, sp, #56             /* built downwards from ": " */
-    mov     w2, #' '
-    strb    w2, [x3, #-1]!
-    mov     w2, #':'
-    strb    w2, [x3, #-1]!
-    mov     x5, x0
-    cmp     x0, #0
-    cneg    x0, x0, lt
-    mov     x4, #10
-1:  udiv    x1, x0, x4
-    msub    x2, x1, x4, x0
-    add     x2, x2, #'0'
-    strb    w2, [x3, #-1]!
-    mov     x0, x1
-    cbnz    x0, 1b
-    tbz     x5, #63, 2f
-    mov     w2, #'-'
-    strb    w2, [x3, #-1]!
-2:  movz    w2, #0x7265             /* "error " in front: "er" */
-    movk    w2, #0x6f72, lsl #16    /* "ro" */
-    mov     w4, #0x2072             /* "r " */
-    strh    w4, [x3, #-2]!
-    str     w2, [x3, #-4]!
-    mov     x0, x3
-    add     x1, sp, #56
-    bl      con_out
-    ldr     x30, [sp], #64
-    ret
+    mov     x1, x0
+    ladr    x0, msg_say_error
+    ladr    x2, msg_say_colon
+    b       console_say
 
     .globl console_dec
 console_dec:

@@ -733,13 +733,11 @@ thread_start:
     bl      w_catch
     cbz     tos, 1f
     mov     x19, tos
-    ladr    x0, msg_thread
-    bl      console_puts
-    current_tcb x0
-    ldr     x0, [x0, #T_ID]
-    bl      console_dec
-    ladr    x0, msg_terminated
-    bl      console_puts
+    ladr    x0, msg_thread              /* "thread N terminated:" in one piece */
+    current_tcb x1
+    ldr     x1, [x1, #T_ID]
+    ladr    x2, msg_terminated
+    bl      console_say
     mov     x0, x19
     bl      report_error
     bl      console_newline
