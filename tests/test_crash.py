@@ -303,14 +303,15 @@ def check(img: Path, tmp: Path, steps: list[Step], output: str, n: int, keep: by
 
 
 def summary(outcomes: list[Outcome], total: int) -> str:
+    """The figures: kill points, what was under way, what fsck found."""
     from collections import Counter
-    mid = sum(1 for o in outcomes if "write" in o.window)
+    under = Counter(k for o in outcomes for k in set(o.window))
     later = sum(1 for o in outcomes if "later" in o.states.values())
     found = Counter(k for o in outcomes for k in o.fsck)
     clean = sum(1 for o in outcomes if not o.fsck)
-    return (f"{len(outcomes)} kill points over {total} sector writes (seed {SEED}): "
-            f"{mid} in a step that writes file data, {later} with a file already at a later, "
-            f"unflushed state; fsck.fat -n: {clean} clean, " +
+    return (f"{len(outcomes)} kill points over {total} sector writes (seed {SEED}); under way "
+            f"(steps since the last marker): " + ", ".join(f"{k} {v}" for k, v in sorted(under.items())) +
+            f"; {later} with a file already at a later, unflushed state; fsck.fat -n: {clean} clean, " +
             ", ".join(f"{k} {v}" for k, v in sorted(found.items())))
 
 
