@@ -17,7 +17,7 @@ it was at its last flush or at a later step of the workload no later than
 the step in progress (a file that was flushed is never damaged; a later
 unflushed write may or may not be there).
 
-CRASH_POINTS kill points (10 by default; CRASH_POINTS=100 for the long run,
+CRASH_POINTS kill points (12 by default; CRASH_POINTS=100 for the long run,
 the project's convention for long runs, as THREAD_EXAMPLES and
 FAT_PROPERTY_EXAMPLES), CRASH_SEED picks them."""
 
@@ -35,7 +35,7 @@ import pytest
 from harness.qemu import QemuVirt
 from test_fat import mkfs, mtools, run
 
-POINTS = int(os.environ.get("CRASH_POINTS", "10"))
+POINTS = int(os.environ.get("CRASH_POINTS", "12"))
 SEED = int(os.environ.get("CRASH_SEED", "2026"))
 # blk-write's code (kernel/forth/blk.S): the file system's every write, one sector each
 # (60-fat.fth slot-put, clus-zero), synchronous (kernel/blk.S blk_io waits for the device)
@@ -120,7 +120,7 @@ def workload(seed: int, steps: int = 160) -> list[Step]:
             view[p] = b""
             add(f's" {p}" r/w create-file throw {k} fid ! 0 {k} h !', False, "create", [p])
             mark(k)
-        elif r < 0.6:
+        elif r < 0.5:
             k = rnd.choice(list(where))
             for _ in range(rnd.randint(1, 4)):
                 n = rnd.choice([1, 17, 100, 511, 512, 513, 1000, 1500, 3000, 6000])
@@ -130,9 +130,9 @@ def workload(seed: int, steps: int = 160) -> list[Step]:
             pending.add(k)
             if rnd.random() < 0.6:          # else flushed later: other files' steps and markers between
                 mark(k)
-        elif pending and r < 0.65:
+        elif pending and r < 0.56:
             mark(rnd.choice(sorted(pending)))
-        elif r < 0.72:
+        elif r < 0.7:
             k = rnd.choice(list(where))
             p = where[k]
             n = rnd.randrange(0, len(view[p]) + 1) if rnd.random() < 0.7 else len(view[p]) + rnd.randrange(1, 3000)
