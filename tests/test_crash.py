@@ -30,8 +30,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from harness.qemu import QemuVirt
 from test_fat import mkfs, mtools, run
 
@@ -279,23 +277,21 @@ def check(img: Path, tmp: Path, steps: list[Step], output: str, n: int, keep: by
     last = marked[m - 1] if m else -1                       # every step up to it is done
     end = marked[m] if m < len(marked) else len(steps) - 1  # none after it has begun
     kinds, bad, text = fsck_findings(img)
-    assert not bad, f"kill at write {n} (after step {last}, " \
+    assert not bad, f"seed {SEED}, kill at write {n} (after step {last}, " \
                     f"window {[s.kind for s in steps[last + 1:end + 1]]}): fsck.fat -n found damage:\n" \
                     f"{bad}\n{text}"
     disk = on_disk(img, tmp)
     assert disk.pop("/Sub/Kept from the host.bin", None) == keep, (n, "the host's file changed")
     # a path's allowed contents: its views from its last durable step at or before `last` up to `end`
-    allowed: dict[str, list] = {}
     paths = {p for s in steps for p in s.view} | set(disk)
     states = {}
     for p in paths:
         t = max([i for i in range(last + 1) if p in steps[i].durable], default=-1)
         views = [steps[i].view.get(p) for i in range(t, end + 1)] if t >= 0 else \
             [None] + [steps[i].view.get(p) for i in range(0, end + 1)]
-        allowed[p] = views
         got = disk.get(p)
         assert got in views, (
-            f"kill at write {n}, {m} markers: {p} is {None if got is None else len(got)} bytes "
+            f"seed {SEED}, kill at write {n}, {m} markers: {p} is {None if got is None else len(got)} bytes "
             f"(hash {None if got is None else fhash(got)}); allowed: "
             f"{[None if v is None else (len(v), fhash(v)) for v in views]}")
         states[p] = "flushed" if got == views[0] else "later"
@@ -316,6 +312,9 @@ def summary(outcomes: list[Outcome], total: int) -> str:
 
 
 def test_sigkill_at_random_sector_writes_damages_no_flushed_file(virt_kernel, tmp_path):
+    """The whole workload once (every marker, fsck clean, the sector writes
+    counted), then QEMU killed at POINTS writes drawn over it; the summary
+    (kill points, what was under way, what fsck found) is printed (-s)."""
     steps = workload(SEED)
     base = base_image(tmp_path)
     keep = chunk(99, 20_000)
