@@ -289,6 +289,10 @@ class QemuVirt:
         self._breakpoints = [self.wait_pc, self.halt_pc, self.poweroff_pc, self.off_pc,
                              *self.idle_pcs, *self.early_vectors]
         self._at_breakpoint: int | None = None
+        self._stop_pc: int | None = None    # break_at(): where, which hit, and the hits counted
+        self._stop_when = None
+        self._stop_nth = 0
+        self.stop_hits = 0
         for pc in self._breakpoints:
             if self._request(f"Z0,{pc:x},4") != "OK":
                 raise QemuError(f"QEMU's gdb stub refused a breakpoint at {pc:#x}")
@@ -474,6 +478,14 @@ class QemuVirt:
             pc = self._reg(32)
             if pc in self._breakpoints:
                 self._at_breakpoint = pc
+            if pc == self._stop_pc:
+                if self._stop_when is None or self._stop_when(self):
+                    self.stop_hits += 1
+                    if self.stop_hits == self._stop_nth:
+                        return self._result("break")
+                if pc not in (self.wait_pc, self.halt_pc, self.poweroff_pc, self.off_pc,
+                              *self.idle_pcs, *self.early_vectors):
+                    continue
             if pc == self.wait_pc:
                 count = struct.unpack("<Q", self._mem(self.rx_count_addr, 8))[0]
                 if count >= self._sent and not self._to_send:
@@ -553,6 +565,46 @@ class QemuVirt:
     def _end(self, result: RunResult) -> RunResult:
         self._ended = result
         return result
+
+    def break_at(self, pc: int, nth: int = 0, when=None) -> None:
+        """Count the guest's arrivals at pc (those where when(self), with
+        the guest stopped there, is true: e.g. a register says which kind
+        of call it is) in stop_hits; with nth > 0, run() returns status
+        "break" at the nth, the guest stopped before the instruction at pc
+        runs.  A stop measured in the guest's own progress rather than the
+        host's clock: tests/test_crash.py kills QEMU at the nth sector
+        write.  One such point at a time (set before run(), or between
+        runs); nth 0 only counts.  The guest may go on with run() after a
+        break."""
+        if self._stop_pc is not None and self._stop_pc not in (self.wait_pc, self.halt_pc,
+                                                               self.poweroff_pc, self.off_pc):
+            self._request(f"z0,{self._stop_pc:x},4")
+            self._breakpoints.remove(self._stop_pc)
+        self._stop_pc, self._stop_nth, self._stop_when, self.stop_hits = pc, nth, when, 0
+        if pc not in self._breakpoints:
+            if self._request(f"Z0,{pc:x},4") != "OK":
+                raise QemuError(f"QEMU's gdb stub refused a breakpoint at {pc:#x}")
+            self._breakpoints.append(pc)
+
+    def register(self, n: int) -> int:
+        """General register xn (0-30; 31 sp, 32 pc) of the core that
+        stopped (the guest must be stopped, as it is after run())."""
+        return self._reg(n)
+
+    def kill(self) -> None:
+        """Power cut: SIGKILL QEMU now, wherever the guest is (running, or
+        stopped by a break_at()), with no chance to finish anything.  What
+        the guest's completed disk writes put in a disk image file stays
+        there (QEMU wrote them to the file, and the host's page cache
+        keeps them); nothing else of the guest survives.  run() returns
+        status "off" afterwards; close() still cleans up."""
+        if self.proc.poll() is None:
+            self.proc.kill()                # SIGKILL on POSIX: no handler, no flush in QEMU
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._end(RunResult("off", self.output, self.instructions, "killed (kill())"))
 
     def read_symbol(self, name: str, size: int = 8) -> bytes:
         """Guest memory at a kernel symbol (the guest must be stopped, as it

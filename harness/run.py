@@ -42,6 +42,7 @@ class RunResult:
     crash  the kernel panicked, stopped at boot, or took an exception it
            could not handle
     stopped the user left (interrupt(): a second SIGINT, SIGTERM)
+    break  QEMU only: the stop asked for with QemuVirt.break_at() was reached
     """
     status: str
     output: str

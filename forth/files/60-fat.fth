@@ -40,8 +40,11 @@
 \ only after the directory entry no longer points at them is on the disk
 \ (61-files.fth).  So a crash leaves lost clusters, a file shorter than
 \ its chain, or a stale FSInfo count; never a chain through a free
-\ cluster or in two files (RENAME-FILE is the exception: it writes the new
-\ entry before it deletes the old one, so a crash between leaves both).
+\ cluster or in two files (RENAME-FILE is the exception when it moves a file
+\ to another directory or to a name that needs more slots: it writes the new
+\ entry before it deletes the old one, so a crash between leaves both; in its
+\ own directory it overwrites the old entry's slots in one sector write,
+\ 61-files.fth).  tests/test_crash.py kills QEMU at sector writes to see it.
 \ Both FAT copies are written alike; with mirroring off (BPB_ExtFlags bit
 \ 7) only the active one is read and written.
 \
@@ -448,12 +451,13 @@ variable new-esec          \ the sector its 8.3 slot goes in
     dup i + dup new-name @ u< if new-name cell+ @ + c@ else new-name @ = if 0 else -1 then then
     dup 0< if drop else 2 pick i lfn-offs + c@ + w! then
   loop 2drop ;
-\ dir-add ( a u clus -- ior ) a new entry named a u from new-dent in the directory at clus: long-name slots and the 8.3 entry; dent is it
+\ dir-name ( a u clus -- ior ) new-name, its 8.3 alias sfn (free in the directory at clus) and new-lfns, for dir-put
+: dir-name ( a u clus -- ior )
+  >r 2dup new-name 2! r> sfn-choose ?dup if exit then
+  lossy @ 0= new-name 2@ sfn 0 sfn-text compare 0= and if 0 else new-name @ 12 + 13 / then new-lfns ! 0 ;
+\ dir-put ( -- ior ) the entry dir-name named, from new-dent, into the new-lfns + 1 slots from run-at on; dent is it
 \ (the sector with the 8.3 slot is written first, c-dir; the long-name slots in other sectors after it, c-dir2)
-: dir-add ( a u clus -- ior )
-  >r 2dup new-name 2! r@ sfn-choose ?dup if r> drop exit then
-  lossy @ 0= new-name 2@ sfn 0 sfn-text compare 0= and if 0 else new-name @ 12 + 13 / then new-lfns !
-  new-lfns @ 1+ r> dir-room ?dup if exit then
+: dir-put ( -- ior )
   run-at dir-it /it move new-lfns @ 0 ?do it-step ?dup if unloop exit then loop it-where drop new-esec !
   run-at dir-it /it move dir-it ent-first /it move new-lfns @ 1+ ent-slots !
   sfn sfn-sum new-sum ! sfn new-dent 11 move 0 new-dent 12 + c!
@@ -464,6 +468,9 @@ variable new-esec          \ the sector its 8.3 slot goes in
   repeat
   it-entry ?dup if nip exit then new-dent over 32 move c-dir sec-dirty
   it-where ent-off ! ent-sec ! new-dent dent 32 move 0 lfn-len ! 0 ;
+\ dir-add ( a u clus -- ior ) a new entry named a u from new-dent in the directory at clus: long-name slots and the 8.3 entry
+: dir-add ( a u clus -- ior )
+  dup >r dir-name ?dup if r> drop exit then new-lfns @ 1+ r> dir-room ?dup if exit then dir-put ;
 : dent-stamp ( e -- ) \ the time and date of a write into the entry at e (DIR_WrtTime, DIR_WrtDate, DIR_LstAccDate)
   fat-time over 22 + w! fat-date over 24 + w! fat-date swap 18 + w! ;
 : new-dent-init ( attr -- ) \ new-dent: no cluster, size 0, made now

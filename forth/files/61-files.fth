@@ -203,15 +203,31 @@ variable rs-pos
 create old-first /it allot   \ where the entry renamed starts
 variable old-slots
 variable old-par
-: rename-file ( a1 u1 a2 u2 -- ior ) \ the file at path a1 u1 is at a2 u2: the new entry written, then the old one deleted
+variable old-sec             \ the sector its 8.3 slot is in
+\ in-place? ( -- f ) can the renamed entry take the old one's slots: the same directory, no more slots, all in one sector
+: in-place? ( -- f )
+  par-clus @ old-par @ = new-lfns @ old-slots @ < and 0= if false exit then
+  old-first dir-it /it move it-where drop old-sec @ = ;
+\ rename-file ( a1 u1 a2 u2 -- ior ) the file at path a1 u1 is at a2 u2.  In its own directory, when the new
+\ name needs no more slots than the old one has and they are in one sector, the new entry overwrites the old
+\ one's slots (the first ones left over marked deleted): one sector written, so a crash leaves the old name or
+\ the new one, never both and never neither.  Else the new entry is written, then the old one deleted: a
+\ crash between leaves both names on one chain (fsck.fat: "share clusters"), never neither.
+: rename-file ( a1 u1 a2 u2 -- ior )
   2swap path-find ?dup if nip nip exit then
   path-last @ 0= if 2drop ior-name exit then busy? if 2drop ior-busy exit then
   dent new-dent 32 move ent-first old-first /it move ent-slots @ old-slots ! par-clus @ old-par !
+  ent-sec @ old-sec !
   path-walk ?dup if exit then
   path-last 2@ lfn-ok? 0= if ior-name exit then
   new-dent 11 + c@ $10 and par-clus @ old-par @ <> and if ior-isdir exit then
   path-last 2@ par-clus @ dir-find dup ior-nofile <> if dup 0= if drop ior-exists then exit then drop
-  path-last 2@ par-clus @ dir-add ?dup if exit then fat-sync ?dup if exit then
+  path-last 2@ par-clus @ dir-name ?dup if exit then
+  in-place? if
+    old-slots @ new-lfns @ 1+ - 0 ?do
+      it-entry ?dup if nip unloop exit then $e5 over c! c-dir sec-dirty it-step ?dup if unloop exit then
+    loop dir-it run-at /it move dir-put ?dup if exit then fat-sync exit then
+  new-lfns @ 1+ par-clus @ dir-room ?dup if exit then dir-put ?dup if exit then fat-sync ?dup if exit then
   old-first ent-first /it move old-slots @ ent-slots ! dent-kill ?dup if exit then fat-sync ;
 \ unmount ( -- ior ) every open file closed, everything onto the disk, the disk flushed
 : unmount ( -- ior )
