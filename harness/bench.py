@@ -384,6 +384,62 @@ FILE_BENCHMARKS: dict[str, Benchmark] = {
     "flush": Benchmark(_WRITE, "bench-flush", samples=200, prep="bench-write", disk=True),
 }
 
+# The same file rows under QEMU (board virt, virtio-blk with its interrupt):
+# instructions (the ARM PMU under -icount; its cycles are QEMU's virtual
+# time, which the device's latency is part of, so not a figure) and the
+# device round trips one operation makes (blk-stats: requests to the
+# device, interrupts taken), counted around each run of the xt alone.
+_QEMU_COUNT = (
+    "variable fq-r  variable fq-i  : fq-snap ( -- r i ) blk-stats nip ;  "
+    ": fq-run ( prep xt n -- ) 0 fq-r ! 0 fq-i !  0 ?do over ?dup if execute then  fq-snap 2>r  "
+    "dup execute  fq-snap  r> - fq-i +!  r> - fq-r +!  loop 2drop ;")
+QEMU_FILE_ROWS = (("file open", "path in /data, FS cache cold", "open_cold"),
+                  ("file open", "path in /data, FS cache hot", "open_hot"),
+                  ("file read 4 KB", "next 4 KB, FS cache cold", "read_cold"),
+                  ("file write 4 KB", "append 4 KB, FS cache as left", "write_hot"),
+                  ("disk flush", "FLUSH-FILE after a 4 KB append", "flush"))
+
+
+def qemu_file_table(virt_elf: Path, samples: int = 32, keys=None) -> str:
+    """The file rows under QEMU (or only those of FILE_BENCHMARKS keys):
+    per operation the median instructions (BENCH) and the device requests
+    and interrupts (blk-stats)."""
+    import tempfile
+
+    from harness.qemu import QemuVirt
+    head = f"{'primitive':<18}{'variant':<34}{'instr':>9}{'requests':>10}{'interrupts':>12}"
+    lines = [head, "-" * len(head)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for primitive, variant, key in QEMU_FILE_ROWS:
+            if keys is not None and key not in keys:
+                continue
+            b = FILE_BENCHMARKS[key]
+            img = Path(tmp) / "bench.img"
+            img.write_bytes(bench_disk())
+            q = QemuVirt(Path(virt_elf), disk=img, cores=2)
+            try:
+                r = q.run(50_000_000)
+                if r.status != "idle":
+                    raise BenchError(f"QEMU did not boot: {r.status}\n{r.output}")
+                prep = f"' {b.prep}" if b.prep else "0"
+                before = len(q.output)
+                q.run_script(f"{b.setup}\n{_QEMU_COUNT}\n{prep} ' {b.xt} {samples} fq-run "
+                             f"{prep} bench-prep ! ' {b.xt} {samples} bench 0 bench-prep ! "
+                             f"fq-r @ . fq-i @ .\n", 2_000_000_000)
+                out = q.output[before:]
+            finally:
+                q.close()
+            m = _BENCH_LINE.search(out)
+            tail = re.search(r"(-?\d+) (-?\d+)\s+ok\s*$", out)
+            if "error" in out or not m or not tail:
+                raise BenchError(f"{key} under QEMU:\n{out[-2000:]}")
+            req, ints = int(tail.group(1)) / samples, int(tail.group(2)) / samples
+            lines.append(f"{primitive:<18}{variant:<34}{int(m.group(3)):>9,}{req:>10.1f}{ints:>12.1f}")
+    lines.append(f"QEMU virt, virtio-blk, -icount; {samples} samples; instr = median per operation; requests and "
+                 f"interrupts per operation (blk-stats)")
+    return "\n".join(lines)
+
+
 _BENCH_LINE = re.compile(
     r"bench: (\d+) samples, instructions min (-?\d+) median (-?\d+) p99 (-?\d+) max (-?\d+), "
     r"cycles min (-?\d+) median (-?\d+) p99 (-?\d+) max (-?\d+)")

@@ -85,3 +85,20 @@ def test_the_read_and_open_rows_touch_the_disk_only_when_the_cache_is_cold(kerne
     cold = requests(": cold20 20 0 do fb-close-cold bench-open loop ; cold20")
     assert hot == start, (start, hot)
     assert cold - hot >= 20 * 3, (hot, cold)             # root, /data's sectors, its FAT sector, each time
+
+
+def test_under_qemu_a_cold_open_goes_to_the_device_and_a_flush_asks_it_to_flush(virt_kernel):
+    """The same rows under QEMU's virtio-blk (harness/bench.py
+    qemu_file_table): the hot open makes no device request, the cold one
+    one per sector it reads; the flush writes its dirty sectors and then
+    sends the device's own flush (one request more than the writes)."""
+    text = bench.qemu_file_table(virt_kernel.elf, samples=8, keys=("open_cold", "open_hot", "flush"))
+    got = {}
+    for line in text.splitlines()[2:-1]:
+        *_, instr, req, ints = line.split()
+        got[line[18:52].strip()] = (int(instr.replace(",", "")), float(req), float(ints))
+    cold, hot = got["path in /data, FS cache cold"], got["path in /data, FS cache hot"]
+    flush = got["FLUSH-FILE after a 4 KB append"]
+    assert hot[1] == 0 and cold[1] >= 3 and cold[1] == cold[2], got
+    assert cold[0] > hot[0] > 10_000, got
+    assert flush[1] >= 2 and flush[1] == flush[2], got
