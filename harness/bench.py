@@ -368,6 +368,10 @@ FILE_BENCHMARKS: dict[str, Benchmark] = {
     # each, or as the last read left it (the FAT sector in it, the data
     # not); or the same 4096 bytes at 16 KiB again (the chain walked from
     # the first cluster: the file keeps only the last cluster it found).
+    # No variant finds its 4 KB in the cache: its eight slots cannot hold
+    # eight data sectors and the FAT sector between them (least recently
+    # used out: each sector is gone when it is needed again), so every
+    # variant reads its eight data sectors from the disk.
     "read_cold": Benchmark(_READ, "bench-read", samples=200, prep="fb-next-cold", disk=True),
     "read_hot": Benchmark(_READ, "bench-read", samples=200, prep="fb-next", disk=True),
     "read_again": Benchmark(_READ, "bench-read", samples=200, prep="fb-again", disk=True),
@@ -774,10 +778,11 @@ PLANS: dict[str, Plan] = {
     "file_read": Plan(
         (Variant("next 4 KB, FS cache cold", FILE_BENCHMARKS["read_cold"]),
          Variant("next 4 KB, FS cache as left", FILE_BENCHMARKS["read_hot"]),
-         Variant("same 4 KB again", FILE_BENCHMARKS["read_again"])),
+         Variant("same 4 KB again (8 slots: missed)", FILE_BENCHMARKS["read_again"])),
         "next 4 KB, FS cache cold", "warm",
         "a program reading a file through, 4 KB a call, the data not in the sector cache: "
-        "eight sectors and their FAT entries read from the disk"),
+        "eight sectors and their FAT entries read from the disk (the 8-sector cache never holds "
+        "a whole 4 KB read: the other variants read them from the disk too)"),
     "file_write": Plan(
         (Variant("append 4 KB, FS cache cold", FILE_BENCHMARKS["write_cold"]),
          Variant("append 4 KB, FS cache as left", FILE_BENCHMARKS["write_hot"])),
@@ -913,17 +918,19 @@ KNOWN_OVER: dict[str, Over] = {
         "both compared case-folded a character at a time (the 15 files before it and . and .. are 47 slots).  "
         "Within budget needs a compiled (assembly) directory search or a name cache")),
     "file_read": Over(71_000, (
-        "30,000 instructions for 4 KB through the 8-sector cache, cold or hot alike (the RAM disk's "
-        "memcpy is a small part): a sector at a time, each its fcb-loc (cluster, division), a cache "
-        "look-up over the 8 slots, a FAT look-up for the next cluster (one-sector clusters on the "
-        "64 MiB bench disk: eight a 4 KB read) and a MOVE of 512 bytes; reading the same 4 KB again "
-        "costs more (the chain walked from its first cluster).  Larger clusters, reads straight into "
-        "the caller's buffer and a faster MOVE are the way to the budget")),
+        "30,000 instructions for 4 KB, cold or hot alike (a sector from the RAM disk is ~235 "
+        "instructions, a memcpy): over half is MOVE, the kernel's memmove copying a byte a turn "
+        "(2,070 instructions for each 512-byte sector, kernel/forth/memory.S); the rest is the "
+        "Forth a sector costs: fcb-loc (cluster, division), the cache's look-up over its 8 slots, "
+        "a FAT look-up for the next cluster (one-sector clusters on the 64 MiB bench disk: eight a "
+        "4 KB read).  A word-wide memmove, reads straight into the caller's buffer and larger "
+        "clusters are the way to the budget")),
     "file_write": Over(117_000, (
         "eight new clusters a 4 KB append on the bench disk (one-sector clusters): each found in the "
         "FAT from the FSInfo hint, marked, linked, both FAT copies written, and the dirty sectors "
-        "the previous append left written back (in class order) to free the cache's 8 slots; all of "
-        "it Forth, about 50,000 instructions")),
+        "the previous append left written back (in class order) to free the cache's 8 slots; the "
+        "data copied into the cache by MOVE a byte a turn (16,500 of the ~50,000 instructions), "
+        "the rest Forth")),
     "disk_flush": Over(63_100_000, (
         "the drive's own flush: 18 ms assumed at the high end (harness/costs.py disk_flush: an "
         "M1's Apple NVMe measured at 17-18 ms a flush), 63 M cycles; the kernel's part (the "
