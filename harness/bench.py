@@ -301,9 +301,9 @@ DOMAIN_VARIANTS: dict[str, Benchmark] = {
 # The bench disk: a 64 MiB FAT32 volume made by harness/fat.py (the same
 # bytes every run).  FAT32's cluster size for a volume that small is one
 # sector (fatgen103 DskTableFAT32; mkfs.fat agrees), so a 4 KB write
-# allocates eight clusters.  (A RAM disk much larger puts the dictionary
-# past the reach of a compiled branch from the kernel, 128 MiB: the boot
-# breaks, so the bench disk stays small.)  In /data: 15 small files with
+# allocates eight clusters.  (With a RAM disk of 128 MiB or more the boot's
+# Forth breaks: docs/storage.md, "The file rows of make bench"; so the
+# bench disk stays small.)  In /data: 15 small files with
 # long names, then the file the open and read rows use (1 MiB) and the one
 # the write and flush rows extend (10,000 bytes: its end is not on a
 # sector boundary, as a log's is not).
