@@ -778,7 +778,7 @@ PLANS: dict[str, Plan] = {
     "file_read": Plan(
         (Variant("next 4 KB, FS cache cold", FILE_BENCHMARKS["read_cold"]),
          Variant("next 4 KB, FS cache as left", FILE_BENCHMARKS["read_hot"]),
-         Variant("same 4 KB again (8 slots: missed)", FILE_BENCHMARKS["read_again"])),
+         Variant("same 4 KB again, cache misses", FILE_BENCHMARKS["read_again"])),
         "next 4 KB, FS cache cold", "warm",
         "a program reading a file through, 4 KB a call, the data not in the sector cache: "
         "eight sectors and their FAT entries read from the disk (the 8-sector cache never holds "
