@@ -48,6 +48,12 @@ variable bench-sweep-made  0 bench-sweep-made !
     ( a x j ) cells 2 pick + !
   loop drop ;
 
+\ bench-prep ( -- a ) an xt run before each sample, before the sweep and
+\ outside the bracket (0: none): what a sample needs set up that is not
+\ its cost (the file system's cache dropped, a file closed or written).
+variable bench-prep  0 bench-prep !
+: bench-prepare ( -- ) bench-prep @ ?dup if execute then ;
+
 \ bench-collect ( xt n insns cycles -- ) n samples into the arrays; the xt
 \ must leave the stack as it found it (THROW -260: its figures would be
 \ garbage).  Nothing here depends on the figures read: every run of the
@@ -55,7 +61,7 @@ variable bench-sweep-made  0 bench-sweep-made !
 variable bench-ai  variable bench-ac
 : bench-collect ( xt n insns cycles -- )
   bench-ac ! bench-ai !
-  0 ?do bench-sweep dup depth >r bench-sample depth r> 1+ <> if -260 throw then
+  0 ?do bench-prepare bench-sweep dup depth >r bench-sample depth r> 1+ <> if -260 throw then
     bench-ac @ i cells + ! bench-ai @ i cells + ! loop drop ;
 
 \ the bracket's least cost, from its own samples (sorted), for subtracting
@@ -82,8 +88,9 @@ variable bench-ovh
 : bench ( xt n -- )
   dup 1 bench-max 1+ within 0= if -24 throw then
   bench-sweep-size @ >r  0 bench-sweep-size !     \ the bracket's own cost: hot
+  bench-prep @ >r  0 bench-prep !
   ['] bench-noop over bench-oinsns bench-ocycles bench-collect
-  r> bench-sweep-size !
+  r> bench-prep !  r> bench-sweep-size !
   2dup bench-insns bench-cycles bench-collect nip
   dup bench-overhead 2>r
   ." bench: " dup 0 .r ."  samples, instructions "

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from harness.costs import model_from
 from harness.machine.m3 import CPU_HZ, M3, M3Config
+from harness.run import DEFAULT_LIMIT
 
 GHZ = CPU_HZ / 1e9
 
@@ -119,6 +120,8 @@ class Benchmark:
     teardown: str = ""  # Forth run right after BENCH, on its line (stops threads that spin)
     runner: str = "bench"   # the driver: BENCH, or BENCH-OWN for an xt that brackets itself
     cores: int | None = None    # cores emulated (M3Config.cores; None: all the chip has)
+    prep: str = ""      # a word run before each sample, outside the bracket (forth/90-bench.fth bench-prep)
+    disk: bool = False  # boot with the bench disk (bench_disk) as the RAM disk
 
 
 # The implemented primitives.  Keys match BUDGETS.  Each xt is one
@@ -293,6 +296,154 @@ DOMAIN_VARIANTS: dict[str, Benchmark] = {
         "bench-s2pf", samples=32, per=16),
 }
 
+# ---- files (docs/storage.md): the seed's file rows on the emulated M3's RAM disk ----
+
+# The bench disk: a 64 MiB FAT32 volume made by harness/fat.py (the same
+# bytes every run).  FAT32's cluster size for a volume that small is one
+# sector (fatgen103 DskTableFAT32; mkfs.fat agrees), so a 4 KB write
+# allocates eight clusters.  (With a RAM disk of 128 MiB or more the boot's
+# Forth breaks: docs/storage.md, "The file rows of make bench"; so the
+# bench disk stays small.)  In /data: 15 small files with
+# long names, then the file the open and read rows use (1 MiB) and the one
+# the write and flush rows extend (10,000 bytes: its end is not on a
+# sector boundary, as a log's is not).
+BENCH_FILE = "/data/measurements 2025.bin"
+BENCH_LOG = "/data/log.bin"
+BENCH_FILE_SIZE = 1 << 20
+_DISK: bytes | None = None
+
+
+def bench_disk() -> bytes:
+    global _DISK
+    if _DISK is None:
+        from datetime import datetime
+
+        from harness import fat
+        img = bytearray()
+        fat.format_image(img, 64 << 20)
+        when = datetime(2025, 1, 1)
+        with fat.Volume(img, writable=True, clock=lambda: when) as v:
+            v.mkdir("/data", mtime=when)
+            for i in range(15):
+                v.write_file(f"/data/notes from the week {i:02}.txt", b"notes\n" * (10 + i), mtime=when)
+            v.write_file(BENCH_FILE, bytes(i * 7 & 255 for i in range(BENCH_FILE_SIZE)), mtime=when)
+            v.write_file(BENCH_LOG, b"log line\n" * 1111 + b"x", mtime=when)
+        _DISK = bytes(img)
+    return _DISK
+
+
+def bench_disk_of(bench) -> bool:
+    return bool(getattr(bench, "disk", False))
+
+
+# Every file row's setup: the file system compiled (forth/59-files.fth) and
+# mounted, a 4 KB buffer, and fb-cold: the file system's sector cache (the
+# page cache, forth/files/60-fat.fth) written back and then emptied.
+_FILES = ("files-load  create fb-buf 4096 allot  fb-buf 4096 $5a fill  "
+          ": fb-cold ( -- ) fat-sync drop  0 blk-size cache-drop ;  ")
+_OPEN = (_FILES + f's" {BENCH_FILE}" r/o open-file throw close-file throw  0 value fb-o  '
+         ": fb-close ( -- ) fb-o ?dup if close-file drop 0 to fb-o then ;  "
+         ": fb-close-cold ( -- ) fb-close fb-cold ;  "
+         f': bench-open ( -- ) s" {BENCH_FILE}" r/o open-file drop to fb-o ;')
+_READ = (_FILES + f's" {BENCH_FILE}" r/o open-file throw value fb-r  '
+         f": fb-next ( -- ) fb-r file-position throw drop {BENCH_FILE_SIZE} u< 0= if "
+         "0 0 fb-r reposition-file throw then ;  "
+         ": fb-next-cold ( -- ) fb-next fb-cold ;  "
+         ": fb-again ( -- ) 16384 0 fb-r reposition-file throw ;  "
+         ": bench-read ( -- ) fb-buf 4096 fb-r read-file 2drop ;")
+_WRITE = (_FILES + f's" {BENCH_LOG}" r/w open-file throw value fb-w  '
+          "fb-w file-size throw fb-w reposition-file throw  "
+          ": bench-write ( -- ) fb-buf 4096 fb-w write-file drop ;  "
+          ": bench-flush ( -- ) fb-w flush-file drop ;")
+FILE_BENCHMARKS: dict[str, Benchmark] = {
+    # OPEN-FILE of a file in a subdirectory (the path walked from the root,
+    # /data searched to its 16th file), the previous sample's file closed
+    # before the sample; with the cache dropped, every directory sector and
+    # FAT sector the walk needs is read from the disk.
+    "open_cold": Benchmark(_OPEN, "bench-open", samples=200, prep="fb-close-cold", disk=True),
+    "open_hot": Benchmark(_OPEN, "bench-open", samples=200, prep="fb-close", disk=True),
+    # READ-FILE of the next 4096 bytes of the 1 MiB file (a program reading
+    # it through: eight sectors, eight clusters, a FAT look-up for each
+    # cluster; back to the start at the end), the cache dropped before
+    # each, or as the last read left it (the FAT sector in it, the data
+    # not); or the same 4096 bytes at 16 KiB again (the chain walked from
+    # the first cluster: the file keeps only the last cluster it found).
+    # No variant finds its 4 KB in the cache: its eight slots cannot hold
+    # eight data sectors and the FAT sector between them (least recently
+    # used out: each sector is gone when it is needed again), so every
+    # variant reads its eight data sectors from the disk.
+    "read_cold": Benchmark(_READ, "bench-read", samples=200, prep="fb-next-cold", disk=True),
+    "read_hot": Benchmark(_READ, "bench-read", samples=200, prep="fb-next", disk=True),
+    "read_again": Benchmark(_READ, "bench-read", samples=200, prep="fb-again", disk=True),
+    # WRITE-FILE of 4096 bytes at the end of a file (eight new clusters
+    # found in the FAT, chained, the data into the cache; what the cache
+    # must give up for them written back first), the cache written back
+    # and dropped before each, or as the last write left it (dirty).
+    "write_cold": Benchmark(_WRITE, "bench-write", samples=200, prep="fb-cold", disk=True),
+    "write_hot": Benchmark(_WRITE, "bench-write", samples=200, disk=True),
+    # FLUSH-FILE after a 4 KB write (the write outside the bracket): the
+    # directory entry updated, FSInfo, every dirty sector written in class
+    # order, then the disk flushed (blk-flush: the assumed device flush,
+    # harness/costs.py disk_flush).
+    "flush": Benchmark(_WRITE, "bench-flush", samples=200, prep="bench-write", disk=True),
+}
+
+# The same file rows under QEMU (board virt, virtio-blk with its interrupt):
+# instructions (the ARM PMU under -icount; its cycles are QEMU's virtual
+# time, which the device's latency is part of, so not a figure) and the
+# device round trips one operation makes (blk-stats: requests to the
+# device, interrupts taken), counted around each run of the xt alone.
+_QEMU_COUNT = (
+    "variable fq-r  variable fq-i  : fq-snap ( -- r i ) blk-stats nip ;  "
+    ": fq-run ( prep xt n -- ) 0 fq-r ! 0 fq-i !  0 ?do over ?dup if execute then  fq-snap 2>r  "
+    "dup execute  fq-snap  r> - fq-i +!  r> - fq-r +!  loop 2drop ;")
+QEMU_FILE_ROWS = (("file open", "path in /data, FS cache cold", "open_cold"),
+                  ("file open", "path in /data, FS cache hot", "open_hot"),
+                  ("file read 4 KB", "next 4 KB, FS cache cold", "read_cold"),
+                  ("file write 4 KB", "append 4 KB, FS cache as left", "write_hot"),
+                  ("disk flush", "FLUSH-FILE after a 4 KB append", "flush"))
+
+
+def qemu_file_table(virt_elf: Path, samples: int = 32, keys=None) -> str:
+    """The file rows under QEMU (or only those of FILE_BENCHMARKS keys):
+    per operation the median instructions (BENCH) and the device requests
+    and interrupts (blk-stats)."""
+    import tempfile
+
+    from harness.qemu import QemuVirt
+    head = f"{'primitive':<18}{'variant':<34}{'instr':>9}{'requests':>10}{'interrupts':>12}"
+    lines = [head, "-" * len(head)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for primitive, variant, key in QEMU_FILE_ROWS:
+            if keys is not None and key not in keys:
+                continue
+            b = FILE_BENCHMARKS[key]
+            img = Path(tmp) / "bench.img"
+            img.write_bytes(bench_disk())
+            q = QemuVirt(Path(virt_elf), disk=img, cores=2)
+            try:
+                r = q.run(50_000_000)
+                if r.status != "idle":
+                    raise BenchError(f"QEMU did not boot: {r.status}\n{r.output}")
+                prep = f"' {b.prep}" if b.prep else "0"
+                before = len(q.output)
+                q.run_script(f"{b.setup}\n{_QEMU_COUNT}\n{prep} ' {b.xt} {samples} fq-run "
+                             f"{prep} bench-prep ! ' {b.xt} {samples} bench 0 bench-prep ! "
+                             f"fq-r @ . fq-i @ .\n", 2_000_000_000)
+                out = q.output[before:]
+            finally:
+                q.close()
+            m = _BENCH_LINE.search(out)
+            tail = re.search(r"(-?\d+) (-?\d+)\s+ok\s*$", out)
+            if "error" in out or not m or not tail:
+                raise BenchError(f"{key} under QEMU:\n{out[-2000:]}")
+            req, ints = int(tail.group(1)) / samples, int(tail.group(2)) / samples
+            lines.append(f"{primitive:<18}{variant:<34}{int(m.group(3)):>9,}{req:>10.1f}{ints:>12.1f}")
+    lines.append(f"QEMU virt, virtio-blk, -icount; {samples} samples; instr = median per operation; requests and "
+                 f"interrupts per operation (blk-stats)")
+    return "\n".join(lines)
+
+
 _BENCH_LINE = re.compile(
     r"bench: (\d+) samples, instructions min (-?\d+) median (-?\d+) p99 (-?\d+) max (-?\d+), "
     r"cycles min (-?\d+) median (-?\d+) p99 (-?\d+) max (-?\d+)")
@@ -407,8 +558,10 @@ def measure_xt(machine: M3, bench, evict: int = 0) -> tuple[Stats, Stats, int]:
     n = bench.samples if state_of(evict) is None else min(bench.samples, SAMPLES[state_of(evict)])
     # The sweep's buffer first, while the boot's memory is still unfragmented
     # (a demand region must sit in one level-3 table: kernel/domain.S).
-    result = machine.run_script(f"{evict} bench-evict\n{bench.setup}\n' {bench.xt} {n} {bench.runner} "
-                                f"{bench.teardown}\n")
+    prep = getattr(bench, "prep", "")
+    arm, disarm = (f"' {prep} bench-prep ! ", " 0 bench-prep !") if prep else ("", "")
+    result = machine.run_script(f"{evict} bench-evict\n{bench.setup}\n{arm}' {bench.xt} {n} {bench.runner} "
+                                f"{bench.teardown}{disarm}\n", 2_000_000_000 if bench_disk_of(bench) else DEFAULT_LIMIT)
     out = machine.output[before:]
     if not result.ok or "error" in out:
         raise BenchError(f"benchmark {bench.xt!r} failed ({result.status}):\n{out}\n{result.report}")
@@ -615,6 +768,32 @@ PLANS: dict[str, Plan] = {
                      "a key after a pause: the console's code and state still in L2"),
     "blit_1080p": one("a 1080p image to the screen", "blit_1080p", "cold",
                       "a new image: it comes from DRAM", states=("hot", "cold")),
+    "file_open": Plan(
+        (Variant("path in /data, FS cache cold", FILE_BENCHMARKS["open_cold"]),
+         Variant("path in /data, FS cache hot", FILE_BENCHMARKS["open_hot"])),
+        "path in /data, FS cache cold", "warm",
+        "a program opening a file it has not touched for a while: the file system's sector cache "
+        "has none of the directories, so the walk reads them from the disk (the RAM disk: a "
+        "memcpy a sector)"),
+    "file_read": Plan(
+        (Variant("next 4 KB, FS cache cold", FILE_BENCHMARKS["read_cold"]),
+         Variant("next 4 KB, FS cache as left", FILE_BENCHMARKS["read_hot"]),
+         Variant("same 4 KB again, cache misses", FILE_BENCHMARKS["read_again"])),
+        "next 4 KB, FS cache cold", "warm",
+        "a program reading a file through, 4 KB a call, the data not in the sector cache: "
+        "eight sectors and their FAT entries read from the disk (the 8-sector cache never holds "
+        "a whole 4 KB read: the other variants read them from the disk too)"),
+    "file_write": Plan(
+        (Variant("append 4 KB, FS cache cold", FILE_BENCHMARKS["write_cold"]),
+         Variant("append 4 KB, FS cache as left", FILE_BENCHMARKS["write_hot"])),
+        "append 4 KB, FS cache as left", "warm",
+        "a program appending to a file, 4 KB a call: new clusters found and chained, and the "
+        "sectors the previous call left dirty written back to make room"),
+    "disk_flush": Plan(
+        (Variant("FLUSH-FILE after a 4 KB append", FILE_BENCHMARKS["flush"]),),
+        "FLUSH-FILE after a 4 KB append", "warm",
+        "a program making its last write durable: the directory entry, the FAT sectors, the data "
+        "written, then the drive's own flush (an assumption: harness/costs.py disk_flush)"),
     "domain_switch": Plan(
         (Variant("re-entering one domain", EXTRA_BENCHMARKS["domain_switch"]),
          Variant("two domains in turn", DOMAIN_VARIANTS["domain_alternate"]),
@@ -731,6 +910,32 @@ KNOWN_OVER: dict[str, Over] = {
         "8.3 MB read from DRAM at 50 GB/s and 8.3 MB of Normal-NC stores at 30 GB/s, the costly ends "
         "of two assumed bandwidths, take 1.5 M cycles whatever the loop does; at the cheap ends "
         "(100 GB/s each) it is 0.58 M, within budget")),
+    "file_open": Over(165_000, (
+        "the disk is not the cost (cold and hot cache differ by 2%: a sector from the RAM disk is a "
+        "memcpy): it is the Forth FAT code walking the path, about 80,000 instructions: every entry "
+        "of /data before the file is read out of the cache, its long-name slots decoded 13 UCS-2 "
+        "characters at a time (forth/files/60-fat.fth lfn-chars), its 8.3 name turned into text and "
+        "both compared case-folded a character at a time (the 15 files before it and . and .. are 47 slots).  "
+        "Within budget needs a compiled (assembly) directory search or a name cache")),
+    "file_read": Over(71_000, (
+        "30,000 instructions for 4 KB, cold or hot alike (a sector from the RAM disk is ~235 "
+        "instructions, a memcpy): over half is MOVE, the kernel's memmove copying a byte a turn "
+        "(2,070 instructions for each 512-byte sector, kernel/forth/memory.S); the rest is the "
+        "Forth a sector costs: fcb-loc (cluster, division), the cache's look-up over its 8 slots, "
+        "a FAT look-up for the next cluster (one-sector clusters on the 64 MiB bench disk: eight a "
+        "4 KB read).  A word-wide memmove, reads straight into the caller's buffer and larger "
+        "clusters are the way to the budget")),
+    "file_write": Over(117_000, (
+        "eight new clusters a 4 KB append on the bench disk (one-sector clusters): each found in the "
+        "FAT from the FSInfo hint, marked, linked, both FAT copies written, and the dirty sectors "
+        "the previous append left written back (in class order) to free the cache's 8 slots; the "
+        "data copied into the cache by MOVE a byte a turn (16,500 of the ~50,000 instructions), "
+        "the rest Forth")),
+    "disk_flush": Over(63_100_000, (
+        "the drive's own flush: 18 ms assumed at the high end (harness/costs.py disk_flush: an "
+        "M1's Apple NVMe measured at 17-18 ms a flush), 63 M cycles; the kernel's part (the "
+        "directory entry, FSInfo, the dirty sectors written to the RAM disk) is ~6,500 instructions, "
+        "~11,000 cycles; at the assumption's low end (20 us) the row is ~74,000 cycles, within budget")),
     "domain_switch": Over(560, (
         "each domain's own EL1 state: its TPIDR_EL1, TPIDRRO_EL0, VBAR_EL1 and the trapped "
         "CONTEXTIDR_EL1/TTBR0_EL1 values written (20 each, assumed), the untrapped EL1 registers "
@@ -770,10 +975,12 @@ BENCH_BAUD = 1_500_000
 
 
 def boot(elf: Path, pmc0: str, memory_model: bool = True, pmc1: str = "instructions",
-         costs: str | None = None, prefetch_streams: int | None = None, cores: int | None = None) -> M3:
+         costs: str | None = None, prefetch_streams: int | None = None, cores: int | None = None,
+         disk: bool = False) -> M3:
     m = M3(elf, M3Config(pmc0=pmc0, pmc1=pmc1, memory_model=memory_model, uart_baud=BENCH_BAUD,
                          costs=model_from(Path(costs)) if costs else None,
-                         prefetch_streams=prefetch_streams if memory_model else None, cores=cores))
+                         prefetch_streams=prefetch_streams if memory_model else None, cores=cores,
+                         disk=bench_disk() if disk else None))
     r = m.run(100_000_000)
     if not r.ok:
         raise BenchError(f"the kernel did not boot: {r.status}\n{r.report}\n{r.output}")
@@ -846,6 +1053,8 @@ def _task(args) -> tuple[Stats, Stats, int]:
     elf, bench, evict, (pmc0, pmc1), options = args
     if getattr(bench, "cores", None) is not None:       # a machine of fewer cores (its own template)
         options = {**options, "cores": bench.cores}
+    if bench_disk_of(bench):                            # booted with the bench disk (its own template)
+        options = {**options, "disk": True}
     if not _forking():
         return measure_xt(boot(Path(elf), pmc0, pmc1=pmc1, **options), bench, evict)
     m = _template(elf, options)
@@ -970,7 +1179,7 @@ def summary_table(rows: list[Row]) -> str:
     cycles, the optimistic typical, the typical's share resting on assumed
     costs, ns of the worst at 3.5 GHz, the budget and the margin left."""
     head = (f"{'primitive':<27}{'variant the budget holds':<38}{'instr':>9}{'best':>11}{'typical':>11}"
-            f"{'worst':>11}{'opt typ':>11}{'assumed':>8}{'ns':>11}{'budget':>10}  margin")
+            f"{'worst':>11}{'opt typ':>11}{'assumed':>8}{'ns':>13}{'budget':>10}  margin")
     lines = [head, "-" * len(head)]
     extra = {b.key for b in EXTRA}
     first_extra = True
@@ -979,14 +1188,14 @@ def summary_table(rows: list[Row]) -> str:
             lines.append("-- extra rows (not in the seed's table; budgets: harness/bench.py EXTRA) --")
             first_extra = False
         if not r.implemented:
-            lines.append(f"{r.primitive:<27}{'-':<38}{'-':>9}{'-':>11}{'-':>11}{'-':>11}{'-':>11}{'-':>8}{'-':>11}"
+            lines.append(f"{r.primitive:<27}{'-':<38}{'-':>9}{'-':>11}{'-':>11}{'-':>11}{'-':>11}{'-':>8}{'-':>13}"
                          f"{r.budget_cycles:>10,}  not implemented")
             continue
         b = r.budget_result
         name = f"{r.budget_variant}, {r.budget_state}"
         lines.append(f"{r.primitive:<27}{name:<38}{b.instructions.median:>9,.0f}{b.conservative.min:>11,.0f}"
                      f"{b.conservative.median:>11,.0f}{b.conservative.p99:>11,.0f}{b.optimistic.median:>11,.1f}"
-                     f"{b.assumed_share:>8.0%}{r.ns:>11,.1f}{r.budget_cycles:>10,}  {verdict(r)}")
+                     f"{b.assumed_share:>8.0%}{r.ns:>13,.1f}{r.budget_cycles:>10,}  {verdict(r)}")
     lines.append("conservative cycles at 3.5 GHz (optimistic: the lower bound); best/typical/worst = min/median/p99 "
                  "of the samples; the budget holds on the worst;")
     lines.append("assumed = the share of the typical resting on assumed costs (harness/costs.py); states: "

@@ -343,6 +343,14 @@ def cmd_bench(args) -> int:
     build/bench.json, docs/bench.md and README.md's bench block, the one
     source of every figure the documentation quotes."""
     from harness import bench, forthstats
+    if args.qemu_files:
+        from harness.build import BuildError, build
+        try:
+            elf = build("virt").elf
+            print(bench.qemu_file_table(elf))
+        except (BuildError, bench.BenchError) as e:
+            raise SystemExit(f"error: {e}") from None
+        return 0
     if args.board != "m3":
         raise SystemExit("error: make bench measures board m3 in the emulated M3 (the virt board runs under QEMU)")
     elf = _kernel_elf(args)
@@ -637,6 +645,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="name each variant as it is measured")
     p.add_argument("-j", "--jobs", type=int, default=None,
                    help="machines measured at once (default: one per core, at most 8; figures do not change)")
+    p.add_argument("--qemu-files", action="store_true",
+                   help="only the file rows under QEMU (board virt, virtio-blk): instructions and device "
+                        "round trips per operation (blk-stats); nothing is written")
     p.add_argument("--no-pessimistic", action="store_true",
                    help="skip the pessimistic pass (every budget variant cold, no prefetcher)")
     p.add_argument("--costs", metavar="JSON", type=Path, default=None,

@@ -232,7 +232,26 @@ MEMORY: dict[str, Param] = {
         "assumed: the high end is the cross-cluster trip harness/machine/smp.py IPI_LATENCY "
         "assumes (175 cycles, 50 ns: a cross-cluster coherence round trip on M1-class parts); "
         "the low end, 50 cycles (14 ns), a fabric hop without the queueing"),
+    # A disk flush (FLUSH-FILE, CLOSE-FILE, UNMOUNT: kernel/blk.S blk_flush):
+    # the drive writes its volatile cache to flash and answers.  On the
+    # emulated M3 the disk is a RAM disk with no cache, so the flush is
+    # this assumption, charged at every blk_flush (harness/machine/m3.py).
+    "disk_flush": Param(
+        "a disk flush: the M3's NVMe drive (ANS2) writing its volatile write cache to flash and "
+        "answering (NVMe Flush); the RAM disk the emulated M3 has does nothing for it", 20, 18_000, "us",
+        "assumed: the high end is what Jens Axboe measured on an M1's Apple NVMe (Linux commit "
+        "'apple-nvme: defer cache flushes by a specified amount': flushes take 17-18 ms, random "
+        "writes bound by them at 55-60 IOPS; Hector Martin's Feb 2022 F_FULLFSYNC report says the "
+        "same of macOS), M3 assumed no faster; the low end, 20 us, a round trip to a drive whose "
+        "write cache is safe on power loss (a datacenter NVMe: the flush has nothing to do)"),
 }
+
+
+def disk_flush_cost(memory: dict[str, Param] | None = None, hz: float = 3_500_000_000) -> tuple[int, int]:
+    """One disk flush as the RAM disk's stand-in for the drive charges it:
+    (conservative cycles, optimistic milli-cycles) at a core clock of hz."""
+    p = (memory or MEMORY)["disk_flush"]
+    return math.ceil(p.conservative * hz / 1e6), round(p.optimistic * hz / 1e6 * 1000)
 
 
 def shootdown_cost(others: int, other_clusters: int, memory: dict[str, Param] | None = None) -> tuple[int, int]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from unicorn import UC_HOOK_CODE
 
 from harness import bootargs, chips, payload
-from harness.costs import CostModel, shootdown_cost
+from harness.costs import CostModel, disk_flush_cost, shootdown_cost
 from harness.elf import Symbols
 from harness.machine.cpu import NO_LIMIT, El2Cpu, EmulatorError, StopReason, decode_esr
 from harness.machine.framebuffer import Framebuffer
@@ -283,6 +283,16 @@ class M3:
         self._install_costs(boot)
         self._sync_icache = sync = self.symbols.address("sync_icache", lay.load_base)
         cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: self._code_rewritten(boot), begin=sync, end=sync)
+        # The RAM disk stands in for the M3's NVMe drive, but it has no write
+        # cache, so the kernel's blk_flush asks it nothing (kernel/blk.S);
+        # the drive's flush is a device round trip the RAM disk cannot show.
+        # Each call is charged the assumed one (harness/costs.py disk_flush),
+        # on the boot core (the only one that reaches the disk).
+        if self.disk_size:
+            flush = self.symbols.address("blk_flush", lay.load_base)
+            cons, opt = disk_flush_cost(self.costs.memory)
+            cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: cpu.charge_assumed(cons, opt),
+                            begin=flush, end=flush)
 
         # The silicon's translation rules, on in every run: break-before-make,
         # nothing Normal outside usable RAM and the framebuffer, the TLBI
