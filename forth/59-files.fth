@@ -51,3 +51,4 @@ lazy require
 lazy make-dir     lazy delete-dir     lazy mkdir         lazy rmdir
 lazy block  lazy buffer  lazy update  lazy save-buffers  lazy flush  lazy empty-buffers
 lazy load  lazy thru  lazy list  lazy scr  lazy blk
+lazy sync         lazy drop-cache

@@ -340,7 +340,7 @@ def bench_disk_of(bench) -> bool:
 # mounted, a 4 KB buffer, and fb-cold: the file system's sector cache (the
 # page cache, forth/files/60-fat.fth) written back and then emptied.
 _FILES = ("files-load  create fb-buf 4096 allot  fb-buf 4096 $5a fill  "
-          ": fb-cold ( -- ) fat-sync drop  0 blk-size cache-drop ;  ")
+          ": fb-cold ( -- ) drop-cache drop ;  ")
 _OPEN = (_FILES + f's" {BENCH_FILE}" r/o open-file throw close-file throw  0 value fb-o  '
          ": fb-close ( -- ) fb-o ?dup if close-file drop 0 to fb-o then ;  "
          ": fb-close-cold ( -- ) fb-close fb-cold ;  "

@@ -234,6 +234,11 @@ variable old-sec             \ the sector its 8.3 slot is in
   begin open-files @ ?dup while close-file drop repeat
   fs-ok 0= if 0 exit then fat-sync false to fs-ok ?dup if exit then blk-flush ;
 
+\ sync ( -- ior ) everything the cache holds for the disk onto it, in class order, and the disk flushed
+: sync ( -- ior ) fs-ok 0= if 0 exit then fat-sync ?dup if exit then blk-flush ;
+\ drop-cache ( -- ior ) sync, then the cache forgets every sector: the next reads come from the disk
+: drop-cache ( -- ior ) sync ?dup if exit then fs-ok if 0 blk-size cache-drop then 0 ;
+
 \ ---- the shell -------------------------------------------------------------------
 : fs-error-text ( ior -- a u )
   case
