@@ -360,8 +360,8 @@ FILE_BENCHMARKS: dict[str, Benchmark] = {
     # /data searched to its 16th file), the previous sample's file closed
     # before the sample; with the cache dropped, every directory sector and
     # FAT sector the walk needs is read from the disk.
-    "open_cold": Benchmark(_OPEN, "bench-open", samples=200, prep="fb-close-cold", disk=True),
-    "open_hot": Benchmark(_OPEN, "bench-open", samples=200, prep="fb-close", disk=True),
+    "open_cold": Benchmark(_OPEN, "bench-open", samples=64, prep="fb-close-cold", disk=True),
+    "open_hot": Benchmark(_OPEN, "bench-open", samples=64, prep="fb-close", disk=True),
     # READ-FILE of the next 4096 bytes of the 1 MiB file (a program reading
     # it through: eight sectors, eight clusters, a FAT look-up for each
     # cluster; back to the start at the end), the cache dropped before
@@ -372,20 +372,20 @@ FILE_BENCHMARKS: dict[str, Benchmark] = {
     # eight data sectors and the FAT sector between them (least recently
     # used out: each sector is gone when it is needed again), so every
     # variant reads its eight data sectors from the disk.
-    "read_cold": Benchmark(_READ, "bench-read", samples=200, prep="fb-next-cold", disk=True),
-    "read_hot": Benchmark(_READ, "bench-read", samples=200, prep="fb-next", disk=True),
-    "read_again": Benchmark(_READ, "bench-read", samples=200, prep="fb-again", disk=True),
+    "read_cold": Benchmark(_READ, "bench-read", samples=64, prep="fb-next-cold", disk=True),
+    "read_hot": Benchmark(_READ, "bench-read", samples=64, prep="fb-next", disk=True),
+    "read_again": Benchmark(_READ, "bench-read", samples=64, prep="fb-again", disk=True),
     # WRITE-FILE of 4096 bytes at the end of a file (eight new clusters
     # found in the FAT, chained, the data into the cache; what the cache
     # must give up for them written back first), the cache written back
     # and dropped before each, or as the last write left it (dirty).
-    "write_cold": Benchmark(_WRITE, "bench-write", samples=200, prep="fb-cold", disk=True),
-    "write_hot": Benchmark(_WRITE, "bench-write", samples=200, disk=True),
+    "write_cold": Benchmark(_WRITE, "bench-write", samples=64, prep="fb-cold", disk=True),
+    "write_hot": Benchmark(_WRITE, "bench-write", samples=64, disk=True),
     # FLUSH-FILE after a 4 KB write (the write outside the bracket): the
     # directory entry updated, FSInfo, every dirty sector written in class
     # order, then the disk flushed (blk-flush: the assumed device flush,
     # harness/costs.py disk_flush).
-    "flush": Benchmark(_WRITE, "bench-flush", samples=200, prep="bench-write", disk=True),
+    "flush": Benchmark(_WRITE, "bench-flush", samples=64, prep="bench-write", disk=True),
 }
 
 # The same file rows under QEMU (board virt, virtio-blk with its interrupt):

@@ -57,9 +57,14 @@ class Console:
 
 @pytest.fixture
 def boot(kernel):
-    """boot(**M3Config fields) -> Console at the first prompt."""
+    """boot(**M3Config fields) -> Console at the first prompt.  The memory
+    model (caches, DRAM, the cost of each access) is off unless a test asks
+    for it (memory_model=True): it is the cycle model, nothing the kernel
+    sees changes with it (the silicon's refusals, harness/machine/mmu_rules.py,
+    are on in every run), and it halves the emulation's speed; the tests
+    of cycles and the bench turn it on."""
     def start(**cfg) -> Console:
-        m = M3(kernel.elf, M3Config(**cfg))
+        m = M3(kernel.elf, M3Config(**{"memory_model": False, **cfg}))
         result = m.run(50_000_000)
         assert result.status == "idle", f"{result.status}: {result.report}\n{result.output}"
         assert "ready" in result.output, result.output

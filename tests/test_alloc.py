@@ -16,7 +16,7 @@ ops = st.lists(st.tuples(st.sampled_from(["block", "page", "free"]), st.integers
                min_size=1, max_size=60)
 
 
-@settings(max_examples=int(os.environ.get("ALLOC_EXAMPLES", "80")), deadline=None)
+@settings(max_examples=int(os.environ.get("ALLOC_EXAMPLES", "40")), deadline=None)
 @given(ops)
 def test_allocators_random_sequences(kernel, seq):
     m = M3(kernel.elf)

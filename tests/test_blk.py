@@ -417,3 +417,15 @@ def test_lief_reads_the_macho_with_its_disk_segment(kernel, image):
         assert m.thread_command.pc == base + 0x800
     finally:
         del fat
+
+
+def test_a_ram_disk_past_a_bls_reach_leaves_the_dictionary_working(m3_disk):
+    """A 160 MiB RAM disk puts the dictionary more than 128 MiB (a BL's
+    reach) past the kernel's code, so a call from a new word into the kernel
+    is a far call of several instructions: DOES> used to assume one BL
+    before its code (adr x0, . + 16), and 2CONSTANT, VALUE and every word
+    after them at boot faulted at pc 0."""
+    c = m3_disk(bytes(160 << 20))
+    assert "error" not in c.boot_output, c.boot_output[-2000:]
+    assert ask(c, "1 2 2constant k k . . 5 value v v . 7 to v v .") == [2, 1, 5, 7]
+    assert ask(c, ": mk ( n -- ) create , does> @ 1+ ; 41 mk m m .") == [42]

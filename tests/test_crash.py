@@ -17,7 +17,7 @@ it was at its last flush or at a later step of the workload no later than
 the step in progress (a file that was flushed is never damaged; a later
 unflushed write may or may not be there).
 
-CRASH_POINTS kill points (12 by default; CRASH_POINTS=100 for the long run,
+CRASH_POINTS kill points (8 by default; CRASH_POINTS=100 for the long run,
 the project's convention for long runs, as THREAD_EXAMPLES and
 FAT_PROPERTY_EXAMPLES), CRASH_SEED picks them."""
 
@@ -33,7 +33,7 @@ from pathlib import Path
 from harness.qemu import QemuVirt
 from test_fat import mkfs, mtools, run
 
-POINTS = int(os.environ.get("CRASH_POINTS", "12"))
+POINTS = int(os.environ.get("CRASH_POINTS", "8"))
 SEED = int(os.environ.get("CRASH_SEED", "2026"))
 # blk-write's code (kernel/forth/blk.S): the file system's every write, one sector each
 # (60-fat.fth slot-put, clus-zero), synchronous (kernel/blk.S blk_io waits for the device)

@@ -178,7 +178,7 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=int(os.environ.get("KMEM_EXAMPLES", "60")), deadline=None,
+@settings(max_examples=int(os.environ.get("KMEM_EXAMPLES", "30")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seq=st.lists(op, min_size=1, max_size=30))
 def test_allocator_against_a_model(km, seq):

@@ -306,16 +306,20 @@ def test_assert_adjacent_refuses_a_gap(tmp_path):
 
 # ---- each hot path carries its bench row and budget ---------------------------
 
-_TAG = re.compile(r"/\*\s*bench:\s*(\w+)\s*\(budget\s+(\d+)\s+cycles\b")
+_TAG = re.compile(r"(?:/\*|\\)\s*bench:\s*(\w+)\s*\(budget\s+(\d+)\s+cycles\b")
 
 
 def bench_tags() -> dict[str, list[tuple[str, int]]]:
     """row -> [(file, budget in the tag)] for every `bench: row (budget N
-    cycles` comment under kernel/."""
+    cycles` comment under kernel/, and under forth/ for the rows whose
+    routine is Forth (the file system's: `\ bench: file_open (budget ...`)."""
     out = defaultdict(list)
     for p in sorted(KERNEL.rglob("*.S")) + sorted(KERNEL.rglob("*.inc")):
         for key, n in _TAG.findall(p.read_text()):
             out[key].append((str(p.relative_to(KERNEL)), int(n)))
+    for p in sorted((KERNEL.parent / "forth").rglob("*.fth")):
+        for key, n in _TAG.findall(p.read_text()):
+            out[key].append((str(p.relative_to(KERNEL.parent)), int(n)))
     return out
 
 
@@ -332,4 +336,4 @@ def test_every_bench_row_has_its_tag_with_its_budget():
     for key, places in tags.items():
         assert key in bench.PLANS, f"{places}: tag for {key}, which harness/bench.py does not measure"
         for where, n in places:
-            assert n == budgets[key], f"kernel/{where}: {key}'s tag says {n} cycles, bench.py {budgets[key]}"
+            assert n == budgets[key], f"{where}: {key}'s tag says {n} cycles, bench.py {budgets[key]}"

@@ -35,7 +35,7 @@ TMO = 24_000          # IPC timeout in counter ticks (1 ms at 24 MHz)
 # for a stress run).  The many-core runs below cover the same programs across
 # cores, so the one-core run keeps fewer than it once had (120), for make
 # test's ten minutes.
-EXAMPLES = int(os.environ.get("THREAD_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("THREAD_EXAMPLES", "30"))
 QEMU_EXAMPLES = int(os.environ.get("QEMU_THREAD_EXAMPLES", "12"))
 PRIOS = [10, 20, 32, 40]
 # 0: a 4 KiB block (block-alloc, the kernel's per-core block lists); else

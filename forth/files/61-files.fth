@@ -19,6 +19,12 @@
 \ RENAME-FILE refuse an open file (ior-busy) and directories (ior-isdir;
 \ a directory is renamed only in its own directory); names are ASCII.
 
+\ The seed's file rows of make bench (harness/bench.py) measure these words:
+\ bench: file_open (budget 7000 cycles; a path in /data, the cache cold)
+\ bench: file_read (budget 5250 cycles; the next 4 KB, the cache cold)
+\ bench: file_write (budget 7000 cycles; 4 KB appended)
+\ bench: disk_flush (budget 280000 cycles; FLUSH-FILE after a 4 KB append, the drive's flush assumed)
+
 : fcb-mode ( f -- a ) cell+ ;          \ r/o w/o r/w
 : fcb-first ( f -- a ) 2 cells + ;     \ the first cluster, 0: none
 : fcb-size ( f -- a ) 3 cells + ;

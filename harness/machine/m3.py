@@ -288,7 +288,9 @@ class M3:
         # the drive's flush is a device round trip the RAM disk cannot show.
         # Each call is charged the assumed one (harness/costs.py disk_flush),
         # on the boot core (the only one that reaches the disk).
-        if self.disk_size:
+        # (An image without the block layer, a test's snippet whose header
+        # words happen to read as a disk, has no blk_flush: nothing to charge.)
+        if self.disk_size and "blk_flush" in self.symbols._by_name:
             flush = self.symbols.address("blk_flush", lay.load_base)
             cons, opt = disk_flush_cost(self.costs.memory)
             cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, a, sz, u: cpu.charge_assumed(cons, opt),

@@ -25,7 +25,7 @@ tmpl_epilogue:  ldr     x30, [sp], #8
 tmpl_ret:       ret
 tmpl_nop:       nop
 tmpl_blr16:     blr     x16
-tmpl_adr_x0:    adr     x0, . + 16      /* DOES>: the does-code's address */
+tmpl_adr_x0:    adr     x0, . + 16      /* DOES>: the does-code's address (patched once it is known) */
 
 /* Fixed bits of each form (its fields zero), 64-bit (sf = 1) variants. */
 #define OP_B     0x14000000             /* C6.2 B, B_only_branch_imm: imm26 */
@@ -688,18 +688,31 @@ endword w_tobody
 /* does> ( -- ) compile: end the defining part; the code after DOES> runs
    with the data field on the stack for every word the definition creates */
 word "does>", w_does, F_IMMEDIATE|F_COMPILE_ONLY
-    mov     x5, x30
+    ladr    x0, dp                  /* where the ADR goes: patched below */
+    ldr     x0, [x0]
+    stp     x30, x0, [sp, #-16]!
     ladr    x0, tmpl_adr_x0
     bl      emit_template
     ladr    x0, do_does
-    bl      compile_call
+    bl      compile_call            /* a bl, or a far call of several */
     ladr    x0, tmpl_epilogue
     bl      emit_template
     ladr    x0, tmpl_ret
     bl      emit_template
+    ldr     x1, [sp, #8]            /* the ADR: at the does-code, HERE now */
+    mov     w0, #0                  /*   (not . + 16: a far call to do_does, */
+    ladr    x2, dp                  /*   the dictionary over 128 MiB from the */
+    ldr     x2, [x2]                /*   kernel, is longer than one bl) */
+    bl      asm_adr
+    ldr     x1, [sp, #8]
+    str     w0, [x1]
+    mov     x0, x1
+    add     x1, x1, #4
+    bl      sync_icache
     ladr    x0, tmpl_prologue
     bl      emit_template
-    ret     x5
+    ldp     x30, x0, [sp], #16
+    ret
 endword w_does
 
 /* do_does ( x0 = does-code ): patch the newest word's ret into b does-code */
