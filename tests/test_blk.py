@@ -81,7 +81,7 @@ def m3_disk(kernel):
     """m3_disk(bytes or None, **M3Config) -> Console on the emulated M3
     whose payload carries that RAM disk."""
     def start(disk, **cfg) -> Console:
-        m = M3(kernel.elf, M3Config(disk=disk, **cfg))
+        m = M3(kernel.elf, M3Config(**{"memory_model": False, "disk": disk, **cfg}))
         r = m.run(50_000_000)
         assert r.status == "idle", f"{r.status}: {r.report}\n{r.output}"
         c = Console(m, r.output)

@@ -38,7 +38,7 @@ def boot(request):
             started.append(m)
         else:
             m = M3(request.getfixturevalue("kernel").elf,
-                   M3Config(disk=img.read_bytes() if img else None))
+                   M3Config(disk=img.read_bytes() if img else None, memory_model=False))
         r = m.run(50_000_000)
         assert r.status == "idle", f"{r.status}: {r.report}\n{r.output}"
         return Console(m, r.output)

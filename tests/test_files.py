@@ -34,7 +34,7 @@ def boot(kernel, virt_kernel):
             m = QemuVirt(virt_kernel.elf, disk=img, cores=2)
             started.append(m)
         else:
-            m = M3(kernel.elf, M3Config(disk=img.read_bytes() if img else None))
+            m = M3(kernel.elf, M3Config(disk=img.read_bytes() if img else None, memory_model=False))
         r = m.run(50_000_000)
         assert r.status == "idle", f"{r.status}: {r.report}\n{r.output}"
         return Console(m, r.output)
