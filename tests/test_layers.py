@@ -312,7 +312,7 @@ _TAG = re.compile(r"(?:/\*|\\)\s*bench:\s*(\w+)\s*\(budget\s+(\d+)\s+cycles\b")
 def bench_tags() -> dict[str, list[tuple[str, int]]]:
     """row -> [(file, budget in the tag)] for every `bench: row (budget N
     cycles` comment under kernel/, and under forth/ for the rows whose
-    routine is Forth (the file system's: `\ bench: file_open (budget ...`)."""
+    routine is Forth (the file system's: a backslash comment `bench: file_open (budget ...`)."""
     out = defaultdict(list)
     for p in sorted(KERNEL.rglob("*.S")) + sorted(KERNEL.rglob("*.inc")):
         for key, n in _TAG.findall(p.read_text()):
