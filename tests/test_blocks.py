@@ -16,45 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.machine.m3 import M3, M3Config
-from harness.qemu import QemuVirt
-from kernel_support import Console
 from test_fat import fsck, mkfs, mtools, tool
-
-SUITE = Path(__file__).resolve().parent / "forth2012"
-# tester.fr's two messages, and the console's own report of a line that failed
-FAILURE = re.compile(r"^(INCORRECT RESULT: .*|WRONG NUMBER OF RESULTS: .*|error -\d+: .*)$", re.M)
-
-
-@pytest.fixture
-def boot(request):
-    """boot(board, image path or None) -> Console with that disk (the M3's
-    in its payload, QEMU's the image file itself)."""
-    started = []
-
-    def start(board: str, img: Path | None) -> Console:
-        if board == "qemu":
-            m = QemuVirt(request.getfixturevalue("virt_kernel").elf, disk=img)
-            started.append(m)
-        else:
-            m = M3(request.getfixturevalue("kernel").elf,
-                   M3Config(disk=img.read_bytes() if img else None, memory_model=False))
-        r = m.run(50_000_000)
-        assert r.status == "idle", f"{r.status}: {r.report}\n{r.output}"
-        return Console(m, r.output)
-
-    yield start
-    for q in started:
-        q.close()
-
-
-def sync(c: Console, img: Path) -> None:
-    """The disk as the kernel left it, in the image file."""
-    if isinstance(c.machine, M3):
-        img.write_bytes(c.machine.disk_image())
-    else:
-        c.machine.close()               # QEMU's writes are in the file once it is gone
-
+from test_files import FAILURE, SUITE, boot, sync  # noqa: F401 (boot: the fixture, both boards)
 
 def blocks_file(img: Path) -> bytes:
     """/blocks.fb as mtype reads it out of the image, bytes as they are."""
