@@ -43,17 +43,9 @@
 \ thread, like the volume; UNMOUNT closes the file but does not write
 \ UPDATEd buffers (SAVE-BUFFERS or FLUSH first).
 
-\ ---- the input source, as kernel/forth/interpret.S keeps it ------------------
-\ The user area holds SOURCE's address and length just below >IN and
-\ SOURCE-ID just above it (kernel/macros.inc U_SOURCE U_SRCLEN U_TOIN
-\ U_SOURCEID); LOAD sets them as EVALUATE does.  Checked here, at compile
-\ time, so that a change of that layout is an error and not a fault.
-: source! ( a u -- ) \ the input buffer (SOURCE) is a u
-  >in 1 cells - !  >in 2 cells - ! ;
-: source-id! ( x -- ) \ SOURCE-ID is x
-  >in cell+ ! ;
->in 2 cells - @ source drop =  >in 1 cells - @ source nip = and  >in cell+ @ source-id = and
-0= [if] .( 63-blocks.fth: the user area is not as kernel/macros.inc says ) -21 throw [then]
+\ ---- the input source ----------------------------------------------------------
+\ SOURCE and SOURCE-ID are set with the kernel's source! ( a u -- ), which
+\ also makes >IN 0, and source-id! ( x -- ) (kernel/forth/interpret.S).
 
 \ ---- the block file ------------------------------------------------------------
 -35 constant ior-block     \ invalid block number (Forth 2012 table 9.1)
@@ -128,7 +120,7 @@ variable scr  0 scr !   \ SCR ( -- a-addr ) the block LIST showed last
     dup bk-extend bk-claim 2dup >bk-buf swap bk-read tuck >bk-num !
   else nip then bk-touch ;
 : reblock ( -- ) \ SOURCE the buffer of block BLK again, if the interpreter reads a block (its buffer may have gone)
-  in-block? if blk @ bk-get >bk-buf 1024 source! then ;
+  in-block? if >in @ blk @ bk-get >bk-buf 1024 source! >in ! then ;
 
 \ ---- the Block words (7.6.1) --------------------------------------------------
 : block ( u -- a-addr ) \ the buffer holding block u, read from /blocks.fb unless a buffer holds it
