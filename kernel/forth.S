@@ -25,6 +25,7 @@
 #include "forth/threads.S"
 #include "forth/domains.S"
 #include "forth/blk.S"
+#include "forth/llm.S"
 #include BOARD_WORDS                  /* the board's own words (kernel/boards/<board>/words.inc) */
 
 /* The newest assembly-defined header, relative to here. */
