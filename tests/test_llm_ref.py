@@ -89,6 +89,56 @@ def test_q80_matvec_is_the_sequential_float32_sum():
         assert y[r] == acc
 
 
+def _round_f32_exact(v):
+    """The float32 nearest the Fraction v (ties to even), by search."""
+    from fractions import Fraction
+    r = F32(float(v))
+    best = None
+    for c in (np.nextafter(r, F32(-np.inf)), r, np.nextafter(r, F32(np.inf))):
+        dist = abs(Fraction(float(c)) - v)
+        key = (dist, int(np.array(c).view(np.uint32)) & 1)
+        if best is None or key < best[0]:
+            best = (key, c)
+    return best[1]
+
+
+def test_fma32_rounds_once():
+    from fractions import Fraction
+    # a*b = 2^-24 - 2^-70 onto 1 + 2^-23: the float64 sum lands on the
+    # float32 midpoint and would round to even (1 + 2^-22); the exact value
+    # lies below it
+    a = np.array([2.0 ** -24 * (1 + 2.0 ** -23)], dtype=F32)
+    b = np.array([1 - 2.0 ** -23], dtype=F32)
+    c = np.array([1 + 2.0 ** -23], dtype=F32)
+    assert F32(a.astype(np.float64) * b + c)[0] == F32(1 + 2.0 ** -22)
+    assert L.fma32(a, b, c)[0] == F32(1 + 2.0 ** -23)
+    assert L.fma32(a, b, -c)[0] == F32(-(1 + 2.0 ** -23))
+    rng = np.random.default_rng(5)
+    a = (rng.standard_normal(300) * 4).astype(F32)
+    b = rng.integers(-60000, 60000, 300).astype(F32)
+    c = (rng.standard_normal(300) * 1e4).astype(F32)
+    got = L.fma32(a, b, c)
+    for i in range(300):
+        v = Fraction(float(a[i])) * Fraction(float(b[i])) + Fraction(float(c[i]))
+        assert got[i] == _round_f32_exact(v)
+
+
+def test_q41_matvec_fma_is_one_rounding_a_step():
+    rng = np.random.default_rng(6)
+    w = _random_q41(rng, 8, 96)
+    x = rng.standard_normal(96).astype(F32)
+    y = L.q41_matvec(w, x, fma=True)
+    q, d, s = L.quantize_q8(x)
+    for r in range(8):
+        acc = F32(0)
+        for b in range(3):
+            isum = int(np.dot(w.qt[b, r].astype(np.int64), q[b].astype(np.int64)))
+            acc = L.fma32(np.array([F32(w.d[r, b] * d[b])]), np.array([F32(isum)]), np.array([acc]))[0]
+            acc = L.fma32(np.array([w.m[r, b]]), np.array([s[b]]), np.array([acc]))[0]
+        assert y[r] == acc
+    assert np.allclose(y, L.q41_matvec(w, x), rtol=1e-5, atol=1e-5)
+
+
 def test_rope_rmsnorm_attention_softmax_silu():
     rng = np.random.default_rng(4)
     tab = L.rope_table(16, 64, 1e5)
@@ -200,6 +250,17 @@ def test_quantized_activations_track_the_float_model(ref):
         agree += L.argmax(a) == L.argmax(b)
     assert agree >= len(prompt) - 1
     assert L.argmax(got[True][-1]) == L.argmax(got[False][-1])
+
+
+@needs_gguf
+def test_score_of_its_own_tokens(ref):
+    prompt = L.encode("The capital of France is", GGUF)
+    out = ref.generate(prompt, 6)
+    margins = ref.margins
+    sc = ref.score(prompt, out)
+    assert [x["ref"] for x in sc] == out and [x["token"] for x in sc] == out
+    assert all(x["deficit"] == 0 for x in sc)
+    assert [x["margin"] for x in sc] == margins
 
 
 @needs_gguf
