@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 BOARD   ?= m3
 STAMP   := $(VENV)/.installed
 
-.PHONY: all kernel test run qemu bench bench-emulator chainload probe clean distclean venv
+.PHONY: all kernel test run qemu model bench bench-emulator chainload probe clean distclean venv
 
 all: kernel
 
@@ -24,6 +24,11 @@ venv: $(STAMP)
 DISK    ?=
 DISKARG := $(if $(DISK),--disk $(DISK))
 
+# MODEL=1: make run / make qemu take the cached model image as the disk
+# (fetched if missing); MODEL=image.svlm: that image (not with DISK).
+MODEL   ?=
+MODELARG := $(if $(MODEL),--model $(if $(filter 1,$(MODEL)),,$(MODEL)))
+
 kernel: $(STAMP)
 	$(PY) -m harness build --board $(BOARD) $(if $(filter m3,$(BOARD)),$(DISKARG))
 
@@ -31,13 +36,18 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 run: kernel
-	$(PY) -m harness run --board $(BOARD) $(DISKARG)
+	$(PY) -m harness run --board $(BOARD) $(DISKARG) $(MODELARG)
 
 # The virt board under QEMU (qemu-system-aarch64), console on the terminal:
 #   make qemu            (Ctrl-A x leaves; DISK=image.img: a virtio-blk disk)
 qemu: $(STAMP)
 	$(PY) -m harness build --board virt
-	$(PY) -m harness qemu $(DISKARG) $(QEMU_ARGS)
+	$(PY) -m harness qemu $(DISKARG) $(MODELARG) $(QEMU_ARGS)
+
+# SmolLM2-135M as a model image in the cache (docs/llm.md): downloaded and
+# converted once ($SOVEREIGN_CACHE/models, else ~/.cache/sovereign/models)
+model: $(STAMP)
+	$(PY) -m harness model fetch
 
 # MEMORY_MODEL=off: the static cycle model alone (harness/costs.py MEMORY not charged)
 MEMORY_MODEL ?= on

