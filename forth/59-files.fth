@@ -23,22 +23,31 @@
 3 constant r/w   \ R/W ( -- fam ) open for both
 : bin ( fam1 -- fam2 ) ;   \ every file is binary: nothing is translated
 
-variable files-in   \ files-in ( -- a ) true once forth/files/ is compiled
-: files-load ( -- ) \ compile forth/files/ if it is not yet
-  files-in @ if exit then  true files-in !
+\ text-load ( a u flag -- ) compile the text a u once: flag ( a cell ) is
+\ set the first time, and later calls do nothing
+: text-load ( a u flag -- )
+  dup @ if drop 2drop exit then  true swap !
   state @ base @ 2>r  0 state !  decimal
   here >r  boot-here @ here find-blind                \ the user's words out of sight
-  (files-source) ['] evaluate-lines catch
+  ['] evaluate-lines catch
   0 0 find-blind  r> hide-unknown                     \ and its helpers out of the user's
   2r> base ! state !  throw ;
 
-: lazy ( "name" -- ) \ a stand-in for the file system's word of that name
-  >in @ create 0 , >in ! parse-name dup c, here over allot swap move
+variable files-in   \ files-in ( -- a ) true once forth/files/ is compiled
+: files-load ( -- ) (files-source) files-in text-load ;   \ compile forth/files/ if it is not yet
+
+\ lazy-word ( loader "name" -- ) a stand-in for the word of that name that
+\ the xt loader compiles (with text-load): forth/files/ here, forth/llm/
+\ in forth/87-llm.fth
+: lazy-word ( loader "name" -- )
+  >in @ create 0 , swap , >in ! parse-name dup c, here over allot swap move
   does> ( i*x a -- j*x )
   dup @ ?dup if nip execute exit then
-  files-load  dup cell+ find 0= if -13 throw then   ( a xt )
+  dup cell+ @ execute  dup 2 cells + find 0= if -13 throw then   ( a xt )
   2dup >body = if -13 throw then                    \ still the stand-in
   tuck swap ! execute ;
+
+: lazy ( "name" -- ) ['] files-load lazy-word ;   \ a stand-in for the file system's word of that name
 
 lazy open-file    lazy create-file    lazy close-file    lazy read-file
 lazy write-file   lazy read-line      lazy write-line    lazy file-size

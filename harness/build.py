@@ -77,6 +77,13 @@ def files_sources() -> list[Path]:
     return sorted((FORTH / "files").glob("*.fth"))
 
 
+def llm_sources() -> list[Path]:
+    """forth/llm/*.fth: the language model (docs/llm.md), in the image as a
+    third text compiled on first use (forth/59-files.fth lazy-word), not
+    at boot."""
+    return sorted((FORTH / "llm").glob("*.fth"))
+
+
 def write_forth_blob(dest: Path, board: str = "m3", sources: list[Path] | None = None) -> None:
     parts = []
     for src in forth_sources(board) if sources is None else sources:
@@ -136,8 +143,10 @@ def build(board: str = "m3", disk: Path | str | None = None) -> Build:
     write_forth_blob(blob, board)
     files_blob = out / "files.fth"
     write_forth_blob(files_blob, board, files_sources())
+    llm_blob = out / "llm.fth"
+    write_forth_blob(llm_blob, board, llm_sources())
     help_blob = out / "help.txt"          # `help WORD`: harness/help.py
-    help_blob.write_bytes(helptext.blob(board, forth_sources(board) + files_sources()))
+    help_blob.write_bytes(helptext.blob(board, forth_sources(board) + files_sources() + llm_sources()))
 
     board_dir = KERNEL / "boards" / board       # the platform is a directory
     board_inc = board_dir / "board.inc"
@@ -149,6 +158,8 @@ def build(board: str = "m3", disk: Path | str | None = None) -> Build:
         "FORTH_BLOB_SHA": hashlib.sha256(blob.read_bytes()).hexdigest()[:16],
         "FILES_BLOB": f'"{files_blob}"',
         "FILES_BLOB_SHA": hashlib.sha256(files_blob.read_bytes()).hexdigest()[:16],
+        "LLM_BLOB": f'"{llm_blob}"',
+        "LLM_BLOB_SHA": hashlib.sha256(llm_blob.read_bytes()).hexdigest()[:16],
         "HELP_BLOB": f'"{help_blob}"',
         "HELP_BLOB_SHA": hashlib.sha256(help_blob.read_bytes()).hexdigest()[:16],
         f"BOARD_{board.upper()}": "1",

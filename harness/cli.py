@@ -162,6 +162,7 @@ def _model_disk(args) -> None:
             print(f"model: no current image at {path}: fetching it", file=sys.stderr)
             path = svlm.fetch(log=lambda text: print(f"model: {text}", file=sys.stderr))
     args.disk = str(path)
+    args.disk_readonly = True                   # under QEMU the drive is the cached file itself
     if args.board == "virt" and (args.mem_size or 0) < MODEL_MEM_SIZE:
         args.mem_size = MODEL_MEM_SIZE
 
@@ -244,7 +245,8 @@ def _run_qemu_script(args, script: bytes):
     from harness.qemu import DEFAULT_CORES as DEFAULT_VIRT_CORES, QemuError, QemuVirt
     try:
         with QemuVirt(_kernel_elf(args), mem_size=args.mem_size, cmdline=args.cmdline,
-                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES, disk=args.disk) as q:
+                      tx_sink=_write_out, cores=args.cores or DEFAULT_VIRT_CORES, disk=args.disk,
+                      disk_readonly=getattr(args, "disk_readonly", False)) as q:
             return q.run_script(script, args.limit)
     except QemuError as e:
         raise SystemExit(f"error: {e}") from None
@@ -259,7 +261,8 @@ def cmd_qemu(args) -> int:
     _model_disk(args)
     try:
         cmd = qemu_command(_kernel_elf(args), args.mem_size, args.cmdline,
-                           icount=not args.accel, accel=args.accel, cores=args.cores, disk=args.disk)
+                           icount=not args.accel, accel=args.accel, cores=args.cores, disk=args.disk,
+                           disk_readonly=getattr(args, "disk_readonly", False))
     except QemuError as e:
         raise SystemExit(f"error: {e}") from None
     cmd += ["-serial", "mon:stdio"]

@@ -99,21 +99,24 @@ def qemu_binary() -> str | None:
     return exe if exe and os.access(exe, os.X_OK) else None
 
 
-def disk_args(disk: Path | str) -> list[str]:
+def disk_args(disk: Path | str, readonly: bool = False) -> list[str]:
     """QEMU's arguments for a disk image on the virt board: a raw drive on
     a virtio-blk device, which QEMU plugs into a free virtio-mmio transport
-    (the kernel finds it in the DTB: kernel/boards/virt/virtio.S)."""
+    (the kernel finds it in the DTB: kernel/boards/virt/virtio.S).
+    readonly: QEMU refuses writes and offers VIRTIO_BLK_F_RO (the model
+    image: the cached file itself, which a write would change)."""
     path = Path(disk)
     if not path.is_file():
         raise QemuError(f"disk image {path}: no such file")
     # QEMU's -drive splits its options at commas: a comma in the path is doubled
     name = str(path.resolve()).replace(",", ",,")
-    return ["-drive", f"if=none,file={name},format=raw,id=d", "-device", "virtio-blk-device,drive=d"]
+    ro = ",readonly=on" if readonly else ""
+    return ["-drive", f"if=none,file={name},format=raw,id=d{ro}", "-device", "virtio-blk-device,drive=d"]
 
 
 def qemu_command(elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
                  icount: bool = True, accel: str | None = None, cores: int = DEFAULT_CORES,
-                 disk: Path | str | None = None) -> list[str]:
+                 disk: Path | str | None = None, disk_readonly: bool = False) -> list[str]:
     """The command line shared by the runner and `make qemu` (which adds
     -nographic for a terminal console).  cores: -smp (the DTB lists them;
     the kernel starts each with PSCI CPU_ON).  accel "tcg,thread=multi"
@@ -128,7 +131,7 @@ def qemu_command(elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
            "-nodefaults", "-display", "none", "-kernel", str(elf),
            "-global", "virtio-mmio.force-legacy=false"]
     if disk is not None:
-        cmd += disk_args(disk)
+        cmd += disk_args(disk, disk_readonly)
     if accel:
         cmd += ["-accel", accel]
     if icount:
@@ -202,7 +205,8 @@ class QemuVirt:
 
     def __init__(self, elf: Path, mem_size: int = DEFAULT_MEM_SIZE, cmdline: str = "",
                  tx_sink=None, extra_args: list[str] | None = None, cores: int = DEFAULT_CORES,
-                 accel: str | None = None, disk: Path | str | None = None):
+                 accel: str | None = None, disk: Path | str | None = None,
+                 disk_readonly: bool = False):
         """accel None: TCG with -icount (one thread, deterministic);
         "tcg,thread=multi": MTTCG, no icount (host timing decides).
         disk: a raw disk image on a virtio-blk device (disk_args); what the
@@ -267,7 +271,7 @@ class QemuVirt:
             raise QemuError(f"{cores} cores: QEMU's virt board with GICv3 takes 1 to {MAX_CORES}")
         self.cores = cores
         cmd = qemu_command(self.elf, mem_size, cmdline, icount=accel is None, accel=accel, cores=cores,
-                           disk=disk) + [
+                           disk=disk, disk_readonly=disk_readonly) + [
             "-serial", "stdio", "-S",
             "-chardev", f"socket,id=gdb0,path={sock_path},server=on,wait=off",
             "-gdb", "chardev:gdb0", *(extra_args or [])]

@@ -184,6 +184,16 @@ word "(files-source)", w_files_source
     ret
 endword w_files_source
 
+/* (llm-source) ( -- a u ): the text of forth/llm/, in the image */
+word "(llm-source)", w_llm_source
+    ladr    x0, llm_blob
+    ladr    x1, llm_blob_end
+    sub     x1, x1, x0
+    stp     x0, tos, [dsp, #-16]!
+    mov     tos, x1
+    ret
+endword w_llm_source
+
 /* blob_next_line ( -- x0 = -1 with SOURCE set to the next line | 0 at end )
    Clobbers x0-x4. */
     .globl blob_next_line
@@ -276,6 +286,11 @@ forth_blob_end:
 files_blob:                 /* forth/files/: compiled on first use (forth/59-files.fth) */
     .incbin FILES_BLOB
 files_blob_end:
+    .byte 0
+    .balign 8
+llm_blob:                   /* forth/llm/: compiled on first use (forth/59-files.fth lazy-word) */
+    .incbin LLM_BLOB
+llm_blob_end:
     .byte 0
     .balign 8
     .globl help_blob, help_blob_end

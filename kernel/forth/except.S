@@ -301,6 +301,13 @@ error_table:
     err -292, "file too large"
     err -293, "file is open"
     err -294, "directory not empty"
+    /* the language model's (forth/llm/70-model.fth) */
+    err -300, "the disk holds no model image"
+    err -301, "damaged model image"
+    err -302, "not enough memory for the model"
+    err -303, "the CPU has no SDOT (FEAT_DotProd): the model cannot run"
+    err -304, "the context is full"
+    err -305, "no thread for the generator"
     .word   0, 0
 
 /* Exception classes (ESR_EL2.EC) named in fault reports. */
