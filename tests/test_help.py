@@ -1,14 +1,14 @@
 """`help WORD` reads the table harness/help.py builds from the comments next
 to each word's source.  Every word the kernel defines has its stack effect
 there: a new word without one fails here, naming its file."""
-from harness.build import files_sources, forth_sources
+from harness.build import files_sources, forth_sources, llm_sources
 from harness.help import asm_entries, entries, forth_entries
 from harness.run import forth_words
 
 
 def test_every_word_in_the_dictionary_has_its_stack_effect(console):
     table = {}
-    for e in entries("m3", forth_sources("m3") + files_sources()):    # the file system's
+    for e in entries("m3", forth_sources("m3") + files_sources() + llm_sources()):    # the file system's
         table[e.name.lower()] = e                                      # stand-ins: its words
     m = console.machine
     words = forth_words(m.cpu.uc.mem_read, m.symbols.address("latest", m.load_base))
