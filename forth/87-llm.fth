@@ -12,4 +12,4 @@ llm-lazy model-load  llm-lazy .model    llm-lazy llm-reset  llm-lazy forward
 llm-lazy tokenize    llm-lazy tokens    llm-lazy .tokens    llm-lazy detokenize
 llm-lazy .tok        llm-lazy tok+      llm-lazy generate   llm-lazy more
 llm-lazy ask         llm-lazy chat       llm-lazy chat-tokens  llm-lazy prefill
-llm-lazy logits
+llm-lazy logits      llm-lazy sampling   llm-lazy greedy

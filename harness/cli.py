@@ -426,6 +426,8 @@ def cmd_bench(args) -> int:
         written = [out]
         if memory and pess is not None and not args.no_docs and not args.costs:
             written += bench.write_figures(rows, forth_text, pess, ROOT)
+        if memory and not args.costs:
+            written += _llm_figures(elf, write=pess is not None and not args.no_docs)
         shown = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in written]
         print(f"\nwrote {', '.join(shown)}")
     known = [r.primitive for r in rows if r.within_budget is False and r.primitive not in bench.unexpected(rows)]
@@ -437,6 +439,27 @@ def cmd_bench(args) -> int:
         print(f"OVER BUDGET: {', '.join(over)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _llm_figures(elf, write: bool) -> list:
+    """The language model's table (harness/llmstats.py), printed, and
+    docs/llm.md's figures block from it when write: the paths written."""
+    from harness import llmstats
+    from harness import model as svlm
+    try:
+        f = llmstats.measure(elf=elf, image=svlm.fetch(log=lambda text: print(f"model: {text}", file=sys.stderr)))
+    except (llmstats.LlmStatsError, svlm.ModelError) as e:
+        print(f"\nthe language model's figures are left out: {e}", file=sys.stderr)
+        return []
+    print()
+    print(llmstats.table(f))
+    print()
+    print(llmstats.projection_markdown(f))
+    if not write:
+        return []
+    doc = ROOT / "docs" / "llm.md"
+    doc.write_text(llmstats.update(doc.read_text(), llmstats.block(f)))
+    return [doc]
 
 
 def _progress(text: str) -> None:

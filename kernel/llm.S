@@ -525,3 +525,128 @@ llm_argmax:
     b       1b
 9:  mov     x0, x2
     ret
+
+/* llm_sample ( x0 = logits (n f32), x1 = n >= 1, x2 = the temperature (f32
+   bits, > 0), x3 = top-p (f32 bits, in (0, 1]), x4 = u (a uniform 32-bit
+   random number, the low half), x5 = scratch (480 bytes) -- x0 = the
+   token ) Clobbers x0-x17, v0-v7, v16-v30.
+
+   Top-k (k = 40), then temperature and top-p (nucleus) sampling, the
+   order llama.cpp's default sampler chain applies them (top-k, top-p,
+   temperature: the same set and weights, since the temperature scales
+   every weight's exponent alike and keeps their order).  Deterministic
+   given u, and float32 step by step so tests/test_llm_kernels.py's numpy
+   twin picks the same token:
+     1. the 40 largest logits, largest first; equal values keep the lower
+        index first; a NaN is never chosen (it is below everything here);
+     2. w_i = e^((l_i - l_0) / T), c_i = w_0 + ... + w_i (in order);
+     3. top-p: the shortest prefix 0..m with c_m >= p c_39 (p = 1: all);
+     4. r = u 2^-32 c_m, the token is the first i <= m with c_i > r.
+   All logits -inf or NaN: index 0.
+   Scratch: [0, 160) the 40 values, [160, 320) their indices (u32),
+   [320, 480) the weights, then their running sums. */
+    .globl llm_sample
+llm_sample:
+    mov     x10, x30
+    fmov    s21, w2                        /* T */
+    fmov    s22, w3                        /* p */
+    mov     w4, w4
+    mov     w9, #0xff800000
+    fmov    s20, w9                        /* the bar to enter the list: -inf */
+    mov     x12, #0                        /* the list's length */
+    mov     x11, #0                        /* i */
+    bic     x13, x1, #3
+    add     x17, x5, #160                  /* the indices */
+1:  cmp     x11, x13                       /* four at a time: any above the bar? */
+    b.hs    3f
+    add     x9, x0, x11, lsl #2
+    ldr     q0, [x9]
+    dup     v1.4s, v20.s[0]
+    fcmgt   v1.4s, v0.4s, v1.4s            /* false for a NaN */
+    umaxv   s1, v1.4s
+    fmov    w9, s1
+    cbnz    w9, 2f
+    add     x11, x11, #4
+    b       1b
+2:  add     x14, x11, #4                   /* one by one, these four */
+    b       4f
+3:  mov     x14, x1                        /* one by one, the tail */
+    cmp     x11, x14
+    b.hs    6f
+4:  ldr     s0, [x0, x11, lsl #2]
+    fcmp    s0, s20
+    b.le    5f                             /* not above the bar (or NaN) */
+    mov     x15, #39                       /* its slot: the end of the list */
+    cmp     x12, #40
+    csel    x15, x12, x15, lo
+    cinc    x12, x12, lo
+7:  cbz     x15, 8f                        /* move the smaller ones down */
+    sub     x16, x15, #1
+    ldr     s1, [x5, x16, lsl #2]
+    fcmp    s1, s0
+    b.ge    8f                             /* an equal one stays ahead */
+    str     s1, [x5, x15, lsl #2]
+    ldr     w9, [x17, x16, lsl #2]
+    str     w9, [x17, x15, lsl #2]
+    mov     x15, x16
+    b       7b
+8:  str     s0, [x5, x15, lsl #2]
+    str     w11, [x17, x15, lsl #2]
+    cmp     x12, #40
+    b.lo    5f
+    ldr     s20, [x5, #156]                /* full: the bar is the 40th */
+5:  add     x11, x11, #1
+    cmp     x11, x14
+    b.lo    4b
+    cmp     x14, x1
+    b.lo    1b
+6:  mov     x0, #0
+    cbz     x12, 99f                       /* nothing above -inf */
+    ldr     s23, [x5]
+    dup     v24.4s, v23.s[0]               /* l_0 */
+    dup     v25.4s, v21.s[0]               /* T */
+    add     x16, x5, #320                  /* the weights */
+    mov     x15, #0
+10: ldr     q0, [x5, x15]
+    fsub    v0.4s, v0.4s, v24.4s
+    fdiv    v0.4s, v0.4s, v25.4s
+    bl      exp4
+    str     q0, [x16, x15]
+    add     x15, x15, #16
+    cmp     x15, #160
+    b.lo    10b
+    movi    v26.4s, #0                     /* their running sums */
+    mov     x15, #0
+11: ldr     s1, [x16, x15, lsl #2]
+    fadd    s26, s26, s1
+    str     s26, [x16, x15, lsl #2]
+    add     x15, x15, #1
+    cmp     x15, x12
+    b.lo    11b
+    fmul    s27, s22, s26                  /* p c_last */
+    sub     x14, x12, #1
+    mov     x15, #0
+12: cmp     x15, x14                       /* m: the first c_m >= p c_last */
+    b.hs    13f
+    ldr     s1, [x16, x15, lsl #2]
+    fcmp    s1, s27
+    b.ge    13f
+    add     x15, x15, #1
+    b       12b
+13: ldr     s28, [x16, x15, lsl #2]        /* c_m */
+    mov     x14, x15
+    ucvtf   s29, x4
+    mov     w9, #0x2f800000                /* 2^-32 */
+    fmov    s30, w9
+    fmul    s29, s29, s30
+    fmul    s29, s29, s28                  /* r */
+    mov     x15, #0
+14: cmp     x15, x14                       /* the first c_i > r (c_m if rounding says none) */
+    b.hs    15f
+    ldr     s1, [x16, x15, lsl #2]
+    fcmp    s1, s29
+    b.gt    15f
+    add     x15, x15, #1
+    b       14b
+15: ldr     w0, [x17, x15, lsl #2]
+99: ret     x10

@@ -311,6 +311,77 @@ def argmax(x: np.ndarray) -> int:
 # --------------------------------------------------------------------------
 # The model
 
+# The sampler (kernel/llm.S llm_sample) and its random numbers (rng)
+
+EXP_LO, EXP_HI = np.float32(-87.3365447505531), np.float32(88.3762626647949)
+
+
+def f32bits(v: float) -> int:
+    return int(np.array(v, np.float32).view(np.uint32))
+
+
+def sample_ref(x: np.ndarray, temp: float, top_p: float, u: int) -> int:
+    """llm_sample's contract (kernel/llm.S), step by step in float32."""
+    x = np.asarray(x, np.float32)
+    idx = np.nonzero(~np.isnan(x) & (x > -np.inf))[0]
+    if len(idx) == 0:
+        return 0
+    order = idx[np.lexsort((idx, -x[idx]))][:40]        # largest first, ties by index
+    l = x[order]
+    a = np.clip((l - l[0]) / np.float32(temp), EXP_LO, EXP_HI)
+    c = np.cumsum(np.exp(a), dtype=np.float32)
+    m = len(c) - 1
+    hit = np.nonzero(c >= np.float32(top_p) * c[-1])[0]
+    if len(hit):
+        m = min(m, int(hit[0]))
+    r = np.float32(u) * np.float32(2.0 ** -32) * c[m]
+    above = np.nonzero(c[:m + 1] > r)[0]
+    return int(order[above[0] if len(above) else m])
+
+
+def splitmix64_high(seed: int, count: int) -> list[int]:
+    out, s, m = [], seed, (1 << 64) - 1
+    for _ in range(count):
+        s = (s + 0x9E3779B97F4A7C15) & m
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        out.append((z ^ (z >> 31)) >> 32)
+    return out
+
+
+def milli_f32(n: int) -> float:
+    """forth/llm/73-sampling.fth milli>f32: n/1000 as the f32 it makes
+    (the quotient truncated to 24 bits)."""
+    q, s = (n << 40) // 1000, 40
+    while q >= 1 << 24:
+        q, s = q >> 1, s - 1
+    return float(q) * 2.0 ** -s
+
+
+def sampler(temp_milli: int, top_p_milli: int, seed: int):
+    """The kernel's `temp top-p seed sampling` choice as a function of the
+    logits, for Reference.generate(choose=...)."""
+    temp, top_p = milli_f32(temp_milli), milli_f32(min(max(top_p_milli, 1), 1000))
+    state = {"seed": seed, "n": 0}
+
+    def choose(logits):
+        state["n"] += 1
+        u = splitmix64_high(state["seed"], state["n"])[-1]
+        return sample_ref(logits, temp, top_p, u)
+    return choose
+
+
+def greedy_reference(prompt: str, n: int):
+    """(prompt ids, the greedy continuation's n tokens, the logits the
+    first was chosen from), with the kernel's fused multiply-adds: for
+    a process of its own (tests/test_llm.py)."""
+    r = Reference(fma=True)
+    ids = encode(prompt)
+    out = r.generate(ids, n)
+    return ids, out, r.step_logits[0]
+
+
 class Reference:
     """SmolLM2-135M-Instruct from its GGUF, with a KV cache.
 
@@ -413,11 +484,12 @@ class Reference:
         return self._mv80(self.embd, rmsnorm(x, self.output_norm, self.eps))
 
     def generate(self, prompt_ids, n: int, greedy: bool = True, stop=(),
-                 temperature: float = 1.0, seed: int = 0) -> list[int]:
+                 temperature: float = 1.0, seed: int = 0, choose=None) -> list[int]:
         """Reset, feed the prompt, then produce up to n tokens (ending early
         after a token in `stop`). Greedy takes the argmax; otherwise samples
         from softmax(logits / temperature). self.margins holds each greedy
-        step's top-1 minus top-2 logit."""
+        step's top-1 minus top-2 logit.  choose(logits) -> token, if given,
+        chooses instead (sampler(): the kernel's sampling)."""
         prompt_ids = list(prompt_ids)
         assert prompt_ids
         self.reset()
@@ -430,7 +502,9 @@ class Reference:
             self.step_logits.append(logits)
             top2 = np.partition(logits, -2)[-2:]
             self.margins.append(float(top2[1] - top2[0]))
-            if greedy:
+            if choose is not None:
+                tok = choose(logits)
+            elif greedy:
                 tok = argmax(logits)
             else:
                 p = softmax(logits / F32(temperature)).astype(np.float64)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from harness.machine.m3 import M3, M3Config
+from llm_ref import f32bits, sample_ref, splitmix64_high
 
 SCRATCH = 8 << 20
 
@@ -282,3 +283,66 @@ def test_argmax(k):
     xa = k.put(x)
     assert k.send(f"{xa} 49152 argmax .").split()[-2] == "777"
     assert k.send(f"{xa} 1 argmax .").split()[-2] == "0"
+
+
+# ---- sampling -------------------------------------------------------------
+
+def results(k, line: str) -> list[int]:
+    """The numbers a line printed (after the console's echo of it)."""
+    return [int(t) for t in k.send(line).split(line, 1)[-1].split()[:-1]]
+
+
+def sample_all(k, xa, n, temp, top_p, us, scratch):
+    got = []
+    for j in range(0, len(us), 4):                       # a console line holds four
+        got += results(k, " ".join(f"{xa} {n} {f32bits(temp)} {f32bits(top_p)} {u} {scratch} sample ."
+                                   for u in us[j:j + 4]))
+    return got
+
+
+@pytest.mark.parametrize("n,temp,top_p,scale", [
+    (49152, 0.8, 0.95, 3.0),      # the model's vocabulary, a typical setting
+    (49152, 1.0, 1.0, 1.0),       # all 40 in play
+    (37, 0.5, 0.9, 0.5),          # fewer logits than k, n not a multiple of 4
+    (1000, 2.0, 0.5, 0.3),        # hot and flat
+])
+def test_sample_matches_numpy(k, n, temp, top_p, scale):
+    k.reset()
+    rng = np.random.default_rng(11 + n)
+    x = (rng.standard_normal(n) * scale).astype(np.float32)
+    xa, scratch = k.put(x), k.space(480)
+    us = [int(u) for u in rng.integers(0, 1 << 32, 24)] + [0, (1 << 32) - 1]
+    got = sample_all(k, xa, n, temp, top_p, us, scratch)
+    assert got == [sample_ref(x, temp, top_p, u) for u in us]
+    assert len(set(got)) > 1 or top_p < 0.6                 # it does sample
+
+
+def test_sample_ties_nan_and_edges(k):
+    k.reset()
+    x = np.full(64, -np.inf, np.float32)
+    xa, scratch = k.put(x), k.space(480)
+    assert sample_all(k, xa, 64, 1.0, 1.0, [5], scratch) == [0]      # nothing to choose
+    x = np.zeros(64, np.float32)
+    x[::3] = np.nan
+    x[[50, 7, 20]] = 4.0                                   # equal: the lower index first
+    xa = k.put(x)
+    us = [0, 1 << 31, (1 << 32) - 1]
+    assert sample_all(k, xa, 64, 1.0, 1.0, us, scratch) == [sample_ref(x, 1.0, 1.0, u) for u in us]
+    assert sample_all(k, xa, 64, 1e-3, 0.9, us, scratch) == [7, 20, 50]  # cold: the largest, evenly
+    assert sample_all(k, xa, 64, 1.0, 1e-6, us, scratch) == [7, 7, 7]  # top-p tiny: greedy
+
+
+def test_sample_frequencies(k):
+    """Over evenly spread u the tokens come out in their probabilities' shares."""
+    k.reset()
+    x = np.log(np.array([0.5, 0.25, 0.125, 0.0625, 0.0625], np.float32))
+    xa, scratch = k.put(x), k.space(480)
+    us = [(j << 32) // 256 for j in range(256)]
+    got = np.bincount(sample_all(k, xa, 5, 1.0, 1.0, us, scratch), minlength=5)
+    assert list(got) == [128, 64, 32, 16, 16]
+
+
+def test_rng(k):
+    got = results(k, "12345 rng! rng u. rng u. rng u. rng u.")
+    assert got == splitmix64_high(12345, 4)
+    assert results(k, "12345 rng! rng u.") == got[:1]                  # the seed repeats it

@@ -131,10 +131,15 @@
   hb 6 ffn dim mv  hb2 7 ffn dim mv  hb hb2 ffn swiglu
   hb ffn quant  xb 8 dim ffn mv  x xb dim v+! ;
 
+\ ?tok ( id -- id ) a token of the model (loaded first if it is not yet),
+\ else THROW -24: an id from the console indexes the image's tables
+: ?tok ( id -- id ) llm 0= if model-load then  dup vocab u< 0= if drop -24 throw then ;
+
 \ forward ( token -- ) the logits after token at position pos (into
-\ logits, vocabulary f32); pos moves on.  THROW -304 when the context is full
+\ logits, vocabulary f32); pos moves on.  THROW -304 when the context is
+\ full, -24 for an id outside the vocabulary
 : forward ( token -- )
-  pos ctx < 0= if drop -304 throw then
+  ?tok  pos ctx < 0= if drop -304 throw then
   x 80 >llm rot dim embed
   layers 0 do i to cur layer loop
   xb x 88 >llm dim eps rmsnorm  xb dim quant

@@ -20,12 +20,13 @@
 create toks ctx cells allot   \ toks ( -- a ) the context's token ids, a cell each
 0 value #toks                 \ #toks ( -- n ) how many
 
-\ tok+ ( id -- ) append a token to the context (THROW -304 when it is full)
-: tok+ ( id -- ) #toks ctx < 0= if drop -304 throw then  toks #toks cells + !  #toks 1+ to #toks ;
+\ tok+ ( id -- ) append a token to the context (THROW -304 when it is
+\ full, -24 for an id outside the vocabulary)
+: tok+ ( id -- ) ?tok  #toks ctx < 0= if drop -304 throw then  toks #toks cells + !  #toks 1+ to #toks ;
 : tok@ ( i -- id ) cells toks + @ ;   \ the context's i-th token
 
 \ tok-bytes ( id -- a u ) the bytes of a token (a control token's: its text)
-: tok-bytes ( id -- a u ) 4 * 112 >llm + dup l@ swap 4 + l@ over - >r 120 >llm + r> ;
+: tok-bytes ( id -- a u ) ?tok 4 * 112 >llm + dup l@ swap 4 + l@ over - >r 120 >llm + r> ;
 : .tok ( id -- ) tok-bytes type ;   \ .tok ( id -- ) print a token's bytes
 \ .tokens ( -- ) the context's token ids
 : .tokens ( -- ) #toks 0 ?do i tok@ . loop ;

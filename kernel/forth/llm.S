@@ -157,3 +157,45 @@ word "carve", w_carve
     mov     tos, x0
     leave
 endword w_carve
+
+/* sample ( x n temp top-p u scratch -- i ) top-k 40, top-p, temperature sampling of n f32 logits (llm_sample); temp and top-p f32 bits, u 32 random bits, scratch 480 bytes */
+word "sample", w_sample
+    args6
+    enter
+    bl      llm_sample
+    dpush   x0
+    leave
+endword w_sample
+
+/* rng! ( u -- ) seed the sampler's random numbers */
+word "rng!", w_rngstore
+    ladr    x0, rng_state
+    str     tos, [x0]
+    ldr     tos, [dsp], #8
+    ret
+endword w_rngstore
+
+/* rng ( -- u ) the next 32 random bits: splitmix64's high half (Steele, Lea,
+   Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014) */
+word "rng", w_rng
+    ladr    x0, rng_state
+    ldr     x1, [x0]
+    movq    x2, 0x9e3779b97f4a7c15
+    add     x1, x1, x2
+    str     x1, [x0]
+    eor     x1, x1, x1, lsr #30
+    movq    x2, 0xbf58476d1ce4e5b9
+    mul     x1, x1, x2
+    eor     x1, x1, x1, lsr #27
+    movq    x2, 0x94d049bb133111eb
+    mul     x1, x1, x2
+    eor     x1, x1, x1, lsr #31
+    lsr     x1, x1, #32
+    dpush   x1
+    ret
+endword w_rng
+
+    .data
+    .balign 8
+rng_state:  .quad 0     /* splitmix64's state (rng!, rng): one for the system */
+    .text
